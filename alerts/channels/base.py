@@ -1,0 +1,45 @@
+"""The channel protocol every destination implements, and the in-memory fake for tests.
+
+A channel turns one event into one delivered alert. It raises
+:class:`~alerts.errors.DeliveryError` when it cannot, with ``retriable`` and ``retry_after_s``
+set so the caller decides what to do; it never retries on its own.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from streams.models import AirspaceEvent
+
+__all__ = ["Channel", "ListChannel"]
+
+
+@runtime_checkable
+class Channel(Protocol):
+    """A destination for alerts."""
+
+    #: Bounded, human name of the channel (used in logs and as a metric label).
+    name: str
+
+    async def send(self, event: AirspaceEvent) -> None:
+        """Deliver one alert for ``event``; raise ``DeliveryError`` on failure."""
+        ...
+
+    async def close(self) -> None:
+        """Release resources (sessions, files)."""
+        ...
+
+
+class ListChannel:
+    """A channel that keeps every event it is given, in order: the fake tests use."""
+
+    def __init__(self, name: str = "list") -> None:
+        self.name = name
+        self.events: list[AirspaceEvent] = []
+
+    async def send(self, event: AirspaceEvent) -> None:
+        """Record ``event``."""
+        self.events.append(event)
+
+    async def close(self) -> None:
+        """Nothing to release."""

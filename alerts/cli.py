@@ -1,0 +1,172 @@
+"""The ``skyfence`` command.
+
+It lives in ``alerts`` because it composes both sides (``alerts`` may import ``streams``, never
+the reverse). Sub-commands::
+
+    skyfence demo                       embedded broker + worker + seed replay, prints alerts
+    skyfence worker [--broker B]        tracker + notifier (embedded broker if no --broker)
+    skyfence replay FILE [--speed X | --max] --broker B
+    skyfence evaluate FILE [--zones ...]   offline, no Kafka: events as JSON lines on stdout
+    skyfence zones list
+
+Exit codes: 0 success, 1 runtime failure, 2 usage or configuration error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from streams.codec import encode_event
+from streams.config import StreamSettings
+from streams.errors import SkyfenceError
+from streams.replay import evaluate, read_recording
+from streams.tracking import Tracker
+from streams.zones import BUILTIN_ZONES, load_zones
+
+__all__ = ["build_parser", "main"]
+
+#: The seed scenario ``skyfence demo`` replays when given no file.
+DEFAULT_SCENARIO = Path(__file__).resolve().parent.parent / "seeds" / "dprk-2023-09.jsonl.gz"
+
+
+def _add_zones(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--zones",
+        nargs="+",
+        metavar="ZONE",
+        help="zones to watch: built-in ids (dprk) and/or GeoJSON files (default: dprk, "
+        "or SKYFENCE_ZONES)",
+    )
+
+
+def _add_broker(p: argparse.ArgumentParser, *, embedded_default: bool) -> None:
+    help_ = "Kafka bootstrap host:port (or SKYFENCE_BROKER)"
+    if embedded_default:
+        help_ += "; without it an embedded Tansu broker is started on 127.0.0.1"
+    p.add_argument("--broker", help=help_)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``skyfence`` command."""
+    parser = argparse.ArgumentParser(
+        prog="skyfence",
+        description="Airspace-entry alerts from ADS-B positions (Kafka + Faust).",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("demo", help="run the whole pipeline on the seed scenario and show the alerts")
+    p.add_argument("scenario", nargs="?", default=str(DEFAULT_SCENARIO), help="recording to replay")
+    _add_broker(p, embedded_default=True)
+    _add_zones(p)
+    p.add_argument("--timeout-s", type=float, default=120.0, help="give up after this long (default 120)")
+
+    p = sub.add_parser("worker", help="run the tracker and the notifier until stopped")
+    _add_broker(p, embedded_default=True)
+    _add_zones(p)
+    p.add_argument("--metrics-port", type=int, help="serve Prometheus /metrics on this port")
+
+    p = sub.add_parser("replay", help="publish a recording to the positions topic")
+    p.add_argument("file", help="recording (JSON lines, optionally gzip)")
+    _add_broker(p, embedded_default=False)
+    pace = p.add_mutually_exclusive_group()
+    pace.add_argument("--speed", type=float, default=1.0, help="event time per wall time (default 1)")
+    pace.add_argument("--max", action="store_true", help="as fast as possible")
+
+    p = sub.add_parser("evaluate", help="run detection offline on a recording; events as JSON lines")
+    p.add_argument("file", help="recording (JSON lines, optionally gzip)")
+    _add_zones(p)
+
+    zones = sub.add_parser("zones", help="zone commands")
+    zsub = zones.add_subparsers(dest="zones_command", required=True, metavar="SUBCOMMAND")
+    p = zsub.add_parser("list", help="list the zones (built-in, or those given)")
+    _add_zones(p)
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> StreamSettings:
+    zones = tuple(args.zones) if getattr(args, "zones", None) else None
+    return StreamSettings.from_env(broker=getattr(args, "broker", None), zones=zones)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    """``skyfence evaluate``: events as JSON lines on stdout, a summary on stderr."""
+    settings = _settings(args)
+    tracker = Tracker(load_zones(settings.zones))
+    result = evaluate(read_recording(args.file), tracker)
+    out = sys.stdout.buffer
+    for event in result.events:
+        out.write(encode_event(event) + b"\n")
+    out.flush()
+    positions = sum(result.outcomes.values())
+    print(
+        f"evaluate: {positions} positions, {result.aircraft} aircraft, "
+        f"{len(result.events)} events, {len(result.bad_lines)} bad lines "
+        f"({', '.join(f'{k} {v}' for k, v in result.outcomes.items())})",
+        file=sys.stderr,
+    )
+    for bad in result.bad_lines[:10]:
+        print(f"  line {bad.line_no}: {bad.reason}: {bad.detail}", file=sys.stderr)
+    return 0
+
+
+def cmd_zones_list(args: argparse.Namespace) -> int:
+    """``skyfence zones list``: id, name, bounds and source of each zone."""
+    specs = args.zones or list(BUILTIN_ZONES)
+    for zone in load_zones(specs):
+        min_lon, min_lat, max_lon, max_lat = zone.bounds
+        band = ""
+        if zone.floor_ft is not None or zone.ceiling_ft is not None:
+            band = f"  {zone.floor_ft or 0:.0f}-{zone.ceiling_ft or 99999:.0f} ft"
+        print(
+            f"{zone.id:<12} {zone.name:<28} {min_lat:.2f}..{max_lat:.2f}N "
+            f"{min_lon:.2f}..{max_lon:.2f}E{band}  ({zone.source})"
+        )
+        if zone.attribution:
+            print(f"{'':<12} {zone.attribution}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``skyfence`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        if args.command == "evaluate":
+            return cmd_evaluate(args)
+        if args.command == "zones":
+            return cmd_zones_list(args)
+        from alerts import runner
+
+        if args.command == "demo":
+            return runner.run(runner.demo(_settings(args), Path(args.scenario), timeout_s=args.timeout_s))
+        if args.command == "worker":
+            settings = _settings(args)
+            if args.metrics_port is not None:
+                settings = StreamSettings.from_env(
+                    broker=settings.broker or None, zones=settings.zones, metrics_port=args.metrics_port
+                )
+            return runner.run(runner.worker(settings))
+        if args.command == "replay":
+            settings = _settings(args)
+            return runner.run(runner.replay_file(settings, Path(args.file), None if args.max else args.speed))
+    except SkyfenceError as exc:
+        print(f"skyfence: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    parser.error(f"unknown command {args.command}")
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,42 @@
+"""The stream side's one error hierarchy.
+
+::
+
+    SkyfenceError                     root of everything skyfence raises on purpose
+    ├── DecodeError                   a message or recording line cannot be decoded (reason, detail)
+    ├── ZoneError                     a zone cannot be built or loaded (zone/feature named in message)
+    └── ConfigError                   a setting is missing or malformed
+
+Callers branch on the class and on attributes (``reason``), never on message text.
+``reason`` values are short, bounded identifiers so they can be used as metric labels.
+"""
+
+from __future__ import annotations
+
+__all__ = ["ConfigError", "DecodeError", "SkyfenceError", "ZoneError"]
+
+
+class SkyfenceError(Exception):
+    """Root of the errors skyfence raises on purpose."""
+
+
+class DecodeError(SkyfenceError):
+    """A position (or event) could not be decoded.
+
+    ``reason`` is a bounded identifier (``json``, ``not_object``, ``missing_field``,
+    ``bad_icao24``, ``bad_ts``, ``bad_lat``, ``bad_lon``, ``bad_field``) usable as a metric
+    label; ``detail`` is a human explanation.
+    """
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+class ZoneError(SkyfenceError):
+    """A zone could not be built or loaded; the message names the zone or feature."""
+
+
+class ConfigError(SkyfenceError):
+    """A setting is missing or malformed; the message names the setting."""

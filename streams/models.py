@@ -1,0 +1,100 @@
+"""The records that cross process boundaries: position reports in, airspace events out.
+
+Both are frozen, slotted dataclasses so they are cheap, hashable and cannot be changed by
+accident on their way through the pipeline. Their JSON form (recording format v1 and event
+format v1) is defined in :mod:`streams.codec` and documented in the README.
+
+Units are in the field names: ``_ft`` feet, ``_kt`` knots, ``_deg`` degrees, ``_fpm`` feet per
+minute; ``ts`` fields are epoch seconds (UTC) as floats.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from enum import StrEnum
+
+__all__ = ["AirspaceEvent", "Confidence", "EventType", "PositionReport", "make_event_id"]
+
+
+@dataclass(frozen=True, slots=True)
+class PositionReport:
+    """One position of one aircraft (recording format v1).
+
+    ``icao24`` is the 24-bit ICAO address as 6 lowercase hex digits; ``ts`` the time of the
+    position in epoch seconds UTC; ``lat``/``lon`` WGS84 degrees.
+    """
+
+    icao24: str
+    ts: float
+    lat: float
+    lon: float
+    alt_ft: int | None = None
+    gs_kt: float | None = None
+    track_deg: float | None = None
+    vrate_fpm: int | None = None
+    callsign: str | None = None
+    squawk: str | None = None
+    on_ground: bool | None = None
+    source: str | None = None
+
+
+class EventType(StrEnum):
+    """What happened between an aircraft and a zone. See the README for each exact rule."""
+
+    ENTERED = "entered"
+    EXITED = "exited"
+    FIRST_SEEN_INSIDE = "first_seen_inside"
+    APPROACHING = "approaching"
+    SIGNAL_LOST = "signal_lost"
+
+
+class Confidence(StrEnum):
+    """How the event's crossing was established.
+
+    ``observed``: a position inside the zone was seen (for an exit: one inside, then one
+    outside). ``inferred``: the crossing was deduced, e.g. from two positions outside whose
+    path cuts through the zone, or from dead reckoning.
+    """
+
+    OBSERVED = "observed"
+    INFERRED = "inferred"
+
+
+def make_event_id(icao24: str, zone: str, type_: str, observed_ts: float) -> str:
+    """Deterministic event id: the same aircraft, zone, type and revealing fix give the same id.
+
+    The id hashes the observed time in whole milliseconds, so it survives a JSON round trip
+    and a redelivery of the same position after a crash (the key of idempotent delivery).
+    """
+    ms = round(observed_ts * 1000)
+    digest = hashlib.blake2b(f"{icao24}|{zone}|{type_}|{ms}".encode(), digest_size=10)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class AirspaceEvent:
+    """One airspace event (event format v1).
+
+    ``ts`` is the best estimate of when the boundary was crossed (for ``approaching``: when the
+    alert was raised); ``lat``/``lon`` where; ``observed_ts`` the time of the position that
+    revealed it. ``eta_ts`` is the predicted entry time of an ``approaching`` event;
+    ``last_seen_ts`` the time of the last position before a ``signal_lost``.
+    """
+
+    event_id: str
+    type: EventType
+    icao24: str
+    zone: str
+    ts: float
+    lat: float
+    lon: float
+    observed_ts: float
+    callsign: str | None
+    confidence: Confidence
+    zone_name: str | None = None
+    alt_ft: int | None = None
+    gs_kt: float | None = None
+    track_deg: float | None = None
+    eta_ts: float | None = None
+    last_seen_ts: float | None = None

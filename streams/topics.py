@@ -1,0 +1,59 @@
+"""Create the pipeline's topics with the right partition counts before anything uses them.
+
+Faust only creates its internal topics (table changelogs); the positions, events and
+dead-letter topics are created here, so a broker's auto-create default (often 1 partition)
+never decides the pipeline's parallelism.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from streams.config import StreamSettings
+
+__all__ = ["ensure_topics"]
+
+log = logging.getLogger(__name__)
+
+#: Kafka protocol error code TOPIC_ALREADY_EXISTS.
+_TOPIC_ALREADY_EXISTS = 36
+
+
+async def ensure_topics(bootstrap: str, settings: StreamSettings, *, timeout_s: float = 30.0) -> None:
+    """Create the positions, events and dead-letter topics if they do not exist yet."""
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout_s * 1000))
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        wanted = [
+            NewTopic(name, num_partitions=parts, replication_factor=1)
+            for name, parts in (
+                (settings.positions_topic, settings.partitions),
+                (settings.events_topic, settings.partitions),
+                (settings.dead_letter_topic, 1),
+            )
+            if name not in existing
+        ]
+        if wanted:
+            log.info("creating topics %s", [t.name for t in wanted])
+            # Per-topic errors come back in the response, not as exceptions. A concurrent
+            # creator winning the race (TOPIC_ALREADY_EXISTS) is fine; anything else is
+            # caught by the metadata wait below.
+            response = await admin.create_topics(wanted)
+            for item in getattr(response, "topic_errors", []):
+                if item[1] not in (0, _TOPIC_ALREADY_EXISTS):
+                    log.warning("creating topic %s failed with error code %s", item[0], item[1])
+        # Wait until the metadata shows every topic (creation is asynchronous on some brokers).
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while True:
+            names = set(await admin.list_topics())
+            if all(t in names for t in (settings.positions_topic, settings.events_topic)):
+                return
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError("topics did not appear in broker metadata")
+            await asyncio.sleep(0.1)
+    finally:
+        await admin.close()

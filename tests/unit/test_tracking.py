@@ -1,0 +1,144 @@
+"""The per-aircraft state machine on a unit square zone (lon 0..1, lat 0..1)."""
+
+from __future__ import annotations
+
+import pytest
+from shapely.geometry import MultiPolygon, Polygon
+
+from streams.models import Confidence, EventType, PositionReport
+from streams.tracking import AircraftState, Outcome, Policy, Tracker, decode_state, encode_state
+from streams.zones import Zone
+
+SQUARE = Zone(id="sq", name="Square", geometry=MultiPolygon([Polygon([(0, 0), (1, 0), (1, 1), (0, 1)])]))
+T0 = 1_700_000_000.0
+
+
+def fix(ts: float, lat: float, lon: float, **kw: object) -> PositionReport:
+    return PositionReport(icao24="abcdef", ts=T0 + ts, lat=lat, lon=lon, **kw)  # type: ignore[arg-type]
+
+
+def run(tracker: Tracker, fixes: list[PositionReport]) -> tuple[AircraftState | None, list]:
+    state, events = None, []
+    for f in fixes:
+        result = tracker.step(state, f)
+        state = result.state
+        events.extend(result.events)
+    return state, events
+
+
+def test_entry_is_interpolated_between_fixes() -> None:
+    # 0.5 deg of longitude per 100 s, along lat 0.5: boundary lon 0 crossed at t=40.
+    _, events = run(Tracker([SQUARE]), [fix(0, 0.5, -0.2), fix(100, 0.5, 0.3)])
+    assert [e.type for e in events] == [EventType.ENTERED]
+    e = events[0]
+    assert e.ts == pytest.approx(T0 + 40.0)
+    assert (e.lat, e.lon) == (0.5, 0.0)
+    assert e.observed_ts == T0 + 100
+    assert e.confidence is Confidence.OBSERVED
+
+
+def test_exit_waits_for_confirmation_then_reports_the_crossing_time() -> None:
+    tracker = Tracker([SQUARE], Policy(exit_confirm_s=120))
+    fixes = [fix(0, 0.5, 0.5), fix(100, 0.5, 0.9), fix(200, 0.5, 1.1), fix(400, 0.5, 1.5)]
+    state, events = run(tracker, fixes)
+    types = [e.type for e in events]
+    assert types == [EventType.FIRST_SEEN_INSIDE, EventType.EXITED]
+    assert events[1].ts == pytest.approx(T0 + 150.0)
+    assert events[1].observed_ts == T0 + 400
+    assert state is not None and not state.visits
+
+
+def test_skimming_the_boundary_gives_one_visit() -> None:
+    tracker = Tracker([SQUARE], Policy(exit_confirm_s=120))
+    fixes = [fix(0, 0.5, -0.5)]
+    # In and out every 20 s for 10 minutes, never outside for 2 minutes.
+    for i in range(1, 31):
+        fixes.append(fix(i * 20, 0.5, 0.01 if i % 2 else -0.01))
+    fixes.append(fix(1000, 0.5, -1.0))
+    _, events = run(tracker, fixes)
+    assert [e.type for e in events] == [EventType.ENTERED, EventType.EXITED]
+
+
+def test_cross_between_two_outside_fixes_is_inferred() -> None:
+    # 2 degrees of longitude in 1200 s (~360 kt); the square is crossed from t=300 to t=900.
+    _, events = run(Tracker([SQUARE]), [fix(0, 0.5, -0.5), fix(1200, 0.5, 1.5)])
+    assert [e.type for e in events] == [EventType.ENTERED, EventType.EXITED]
+    assert all(e.confidence is Confidence.INFERRED for e in events)
+    assert events[0].ts == pytest.approx(T0 + 300) and events[1].ts == pytest.approx(T0 + 900)
+    assert events[0].event_id != events[1].event_id
+
+
+def test_no_cross_inferred_across_a_long_gap() -> None:
+    _, events = run(Tracker([SQUARE], Policy(max_cross_gap_s=600)), [fix(0, 0.5, -0.5), fix(1200, 0.5, 1.5)])
+    assert events == []
+
+
+def test_duplicates_and_out_of_order_are_ignored() -> None:
+    tracker = Tracker([SQUARE])
+    r1 = tracker.step(None, fix(0, 0.5, -0.5))
+    dup = tracker.step(r1.state, fix(0, 0.5, -0.5))
+    assert dup.outcome is Outcome.DUPLICATE and not dup.persist
+    r2 = tracker.step(r1.state, fix(60, 0.5, -0.4))
+    late = tracker.step(r2.state, fix(30, 0.5, 0.5))
+    assert late.outcome is Outcome.OUT_OF_ORDER and late.events == []
+
+
+def test_a_suspect_jump_alone_never_alerts() -> None:
+    tracker = Tracker([SQUARE])
+    # Far outside, then one fix teleported inside (1000 km in 10 s), then back on track.
+    fixes = [fix(0, 5.0, 5.0), fix(10, 0.5, 0.5), fix(20, 5.0, 5.001)]
+    state, events = run(tracker, fixes)
+    assert events == []
+    assert state is not None and state.lat == 5.0
+
+
+def test_two_consistent_fixes_confirm_a_jump() -> None:
+    tracker = Tracker([SQUARE])
+    results = []
+    state = None
+    for f in [fix(0, 5.0, 5.0), fix(10, 0.5, 0.5), fix(20, 0.5, 0.51)]:
+        r = tracker.step(state, f)
+        results.append(r)
+        state = r.state
+    assert results[1].outcome is Outcome.SUSPECT
+    assert [e.type for e in results[2].events] == [EventType.ENTERED]
+
+
+def test_state_outside_expires_but_a_visit_lasts_days() -> None:
+    tracker = Tracker([SQUARE], Policy(ttl_outside_s=3600, ttl_inside_s=7 * 86400))
+    # Inside, silent for two days, then heard outside: still an exit.
+    _, events = run(tracker, [fix(0, 0.5, -0.1), fix(60, 0.5, 0.2), fix(2 * 86400, 0.5, 1.5)])
+    assert [e.type for e in events] == [EventType.ENTERED, EventType.EXITED]
+    # Outside and silent for two hours: forgotten, so the next fix inside is a first sighting.
+    _, events = run(tracker, [fix(0, 0.5, -0.5), fix(7200, 0.5, 0.5)])
+    assert [e.type for e in events] == [EventType.FIRST_SEEN_INSIDE]
+
+
+def test_altitude_band() -> None:
+    banded = Zone(id="b", name="Band", geometry=SQUARE.geometry, floor_ft=10000, ceiling_ft=20000)
+    _, events = run(Tracker([banded]), [fix(0, 0.5, -0.5, alt_ft=30000), fix(100, 0.5, 0.5, alt_ft=30000)])
+    assert events == []
+    _, events = run(Tracker([banded]), [fix(0, 0.5, 0.5, alt_ft=30000), fix(100, 0.5, 0.5, alt_ft=15000)])
+    assert [e.type for e in events] == [EventType.ENTERED]
+    assert events[0].ts == T0 + 100
+
+
+def test_persist_only_when_it_matters() -> None:
+    tracker = Tracker([SQUARE], Policy(checkpoint_near_s=30, checkpoint_far_s=600))
+    state = None
+    persisted = []
+    for i in range(0, 300, 5):  # far from the zone: 60 fixes in 5 minutes
+        r = tracker.step(state, fix(i, 40.0, 40.0 + i * 0.001))
+        state = r.state
+        persisted.append(r.persist)
+    assert persisted[0] is True and sum(persisted) == 1
+
+
+def test_state_round_trip_is_small() -> None:
+    tracker = Tracker([SQUARE])
+    state, _ = run(tracker, [fix(0, 0.5, 0.5, callsign="KOR151", alt_ft=12000), fix(100, 0.5, 1.001)])
+    assert state is not None and state.visits["sq"].exit_ts is not None
+    raw = encode_state(state)
+    assert len(raw) < 512
+    back = decode_state(raw)
+    assert back == state
