@@ -1025,13 +1025,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         broker: TansuBroker | ApacheKafkaBroker = (
             TansuBroker() if args.command == "tansu" else ApacheKafkaBroker(args.version)
         )
-        # SIGTERM (e.g. from a supervisor) should stop the broker like Ctrl-C does.
+        # Ctrl-C must work even if our parent started us with SIGINT ignored (a shell's
+        # background job), and SIGTERM from a supervisor should stop the broker the same way.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
         with broker:
             print(broker.bootstrap, flush=True)
             print(f"log: {broker.log_path}  (Ctrl-C to stop)", file=sys.stderr, flush=True)
             code = broker.wait()
-            print(f"{broker.name} exited on its own (code {code}):\n{broker.log_tail()}")
+            tail = broker.log_tail()
+            print(f"{broker.name} exited on its own (code {code}):\n{tail}", file=sys.stderr)
             return 1
     except BrokerUnavailable as exc:
         print(exc.reason, file=sys.stderr)

@@ -76,13 +76,13 @@ def test_invalid_geometry_is_repaired(tmp_path: Path) -> None:
 def test_lat_lon_order_error_names_the_feature(tmp_path: Path) -> None:
     swapped = [[39, 125], [40, 125], [40, 126], [39, 126], [39, 125]]  # [lat, lon]
     path = _write(tmp_path, [{"type": "Feature", "properties": {"id": "oops"}, "geometry": {"type": "Polygon", "coordinates": [swapped]}}])
-    with pytest.raises(ZoneError, match="oops.*lon, lat"):
+    with pytest.raises(ZoneError, match=r"oops.*lon, lat"):
         load_geojson_zones(path)
 
 
 def test_non_polygon_feature_is_rejected(tmp_path: Path) -> None:
     path = _write(tmp_path, [{"type": "Feature", "properties": {"id": "pt"}, "geometry": {"type": "Point", "coordinates": [1, 2]}}])
-    with pytest.raises(ZoneError, match="'pt'.*Polygon"):
+    with pytest.raises(ZoneError, match=r"'pt'.*Polygon"):
         load_geojson_zones(path)
 
 

@@ -1,0 +1,54 @@
+# skyfence: the two commands are `make demo` and `make test`; both set everything up.
+SHELL := /bin/bash
+# The first Python 3.11+ on PATH (override: make PYTHON=/path/to/python3.12 ...).
+PYTHON ?= $(shell for p in python3 python3.13 python3.12 python3.11; do \
+	$$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1 \
+	&& { command -v $$p; break; }; done)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test lint typecheck unit integration golden fetch-kafka clean help
+
+help:
+	@echo "make demo     run the whole pipeline on the seed scenario (embedded broker) and show the alerts"
+	@echo "make test     lint, type check, unit + component + integration tests (Tansu and Apache Kafka)"
+	@echo "make install  create .venv and install skyfence with its development dependencies"
+	@echo "make golden   regenerate the seed scenario's golden events after an intended change"
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -n "$(PYTHON)" || { echo "skyfence needs Python 3.11 or newer on PATH" >&2; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check -U pip
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+	@touch $(STAMP)
+
+demo: install
+	$(BIN)/skyfence demo
+
+lint: install
+	$(BIN)/ruff check .
+
+typecheck: install
+	$(BIN)/mypy
+
+unit: install
+	$(BIN)/pytest tests/unit tests/component
+
+integration: install
+	$(BIN)/pytest tests/integration
+
+# Pre-fetch the Apache Kafka jars from Maven Central into the cache (the tests do it on demand).
+fetch-kafka: install
+	$(BIN)/python -m streams.brokers fetch
+
+test: install lint typecheck
+	$(BIN)/pytest
+
+golden: install
+	$(BIN)/skyfence evaluate seeds/dprk-2023-09.jsonl.gz --zones dprk > seeds/dprk-2023-09.events.jsonl
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,68 @@
+"""The ``skyfence`` command's offline sub-commands, run in-process."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import orjson
+import pytest
+
+from alerts.cli import main
+
+
+def _recording(tmp_path: Path) -> Path:
+    t0 = 1_695_690_000.0
+    lines = [
+        orjson.dumps({"icao24": "1551e0", "ts": t0 + 10 * i, "lat": 40.30 - 0.01 * i, "lon": 124.0 + 0.025 * i})
+        for i in range(40)
+    ]
+    path = tmp_path / "rec.jsonl"
+    path.write_bytes(b"\n".join([*lines, b"# a comment", b"", b"{broken"]) + b"\n")
+    return path
+
+
+def test_evaluate_prints_events_as_json_lines(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["evaluate", str(_recording(tmp_path)), "--zones", "dprk"]) == 0
+    out, err = capsys.readouterr()
+    events = [json.loads(line) for line in out.splitlines()]
+    assert [(e["type"], e["zone"], e["icao24"]) for e in events] == [("entered", "dprk", "1551e0")]
+    assert "1 bad lines" in err and "line 43: json" in err
+
+
+def test_evaluate_is_deterministic(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rec = str(_recording(tmp_path))
+    main(["evaluate", rec])
+    first = capsys.readouterr().out
+    main(["evaluate", rec])
+    assert capsys.readouterr().out == first != ""
+
+
+def test_custom_geojson_zone(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    square = [[124.5, 39.5], [125.5, 39.5], [125.5, 40.5], [124.5, 40.5], [124.5, 39.5]]
+    zones = tmp_path / "mine.geojson"
+    zones.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"id": "box", "name": "Box"}, "geometry": {"type": "Polygon", "coordinates": [square]}}
+    ]}))
+    assert main(["evaluate", str(_recording(tmp_path)), "--zones", "dprk", str(zones)]) == 0
+    zones_hit = sorted(json.loads(line)["zone"] for line in capsys.readouterr().out.splitlines())
+    assert zones_hit == ["box", "dprk"]
+
+
+def test_zones_list(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["zones", "list"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("dprk") and "ODbL" in out
+
+
+def test_unknown_zone_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["evaluate", str(_recording(tmp_path)), "--zones", "atlantis"]) == 2
+    assert "unknown zone 'atlantis'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["demo", "worker", "replay", "evaluate", "zones"])
+def test_every_command_has_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main([command, "--help"])
+    assert info.value.code == 0
+    assert "usage: skyfence" in capsys.readouterr().out
