@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 from streams.models import AirspaceEvent, EventType
 
-__all__ = ["console_line", "format_lat_lon", "format_utc"]
+__all__ = ["console_line", "detail", "format_lat_lon", "format_utc"]
 
 _LABELS = {
     EventType.ENTERED: "ENTERED",
@@ -19,6 +19,7 @@ _LABELS = {
     EventType.FIRST_SEEN_INSIDE: "FIRST SEEN INSIDE",
     EventType.APPROACHING: "APPROACHING",
     EventType.SIGNAL_LOST: "SIGNAL LOST",
+    EventType.SIGNAL_REGAINED: "SIGNAL REGAINED",
 }
 
 
@@ -42,17 +43,38 @@ def _altitude(alt_ft: int | None) -> str:
     return f"{alt_ft} ft"
 
 
+def _hms(ts: float) -> str:
+    return datetime.fromtimestamp(ts, tz=UTC).strftime("%H:%M:%SZ")
+
+
+def detail(event: AirspaceEvent) -> str:
+    """The type-specific part of an alert: ETA, last heard, verdict."""
+    if event.type is EventType.APPROACHING and event.eta_ts is not None:
+        return f"entry predicted {_hms(event.eta_ts)}"
+    if event.type is EventType.SIGNAL_LOST:
+        text = f"last heard {_hms(event.last_seen_ts or event.observed_ts)}"
+        if event.eta_ts is not None:
+            text += f", probable entry {_hms(event.eta_ts)}"
+        return text
+    if event.type is EventType.SIGNAL_REGAINED:
+        return f"{event.verdict or '?'}, silent since {_hms(event.last_seen_ts or event.observed_ts)}"
+    return ""
+
+
 def console_line(event: AirspaceEvent) -> str:
-    """One readable line: UTC time, event, zone, callsign, icao24, position, altitude, confidence."""
-    return "  ".join(
-        (
-            format_utc(event.ts),
-            f"{_LABELS.get(event.type, event.type.value.upper()):<17}",
-            event.zone,
-            f"{(event.callsign or '?'):<8}",
-            event.icao24,
-            format_lat_lon(event.lat, event.lon),
-            _altitude(event.alt_ft),
-            event.confidence.value,
-        )
-    )
+    """One readable line: UTC time, event, zone, callsign, icao24, position, altitude,
+    confidence and the type-specific detail."""
+    parts = [
+        format_utc(event.ts),
+        f"{_LABELS.get(event.type, event.type.value.upper()):<17}",
+        event.zone,
+        f"{(event.callsign or '?'):<8}",
+        event.icao24,
+        format_lat_lon(event.lat, event.lon),
+        _altitude(event.alt_ft),
+        event.confidence.value,
+    ]
+    extra = detail(event)
+    if extra:
+        parts.append(extra)
+    return "  ".join(parts)

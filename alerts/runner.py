@@ -211,7 +211,7 @@ async def demo(
     by_type = Counter(e.type.value for e in events)
     say(
         f"summary: {stats.sent} positions replayed, {bundle.handled} processed, "
-        f"{len(bundle.cache)} aircraft tracked, {len(events)} events "
+        f"{bundle.tracked} aircraft tracked, {len(events)} events "
         f"({', '.join(f'{k} {v}' for k, v in sorted(by_type.items())) or 'none'}), "
         f"{notifier.delivered} alerts delivered"
     )

@@ -4,9 +4,12 @@ This is a thin shell around :class:`streams.tracking.Tracker`: it decodes messag
 and stores per-aircraft state, and sends the tracker's events. Decisions live in the tracker.
 
 - positions topic: recording format v1 values keyed by icao24 (``settings.partitions``);
-- ``aircraft`` table: per-aircraft state (``tracking.encode_state``), co-partitioned with the
-  positions topic (same key, same partition count); written only when the tracker says the
-  state changed in a way that matters (``StepResult.persist``);
+- ``aircraft`` table: per-aircraft state (``tracking.encode_state``, prefixed with its
+  partition), co-partitioned with the positions topic (same key, same partition count);
+  written only when the tracker says the state changed in a way that matters
+  (``StepResult.persist``), and tomb-stoned when the state expires by event time;
+- timers (exit confirmation, signal loss) fire against each partition's watermark, the
+  highest position time seen in it, before the message that moved it is stepped;
 - events topic: event format v1 keyed by icao24;
 - dead-letter topic: undecodable positions, unchanged, with ``skyfence-reason`` and
   ``skyfence-detail`` headers. A malformed message is counted and set aside; it never stops
@@ -24,7 +27,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import faust
@@ -34,7 +37,8 @@ from streams.config import StreamSettings
 from streams.errors import DecodeError
 from streams.metrics import TrackerMetrics
 from streams.models import AirspaceEvent
-from streams.tracking import AircraftState, Outcome, Tracker, decode_state, encode_state
+from streams.replay import fire_due
+from streams.tracking import AircraftState, DueQueue, Outcome, Tracker, decode_state, encode_state
 
 __all__ = ["TrackerApp", "create_tracker_app", "faust_settings"]
 
@@ -72,6 +76,34 @@ def faust_settings(settings: StreamSettings, bootstrap: str) -> dict[str, Any]:
     }
 
 
+#: Event-time interval between sweeps of expired aircraft state in one partition.
+SWEEP_INTERVAL_S = 60.0
+
+
+@dataclass
+class PartitionTracker:
+    """What the tracker keeps in memory for one positions partition.
+
+    ``states`` holds the latest state of every aircraft of the partition (the table holds
+    only states worth persisting); ``queue`` their timers against the partition's watermark.
+    """
+
+    states: dict[str, AircraftState] = field(default_factory=dict)
+    queue: DueQueue = field(default_factory=DueQueue)
+    next_sweep_ts: float = 0.0
+
+
+def encode_table_value(partition: int, state: AircraftState) -> bytes:
+    """Table value: ``b"<partition>|"`` + the state, so timers can be rebuilt per partition."""
+    return b"%d|" % partition + encode_state(state)
+
+
+def decode_table_value(raw: bytes) -> tuple[int, AircraftState]:
+    """Inverse of :func:`encode_table_value`."""
+    head, _, body = raw.partition(b"|")
+    return int(head), decode_state(body)
+
+
 @dataclass
 class TrackerApp:
     """The Faust app and everything the tracker agent owns."""
@@ -85,16 +117,58 @@ class TrackerApp:
     dead_letters: Any
     table: Any
     clock: Callable[[], float]
-    #: Latest state per aircraft (the table holds only states worth persisting).
-    cache: dict[str, AircraftState]
+    #: In-memory trackers by positions partition; rebuilt from the table after a rebalance.
+    partitions: dict[int, PartitionTracker]
     #: Hooks called with each emitted event (e.g. a test's collector); never for I/O.
     listeners: list[Callable[[AirspaceEvent], None]]
     #: Messages handled and events emitted by this process (for summaries and waits).
     handled: int = 0
     emitted: int = 0
 
-    async def handle(self, key: bytes | None, value: bytes | None, timestamp: float | None) -> None:
-        """Process one position message (the agent's body, callable from tests)."""
+    @property
+    def tracked(self) -> int:
+        """Aircraft held in memory across all partitions."""
+        return sum(len(p.states) for p in self.partitions.values())
+
+    def _partition(self, partition: int) -> PartitionTracker:
+        part = self.partitions.get(partition)
+        if part is None:
+            part = self.partitions[partition] = PartitionTracker()
+            self._rebuild(partition, part)
+        return part
+
+    def _rebuild(self, partition: int, part: PartitionTracker) -> None:
+        """Load this partition's aircraft and timers from the table (after start or rebalance)."""
+        for key, raw in list(self.table.items()):
+            try:
+                owner, state = decode_table_value(raw)
+            except (ValueError, TypeError):
+                log.warning("dropping undecodable state of %r", key)
+                continue
+            if owner != partition:
+                continue
+            part.states[state.icao24] = state
+            due = self.tracker.due_ts(state)
+            if due is not None:
+                part.queue.push(due, state.icao24)
+            part.queue.watermark = max(part.queue.watermark, state.ts)
+
+    async def _emit(self, events: list[AirspaceEvent]) -> None:
+        for event in events:
+            await self.events.send(
+                key=event.icao24.encode(), value=encode_event(event), timestamp=event.observed_ts
+            )
+            self.metrics.events.labels(event.type.value, event.zone).inc()
+            self.emitted += 1
+            for listener in self.listeners:
+                listener(event)
+
+    def _persist(self, partition: int, state: AircraftState) -> None:
+        self.table[state.icao24.encode()] = encode_table_value(partition, state)
+        self.metrics.state_writes.inc()
+
+    async def handle(self, key: bytes | None, value: bytes | None, partition: int) -> None:
+        """Process one position message of ``partition`` (the agent's body, callable from tests)."""
         metrics = self.metrics
         self.handled += 1
         try:
@@ -109,29 +183,41 @@ class TrackerApp:
             await self.positions.send(key=icao_key, value=value, timestamp=report.ts)
             metrics.positions.labels("rekeyed").inc()
             return
-        state = self.cache.get(report.icao24)
-        if state is None:
-            raw = self.table.get(icao_key)
-            if raw is not None:
-                state = decode_state(raw)
-        result = self.tracker.step(state, report)
+        part = self._partition(partition)
+        # Timers first: whether a silent aircraft's timer fires must not depend on which other
+        # aircraft share the partition (see streams.tracking).
+        for ticked_state, ticked in fire_due(self.tracker, part.queue, part.states, report.ts):
+            if ticked.persist:
+                self._persist(partition, ticked_state)
+            await self._emit(ticked.events)
+        result = self.tracker.step(part.states.get(report.icao24), report)
         if result.state is not None:
-            self.cache[report.icao24] = result.state
+            part.states[report.icao24] = result.state
             if result.persist:
-                self.table[icao_key] = encode_state(result.state)
-                metrics.state_writes.inc()
+                self._persist(partition, result.state)
+            due = self.tracker.due_ts(result.state)
+            if due is not None:
+                part.queue.push(due, report.icao24)
         metrics.positions.labels(result.outcome.value).inc()
         if result.outcome is Outcome.ACCEPTED:
             metrics.position_age.observe(max(0.0, self.clock() - report.ts))
-        for event in result.events:
-            await self.events.send(key=icao_key, value=encode_event(event), timestamp=event.observed_ts)
-            metrics.events.labels(event.type.value, event.zone).inc()
-            self.emitted += 1
-            for listener in self.listeners:
-                listener(event)
-        metrics.tracked_aircraft.set(len(self.cache))
+        await self._emit(result.events)
+        if part.queue.watermark >= part.next_sweep_ts:
+            self._sweep(part, part.queue.watermark)
+            part.next_sweep_ts = part.queue.watermark + SWEEP_INTERVAL_S
+            metrics.tracked_aircraft.set(self.tracked)
 
-    async def _dead_letter(self, key: bytes | None, value: bytes | None, reason: str, detail: str) -> None:
+    def _sweep(self, part: PartitionTracker, now_ts: float) -> None:
+        """Forget aircraft whose state expired by event time (memory and table)."""
+        policy = self.tracker.policy
+        for icao24, state in list(part.states.items()):
+            if state.expired(now_ts, policy):
+                del part.states[icao24]
+                self.table.pop(icao24.encode(), None)
+
+    async def _dead_letter(
+        self, key: bytes | None, value: bytes | None, reason: str, detail: str
+    ) -> None:
         await self.dead_letters.send(
             key=key,
             value=value,
@@ -172,7 +258,7 @@ def create_tracker_app(
         dead_letters=dead_letters,
         table=table,
         clock=clock,
-        cache={},
+        partitions={},
         listeners=[],
     )
 
@@ -180,17 +266,19 @@ def create_tracker_app(
         async for event in stream.events():
             message = event.message
             try:
-                await bundle.handle(message.key, message.value, message.timestamp)
+                await bundle.handle(message.key, message.value, message.partition)
             except Exception as exc:  # never let one message kill the agent
-                log.exception("tracker failed on %s[%s]@%s", message.topic, message.partition, message.offset)
+                log.exception(
+                    "tracker failed on %s[%s]@%s", message.topic, message.partition, message.offset
+                )
                 await bundle._dead_letter(message.key, message.value, "internal", repr(exc))
 
     app.agent(positions, name="tracker")(tracker_agent)
 
     @app.on_partitions_revoked.connect
     async def _forget_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
-        # The cache may hold aircraft of partitions another worker now owns; the table (which
-        # Faust recovers from the changelog on assignment) is the truth, so start afresh.
-        bundle.cache.clear()
+        # Another worker may now own some partitions; the table (which Faust recovers from the
+        # changelog on assignment) is the truth, so rebuild from it on the next message.
+        bundle.partitions.clear()
 
     return bundle

@@ -96,7 +96,7 @@ LOOPBACK = "127.0.0.1"
 
 #: Newest Kafka 4.x verified end to end with aiokafka 0.14 here (4.2.0 also passed the
 #: same tests; 4.1.x is the line faust-streaming's maintainers report as working).
-DEFAULT_KAFKA_VERSION = "4.1.1"
+DEFAULT_KAFKA_VERSION = "4.4.0"
 
 #: Log4j 2 version Kafka 4.0 and 4.1 build against; its SLF4J 2 provider needs SLF4J 2.0.16.
 LOG4J_VERSION = "2.24.3"
@@ -509,8 +509,10 @@ class _SubprocessBroker:
         atexit.register(self._stop_at_exit)
 
     def _stop_at_exit(self) -> None:
+        """atexit hook: the broker was never stopped, so stop it and drop its temp dir."""
         with contextlib.suppress(Exception):
             self.stop(timeout_s=10.0)
+            self.close()
 
     @staticmethod
     def _signal(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
@@ -673,16 +675,19 @@ def _expected_jars(version: str) -> list[str]:
 
 
 def _cached_jars(version: str, root: Path) -> Path | None:
-    """Return the jar dir if a completed fetch for exactly this POM is there, else None."""
+    """Return the jar dir if a completed fetch for exactly this POM is intact, else None.
+
+    The marker holds the POM's sha256 and then every jar name the fetch produced, so a
+    changed POM, an interrupted fetch or a jar deleted since all count as "not cached".
+    """
     jars = root / "jars"
-    marker = root / "fetch-complete"
-    digest = hashlib.sha256(_pom_xml(version).encode()).hexdigest()
     try:
-        if marker.read_text().strip() != digest:
-            return None
-    except OSError:
+        digest, *names = (root / "fetch-complete").read_text().split()
+    except (OSError, ValueError):
         return None
-    if all((jars / name).is_file() for name in _expected_jars(version)):
+    if digest != hashlib.sha256(_pom_xml(version).encode()).hexdigest():
+        return None
+    if names and all((jars / name).is_file() for name in names):
         return jars
     return None
 
@@ -765,7 +770,9 @@ def fetch_kafka(
                 f"Maven failed to fetch Kafka {version} (exit {result.returncode}, "
                 f"missing {missing}); see {fetch_log}:\n{_tail(fetch_log)}"
             )
-        marker.write_text(hashlib.sha256(pom.read_bytes()).hexdigest() + "\n")
+        names = sorted(path.name for path in jars.glob("*.jar"))
+        digest = hashlib.sha256(pom.read_bytes()).hexdigest()
+        marker.write_text("\n".join([digest, *names]) + "\n")  # last: marks completion
         log.info("fetched Kafka %s in %.1f s", version, time.monotonic() - started_at)
         return jars
 

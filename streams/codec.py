@@ -157,7 +157,7 @@ def encode_position(report: PositionReport) -> bytes:
     return orjson.dumps(out)
 
 
-_EVENT_OPTIONAL = ("zone_name", "alt_ft", "gs_kt", "track_deg", "eta_ts", "last_seen_ts")
+_EVENT_OPTIONAL = ("zone_name", "alt_ft", "gs_kt", "track_deg", "eta_ts", "last_seen_ts", "verdict")
 
 
 def encode_event(event: AirspaceEvent) -> bytes:

@@ -47,6 +47,7 @@ class EventType(StrEnum):
     FIRST_SEEN_INSIDE = "first_seen_inside"
     APPROACHING = "approaching"
     SIGNAL_LOST = "signal_lost"
+    SIGNAL_REGAINED = "signal_regained"
 
 
 class Confidence(StrEnum):
@@ -78,8 +79,10 @@ class AirspaceEvent:
 
     ``ts`` is the best estimate of when the boundary was crossed (for ``approaching``: when the
     alert was raised); ``lat``/``lon`` where; ``observed_ts`` the time of the position that
-    revealed it. ``eta_ts`` is the predicted entry time of an ``approaching`` event;
-    ``last_seen_ts`` the time of the last position before a ``signal_lost``.
+    revealed it. ``eta_ts`` is the predicted entry time of an ``approaching`` (or
+    ``signal_lost``) event; ``last_seen_ts`` the time of the last position before a
+    ``signal_lost`` or ``signal_regained``; ``verdict`` of a ``signal_regained`` is
+    ``confirmed`` (it was inside after all) or ``withdrawn``.
     """
 
     event_id: str
@@ -98,3 +101,4 @@ class AirspaceEvent:
     track_deg: float | None = None
     eta_ts: float | None = None
     last_seen_ts: float | None = None
+    verdict: str | None = None

@@ -21,7 +21,7 @@ from typing import IO
 from streams.codec import decode_position
 from streams.errors import DecodeError
 from streams.models import AirspaceEvent, PositionReport
-from streams.tracking import AircraftState, Outcome, Tracker
+from streams.tracking import AircraftState, DueQueue, Outcome, StepResult, Tracker
 
 __all__ = [
     "BadLine",
@@ -88,19 +88,54 @@ class EvaluationResult:
     aircraft: int = 0
 
 
+def fire_due(
+    tracker: Tracker, queue: DueQueue, states: dict[str, AircraftState], ts: float
+) -> Iterator[tuple[AircraftState, StepResult]]:
+    """Advance ``queue`` to event time ``ts`` and tick every aircraft whose timer is due.
+
+    Shared by :func:`evaluate` and the Faust agent: it must run *before* a report with time
+    ``ts`` is stepped, which makes timers independent of partitioning (see tracking).
+    """
+    for icao24 in queue.advance(ts):
+        state = states.get(icao24)
+        if state is None:
+            continue
+        due = tracker.due_ts(state)
+        if due is None:
+            continue
+        if due > queue.watermark:
+            queue.push(due, icao24)
+            continue
+        result = tracker.tick(state, queue.watermark)
+        again = tracker.due_ts(state)
+        if again is not None:
+            queue.push(again, icao24)
+        yield state, result
+
+
 def evaluate(items: Iterable[PositionReport | BadLine], tracker: Tracker) -> EvaluationResult:
-    """Run the tracker over reports in order; bad lines are collected, not fatal."""
+    """Run the tracker over reports in order; bad lines are collected, not fatal.
+
+    The watermark is the highest position time seen so far; timers (exit confirmation,
+    signal loss) fire against it. Timers still pending when the input ends do not fire.
+    """
     result = EvaluationResult(outcomes={o.value: 0 for o in Outcome})
     states: dict[str, AircraftState] = {}
+    queue = DueQueue()
     for item in items:
         if isinstance(item, BadLine):
             result.bad_lines.append(item)
             continue
+        for _state, ticked in fire_due(tracker, queue, states, item.ts):
+            result.events.extend(ticked.events)
         step = tracker.step(states.get(item.icao24), item)
         if step.state is None:
             states.pop(item.icao24, None)
         else:
             states[item.icao24] = step.state
+            due = tracker.due_ts(step.state)
+            if due is not None:
+                queue.push(due, item.icao24)
         result.outcomes[step.outcome.value] += 1
         result.events.extend(step.events)
     result.aircraft = len(states)

@@ -1,33 +1,53 @@
 """Per-aircraft state machine: positions in, airspace events out.
 
 ``Tracker.step(state, report)`` is a pure function of the previous state of one aircraft, its
-new position report, the zones and the :class:`Policy`. It never reads the clock: all time is
-the reports' event time. The Faust agent and ``skyfence evaluate`` both call it, so the
-offline evaluation and the Kafka pipeline give the same events.
+new position report, the zones and the :class:`Policy`; ``Tracker.tick(state, now_ts)``
+advances an aircraft that has *not* been heard from, to event time ``now_ts`` (the stream's
+watermark). Neither reads the clock: all time is the reports' event time. The Faust agent and
+``skyfence evaluate`` both call them, so the offline evaluation and the Kafka pipeline give
+the same events.
 
-Rules (the README has the operator's version):
+Rules (the README has the operator's version; every number is a :class:`Policy` field):
 
-- ``entered`` (confidence ``observed``): a fix inside a zone after a fix outside it. ``ts`` is
-  the interpolated time at which the straight path between the two fixes crossed the boundary.
+- ``entered`` (``observed``): a fix inside a zone after a fix outside it. ``ts`` is the
+  interpolated time at which the straight path between the two fixes crossed the boundary.
 - ``entered`` + ``exited`` (``inferred``): two fixes outside whose path cuts through the zone
-  (the "cross" case), when the gap between them is at most ``Policy.max_cross_gap_s`` and the
-  path spends at least ``Policy.min_cross_inside_s`` inside.
+  (the "cross" case), when they are at most ``max_cross_gap_s`` apart and the path spends at
+  least ``min_cross_inside_s`` inside.
 - ``exited`` (``observed``): a fix outside after being inside, once the aircraft has been
-  outside for ``Policy.exit_confirm_s`` since the estimated crossing (hysteresis: a fix back
-  inside before then cancels the exit, so skimming the boundary gives one visit).
+  outside for ``exit_confirm_s`` since the estimated crossing: confirmed by a later fix, or by
+  the watermark passing that time with no fix back inside. A fix back inside before then
+  cancels the exit (hysteresis: skimming the boundary gives one visit).
 - ``first_seen_inside`` (``observed``): the first fix of an aircraft (or the first after its
   state expired) is already inside.
+- ``approaching`` (``inferred``): dead reckoning from the fix's track and ground speed (or,
+  when absent, the velocity between the last two fixes) predicts entry within
+  ``approach_horizon_s`` and at least ``approach_min_inside_s`` inside, unless the vertical
+  rate would put it below ``approach_min_alt_ft`` before the border (landing short of it).
+  Once per approach: re-armed when the aircraft enters, or ``approach_rearm_s`` after it was
+  raised. The prediction is re-evaluated at every fix; only a current one counts below.
+- ``signal_lost`` (``inferred`` when it predicts an entry, else ``observed``): nothing heard for
+  ``signal_lost_s`` from an aircraft that was inside a zone, approaching it, or within
+  ``watch_m`` of it without known heading. ``ts``/``lat``/``lon`` say where and when entry
+  probably happened (the approach prediction), or where it was last heard.
+- ``signal_regained`` (``observed``): the first fix after a ``signal_lost``; ``verdict`` is
+  ``confirmed`` when the aircraft was inside the zone after all, ``withdrawn`` otherwise.
 - Out-of-order and duplicate fixes are ignored. A fix whose implied speed from the previous
-  fix exceeds ``Policy.max_speed_kt`` is suspect: it is held as a candidate and never raises an
-  event alone; a following fix consistent with it confirms it (the earlier track was wrong).
-- State expires by event time: ``Policy.ttl_outside_s`` after the last fix when outside every
-  zone, ``Policy.ttl_inside_s`` when inside one (long enough to see a two-day visit end).
+  fix exceeds ``max_speed_kt`` is suspect: it is held as a candidate and never raises an event
+  alone; a following fix consistent with it confirms it (the earlier track was wrong).
+- State expires by event time: ``ttl_outside_s`` after the last fix when outside every zone,
+  ``ttl_inside_s`` when inside one (long enough to see a two-day visit end).
+
+Determinism: ``tick`` must run for every due aircraft *before* a report with a later time is
+stepped (the shells do), so whether a ``signal_lost`` fires depends only on the aircraft's own
+next fix, not on which other aircraft share its partition.
 
 Out of scope here: I/O, persistence (see ``encode_state``/``decode_state``), metrics.
 """
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -36,31 +56,33 @@ from enum import StrEnum
 import orjson
 
 from streams.models import AirspaceEvent, Confidence, EventType, PositionReport, make_event_id
-from streams.zones import Zone
+from streams.zones import EARTH_RADIUS_M, Crossing, Zone
 
 __all__ = [
     "AircraftState",
+    "DueQueue",
     "Outcome",
     "Policy",
     "StepResult",
     "Tracker",
     "Visit",
     "decode_state",
+    "destination",
     "encode_state",
     "haversine_m",
 ]
 
-#: Mean Earth radius (IUGG), metres.
-EARTH_RADIUS_M = 6_371_008.8
 #: Metres per nautical mile (exact by definition).
 M_PER_NM = 1852.0
+#: Metres per second in one knot.
+MPS_PER_KT = M_PER_NM / 3600.0
 
 
 @dataclass(frozen=True, slots=True)
 class Policy:
     """Every tunable of detection, with the defaults a watch desk wants.
 
-    Times are event-time seconds; speeds knots.
+    Times are event-time seconds; distances metres; speeds knots.
     """
 
     #: An exit counts once the aircraft has been outside this long since the crossing.
@@ -77,20 +99,42 @@ class Policy:
     #: Below this distance a "jump" is never suspect (position noise of a few hundred metres
     #: between fixes a second apart would otherwise imply absurd speeds).
     min_jump_m: float = 2000.0
+    #: How far ahead dead reckoning looks for ``approaching``: 10 min is the warning a desk
+    #: asked for, and ~140 km at cruise speed, about as far as a straight line is believable.
+    approach_horizon_s: float = 600.0
+    #: The predicted path must stay inside this long: a corner clipped by a turning aircraft
+    #: (e.g. on approach to Dandong, 5 km from the border) is not an approach.
+    approach_min_inside_s: float = 60.0
+    #: After an ``approaching`` that came to nothing, another one for the same zone is
+    #: raised only this much later (an aircraft orbiting near the border alerts once).
+    approach_rearm_s: float = 900.0
+    #: A prediction whose altitude at entry (from the vertical rate) is below this is a landing
+    #: short of the border, not an approach (Dandong is 5 km from the DPRK). Aircraft bound for
+    #: Pyongyang cross the 12 NM line 30+ NM from Sunan, ~10,000 ft on a 3 deg profile.
+    approach_min_alt_ft: float = 5000.0
+    #: Velocity is derived from the last two fixes (when a fix has no track/speed) only if
+    #: they are at most this far apart.
+    velocity_max_gap_s: float = 120.0
+    #: Silence after which a watched aircraft raises ``signal_lost``. Coverage near the DPRK
+    #: border gives a fix every one to three minutes; five minutes of silence is news.
+    signal_lost_s: float = 300.0
+    #: An aircraft this close to a zone, with no known heading, is watched for signal loss.
+    watch_m: float = 20_000.0
     #: State of an aircraft outside every zone is forgotten after this much silence.
     ttl_outside_s: float = 3600.0
     #: State of an aircraft inside a zone lasts this long (a visit of several days must still
     #: yield ``exited``; the seed Il-62M stayed two days on the ground in Pyongyang).
     ttl_inside_s: float = 7 * 86400.0
-    #: Emit ``first_seen_inside`` events.
+    #: Emit ``first_seen_inside`` events (whether they alert is the notifier's routing).
     emit_first_seen_inside: bool = True
     #: Persist the last fix at least this often (event time) near a zone (within
     #: ``near_margin_deg`` of its bounds), so a restart interpolates from a recent fix.
     checkpoint_near_s: float = 30.0
     #: Persist the last fix at least this often elsewhere (keeps the TTL honest after restart).
     checkpoint_far_s: float = 600.0
-    #: How far outside a zone's bounding box (degrees) counts as "near".
-    near_margin_deg: float = 1.0
+    #: How far outside a zone's bounding box (degrees) counts as "near" for checkpoints and
+    #: dead reckoning: 2 deg (~220 km) exceeds the 10-minute horizon at 700 kt (~216 km).
+    near_margin_deg: float = 2.0
 
 
 class Outcome(StrEnum):
@@ -100,6 +144,7 @@ class Outcome(StrEnum):
     DUPLICATE = "duplicate"
     OUT_OF_ORDER = "out_of_order"
     SUSPECT = "suspect"
+    TICK = "tick"
 
 
 @dataclass(slots=True)
@@ -124,6 +169,14 @@ class AircraftState:
     callsign: str | None = None
     #: Zones the aircraft is inside (or leaving, awaiting confirmation), by zone id.
     visits: dict[str, Visit] = field(default_factory=dict)
+    #: Current dead-reckoned entry predictions by zone id: (entry time, lat, lon).
+    approach: dict[str, tuple[float, float, float]] = field(default_factory=dict)
+    #: When ``approaching`` was last raised, by zone id (once per approach).
+    approach_raised: dict[str, float] = field(default_factory=dict)
+    #: Zones for which ``signal_lost`` was raised and no fix has been heard since.
+    lost: list[str] = field(default_factory=list)
+    #: Whether the last fix had a usable heading (track and speed, or derived).
+    heading_known: bool = False
     #: A suspect fix held until a following fix confirms it: (ts, lat, lon, alt_ft).
     candidate: tuple[float, float, float, int | None] | None = None
     #: Event time of the last durable write of this state.
@@ -137,7 +190,7 @@ class AircraftState:
 
 @dataclass(slots=True)
 class StepResult:
-    """The outcome of one step: new state, events, and whether the state must be persisted."""
+    """The outcome of one step or tick: new state, events, and whether to persist the state."""
 
     state: AircraftState | None
     events: list[AirspaceEvent]
@@ -153,6 +206,31 @@ def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     dl = math.radians(lon2 - lon1)
     a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
     return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
+
+
+def initial_bearing_deg(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Initial great-circle bearing from point 1 to point 2, degrees clockwise from north."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dl = math.radians(lon2 - lon1)
+    x = math.sin(dl) * math.cos(p2)
+    y = math.cos(p1) * math.sin(p2) - math.sin(p1) * math.cos(p2) * math.cos(dl)
+    return math.degrees(math.atan2(x, y)) % 360.0
+
+
+def destination(
+    lat: float, lon: float, bearing_deg: float, distance_m: float
+) -> tuple[float, float]:
+    """The point ``distance_m`` along the great circle from (lat, lon) at ``bearing_deg``.
+
+    The longitude is left unwrapped (it may pass +-180) so the path to it stays short.
+    """
+    d = distance_m / EARTH_RADIUS_M
+    p1, l1, b = math.radians(lat), math.radians(lon), math.radians(bearing_deg)
+    p2 = math.asin(math.sin(p1) * math.cos(d) + math.cos(p1) * math.sin(d) * math.cos(b))
+    l2 = l1 + math.atan2(
+        math.sin(b) * math.sin(d) * math.cos(p1), math.cos(d) - math.sin(p1) * math.sin(p2)
+    )
+    return math.degrees(p2), math.degrees(l2)
 
 
 def _r_ts(ts: float) -> float:
@@ -175,6 +253,8 @@ class Tracker:
             (z.bounds[0] - margin, z.bounds[1] - margin, z.bounds[2] + margin, z.bounds[3] + margin)
             for z in self.zones
         ]
+        # Watch rings for signal loss, built lazily (a geodesic buffer takes ~0.5 s for DPRK).
+        self._watch: dict[str, Zone] = {}
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -182,28 +262,34 @@ class Tracker:
         self,
         type_: EventType,
         zone: Zone,
-        report: PositionReport,
+        icao24: str,
+        observed_ts: float,
         ts: float,
         lat: float,
         lon: float,
         confidence: Confidence,
         callsign: str | None,
+        *,
+        report: PositionReport | None = None,
+        alt_ft: int | None = None,
+        **extra: object,
     ) -> AirspaceEvent:
         return AirspaceEvent(
-            event_id=make_event_id(report.icao24, zone.id, type_.value, report.ts),
+            event_id=make_event_id(icao24, zone.id, type_.value, observed_ts),
             type=type_,
-            icao24=report.icao24,
+            icao24=icao24,
             zone=zone.id,
             ts=_r_ts(ts),
             lat=_r_deg(lat),
-            lon=_r_deg(lon),
-            observed_ts=report.ts,
+            lon=_r_deg(((lon + 180.0) % 360.0) - 180.0),
+            observed_ts=observed_ts,
             callsign=callsign,
             confidence=confidence,
             zone_name=zone.name,
-            alt_ft=report.alt_ft,
-            gs_kt=report.gs_kt,
-            track_deg=report.track_deg,
+            alt_ft=report.alt_ft if report is not None else alt_ft,
+            gs_kt=report.gs_kt if report is not None else None,
+            track_deg=report.track_deg if report is not None else None,
+            **extra,  # type: ignore[arg-type]
         )
 
     def is_near(self, lat: float, lon: float) -> bool:
@@ -213,6 +299,12 @@ class Tracker:
                 return True
         return False
 
+    def _watch_ring(self, zone: Zone) -> Zone:
+        ring = self._watch.get(zone.id)
+        if ring is None:
+            ring = self._watch[zone.id] = zone.buffered(self.policy.watch_m)
+        return ring
+
     def _implausible(self, ts1: float, lat1: float, lon1: float, report: PositionReport) -> bool:
         dist_m = haversine_m(lat1, lon1, report.lat, report.lon)
         if dist_m <= self.policy.min_jump_m:
@@ -220,7 +312,114 @@ class Tracker:
         dt_s = report.ts - ts1
         if dt_s <= 0:
             return True
-        return dist_m / dt_s * 3600.0 / M_PER_NM > self.policy.max_speed_kt
+        return dist_m / dt_s / MPS_PER_KT > self.policy.max_speed_kt
+
+    def _velocity(
+        self, prev: AircraftState | None, report: PositionReport
+    ) -> tuple[float, float] | None:
+        """(ground speed kt, track deg) of the report, derived from the last fix if absent."""
+        if report.gs_kt is not None and report.track_deg is not None:
+            return report.gs_kt, report.track_deg
+        if prev is None:
+            return None
+        dt = report.ts - prev.ts
+        if dt <= 0 or dt > self.policy.velocity_max_gap_s:
+            return None
+        dist_m = haversine_m(prev.lat, prev.lon, report.lat, report.lon)
+        if dist_m < 1.0:
+            return None
+        return dist_m / dt / MPS_PER_KT, initial_bearing_deg(
+            prev.lat, prev.lon, report.lat, report.lon
+        )
+
+    def _predict_entry(
+        self, zone: Zone, report: PositionReport, velocity: tuple[float, float]
+    ) -> tuple[float, float, float] | None:
+        """Dead-reckoned (entry time, lat, lon) within the horizon, or None."""
+        gs_kt, track_deg = velocity
+        if gs_kt < 30.0:  # taxiing or hovering: no meaningful projection
+            return None
+        horizon = self.policy.approach_horizon_s
+        lat2, lon2 = destination(report.lat, report.lon, track_deg, gs_kt * MPS_PER_KT * horizon)
+        crossings = zone.crossings(report.lat, report.lon, lat2, lon2)
+        entry = next((c for c in crossings if c.entering), None)
+        if entry is None:
+            return None
+        leave = next(
+            (c.fraction for c in crossings if not c.entering and c.fraction > entry.fraction), 1.0
+        )
+        if (leave - entry.fraction) * horizon < self.policy.approach_min_inside_s:
+            return None
+        return report.ts + entry.fraction * horizon, entry.lat, entry.lon
+
+    # -- timers ----------------------------------------------------------------------------
+
+    def _watched(self, state: AircraftState) -> list[Zone]:
+        """Zones for which this aircraft's silence would be news (see ``signal_lost``)."""
+        out = []
+        for zone in self.zones:
+            visit = state.visits.get(zone.id)
+            if (
+                (visit is not None and visit.exit_ts is None)
+                or zone.id in state.approach
+                or (
+                    visit is None
+                    and not state.heading_known
+                    and self.is_near(state.lat, state.lon)
+                    and self._watch_ring(zone).contains_2d(state.lat, state.lon)
+                )
+            ):
+                out.append(zone)
+        return out
+
+    def due_ts(self, state: AircraftState) -> float | None:
+        """Event time at which :meth:`tick` has something to do for this aircraft, if any."""
+        due: float | None = None
+        for visit in state.visits.values():
+            if visit.exit_ts is not None:
+                t = visit.exit_ts + self.policy.exit_confirm_s
+                due = t if due is None else min(due, t)
+        if not state.lost and self._watched(state):
+            t = state.ts + self.policy.signal_lost_s
+            due = t if due is None else min(due, t)
+        return due
+
+    def tick(self, state: AircraftState, now_ts: float) -> StepResult:
+        """Advance a silent aircraft to event time ``now_ts``: confirm exits, raise signal loss."""
+        policy = self.policy
+        events: list[AirspaceEvent] = []
+        for zone in self.zones:
+            visit = state.visits.get(zone.id)
+            if (
+                visit is not None
+                and visit.exit_ts is not None
+                and now_ts >= visit.exit_ts + policy.exit_confirm_s
+            ):
+                events.append(
+                    self._event(
+                        EventType.EXITED, zone, state.icao24, state.ts, visit.exit_ts,
+                        visit.exit_lat, visit.exit_lon, Confidence.OBSERVED, state.callsign,
+                        alt_ft=state.alt_ft,
+                    )
+                )  # fmt: skip
+                del state.visits[zone.id]
+        if not state.lost and now_ts >= state.ts + policy.signal_lost_s:
+            for zone in self._watched(state):
+                predicted = state.approach.get(zone.id)
+                if zone.id in state.visits or predicted is None:
+                    ts, lat, lon, conf = state.ts, state.lat, state.lon, Confidence.OBSERVED
+                else:
+                    ts, lat, lon = predicted
+                    conf = Confidence.INFERRED
+                events.append(
+                    self._event(
+                        EventType.SIGNAL_LOST, zone, state.icao24, state.ts, ts, lat, lon, conf,
+                        state.callsign, alt_ft=state.alt_ft, last_seen_ts=state.ts,
+                        eta_ts=None if predicted is None or zone.id in state.visits else _r_ts(predicted[0]),
+                    )
+                )  # fmt: skip
+                state.lost.append(zone.id)
+        return StepResult(state, events, Outcome.TICK, bool(events))
 
     # -- the state machine -----------------------------------------------------------------
 
@@ -250,12 +449,13 @@ class Tracker:
                 return StepResult(state, [], Outcome.SUSPECT, True)
             # The candidate and this fix agree: the earlier track was the wrong one. Re-anchor
             # on the candidate without interpolating across the impossible jump.
+            prev_ts = state.ts
             state.ts, state.lat, state.lon, state.alt_ft = cand
             state.candidate = None
-            return self._advance(state, report, interpolate=True, reanchored=True)
+            return self._advance(state, report, reanchored=True, prev_ts=prev_ts)
 
         state.candidate = None
-        return self._advance(state, report, interpolate=True, reanchored=False)
+        return self._advance(state, report, reanchored=False, prev_ts=state.ts)
 
     def _first_fix(self, report: PositionReport) -> StepResult:
         state = AircraftState(
@@ -274,20 +474,64 @@ class Tracker:
                 if self.policy.emit_first_seen_inside:
                     events.append(
                         self._event(
-                            EventType.FIRST_SEEN_INSIDE,
-                            zone,
-                            report,
-                            report.ts,
-                            report.lat,
-                            report.lon,
-                            Confidence.OBSERVED,
-                            report.callsign,
+                            EventType.FIRST_SEEN_INSIDE, zone, report.icao24, report.ts, report.ts,
+                            report.lat, report.lon, Confidence.OBSERVED, report.callsign, report=report,
                         )
-                    )
+                    )  # fmt: skip
+        velocity = self._velocity(None, report)
+        state.heading_known = velocity is not None
+        if velocity is not None and self.is_near(report.lat, report.lon):
+            events.extend(self._approaches(state, report, velocity, report.vrate_fpm))
         return StepResult(state, events, Outcome.ACCEPTED, True)
 
+    def _approaches(
+        self,
+        state: AircraftState,
+        report: PositionReport,
+        velocity: tuple[float, float] | None,
+        vrate_fpm: float | None,
+    ) -> list[AirspaceEvent]:
+        """Update the dead-reckoned entry predictions; raise ``approaching`` once per approach."""
+        policy = self.policy
+        events: list[AirspaceEvent] = []
+        for zone_id, raised_ts in list(state.approach_raised.items()):
+            if report.ts - raised_ts >= policy.approach_rearm_s:
+                del state.approach_raised[zone_id]
+        for zone in self.zones:
+            if zone.id in state.visits:
+                state.approach.pop(zone.id, None)
+                continue
+            predicted = None
+            if (
+                velocity is not None
+                and report.on_ground is not True
+                and zone.in_band(report.alt_ft)
+            ):
+                predicted = self._predict_entry(zone, report, velocity)
+            if predicted is not None and report.alt_ft is not None and vrate_fpm is not None:
+                # Descending so fast it would be on the ground before the border: it is landing
+                # short of it (e.g. at Dandong, 5 km from the DPRK), not approaching.
+                alt_at_entry = report.alt_ft + vrate_fpm * (predicted[0] - report.ts) / 60.0
+                if alt_at_entry < policy.approach_min_alt_ft:
+                    predicted = None
+            if predicted is None:
+                state.approach.pop(zone.id, None)
+                continue
+            state.approach[zone.id] = predicted
+            if zone.id in state.approach_raised:
+                continue  # once per approach
+            state.approach_raised[zone.id] = report.ts
+            eta, lat, lon = predicted
+            events.append(
+                self._event(
+                    EventType.APPROACHING, zone, report.icao24, report.ts, report.ts, lat, lon,
+                    Confidence.INFERRED, state.callsign, report=report, eta_ts=_r_ts(eta),
+                )
+            )  # fmt: skip
+        return events
+
     def _advance(
-        self, state: AircraftState, report: PositionReport, *, interpolate: bool, reanchored: bool
+        self, state: AircraftState, report: PositionReport, *, reanchored: bool, prev_ts: float
     ) -> StepResult:
         policy = self.policy
         events: list[AirspaceEvent] = []
@@ -298,22 +542,39 @@ class Tracker:
         callsign = state.callsign
         t0, lat0, lon0 = state.ts, state.lat, state.lon
         dt = report.ts - t0
+        icao24 = report.icao24
+        lost = state.lost
+        if lost:
+            state.lost = []
+            changed = True
 
         for zone in self.zones:
             visit = state.visits.get(zone.id)
             now_in = zone.contains(report.lat, report.lon, report.alt_ft)
+            was_lost = zone.id in lost
+            inside_since_loss = now_in or visit is not None
             if visit is None and not now_in:
                 # Outside before and after: does the path between cut through the zone?
                 if dt <= policy.max_cross_gap_s and not reanchored:
                     crossings = zone.crossings(lat0, lon0, report.lat, report.lon)
                     if crossings:
-                        events.extend(self._cross(zone, report, crossings, t0, dt, callsign))
+                        cross = self._cross(zone, report, crossings, t0, dt, callsign)
+                        inside_since_loss = bool(cross)
+                        if was_lost:
+                            events.append(
+                                self._regained(zone, report, callsign, prev_ts, inside_since_loss)
+                            )
+                        events.extend(cross)
+                        if cross:
+                            state.approach.pop(zone.id, None)
+                            state.approach_raised.pop(zone.id, None)
+                        continue
+                if was_lost:
+                    events.append(self._regained(zone, report, callsign, prev_ts, False))
                 continue
-            crossings = (
-                zone.crossings(lat0, lon0, report.lat, report.lon)
-                if interpolate and not reanchored
-                else []
-            )
+            if was_lost:
+                events.append(self._regained(zone, report, callsign, prev_ts, inside_since_loss))
+            crossings = [] if reanchored else zone.crossings(lat0, lon0, report.lat, report.lon)
             if visit is None:  # outside -> inside
                 entry = next((c for c in reversed(crossings) if c.entering), None)
                 if entry is None:  # altitude band change or no usable path: crossing at the fix
@@ -321,11 +582,14 @@ class Tracker:
                 else:
                     ts, lat, lon = t0 + entry.fraction * dt, entry.lat, entry.lon
                 state.visits[zone.id] = Visit(entered_ts=ts)
+                state.approach.pop(zone.id, None)
+                state.approach_raised.pop(zone.id, None)  # fulfilled: the next approach alerts
                 events.append(
                     self._event(
-                        EventType.ENTERED, zone, report, ts, lat, lon, Confidence.OBSERVED, callsign
+                        EventType.ENTERED, zone, icao24, report.ts, ts, lat, lon,
+                        Confidence.OBSERVED, callsign, report=report,
                     )
-                )
+                )  # fmt: skip
                 changed = True
             elif now_in:
                 if visit.exit_ts is not None:  # back inside before the exit was confirmed
@@ -347,18 +611,28 @@ class Tracker:
                 if report.ts - visit.exit_ts >= policy.exit_confirm_s:
                     events.append(
                         self._event(
-                            EventType.EXITED,
-                            zone,
-                            report,
-                            visit.exit_ts,
-                            visit.exit_lat,
-                            visit.exit_lon,
-                            Confidence.OBSERVED,
-                            callsign,
+                            EventType.EXITED, zone, icao24, report.ts, visit.exit_ts,
+                            visit.exit_lat, visit.exit_lon, Confidence.OBSERVED, callsign, report=report,
                         )
-                    )
+                    )  # fmt: skip
                     del state.visits[zone.id]
                     changed = True
+
+        prev = None if reanchored else state
+        velocity = self._velocity(prev, report)
+        state.heading_known = velocity is not None
+        if self.is_near(report.lat, report.lon):
+            vrate = report.vrate_fpm
+            derive = vrate is None and prev is not None and 0 < dt <= policy.velocity_max_gap_s
+            if derive and report.alt_ft is not None and state.alt_ft is not None:
+                vrate = (report.alt_ft - state.alt_ft) / dt * 60.0  # state still holds the last fix
+            approach_before = (dict(state.approach), dict(state.approach_raised))
+            events.extend(self._approaches(state, report, velocity, vrate))
+            changed = changed or (state.approach, state.approach_raised) != approach_before
+        elif state.approach or state.approach_raised:
+            state.approach.clear()
+            state.approach_raised.clear()
+            changed = True
 
         state.ts, state.lat, state.lon, state.alt_ft = (
             report.ts,
@@ -377,11 +651,25 @@ class Tracker:
             state.written_ts = report.ts
         return StepResult(state, events, Outcome.ACCEPTED, changed)
 
+    def _regained(
+        self,
+        zone: Zone,
+        report: PositionReport,
+        callsign: str | None,
+        last_seen_ts: float,
+        inside: bool,
+    ) -> AirspaceEvent:
+        return self._event(
+            EventType.SIGNAL_REGAINED, zone, report.icao24, report.ts, report.ts, report.lat, report.lon,
+            Confidence.OBSERVED, callsign, report=report, last_seen_ts=last_seen_ts,
+            verdict="confirmed" if inside else "withdrawn",
+        )  # fmt: skip
+
     def _cross(
         self,
         zone: Zone,
         report: PositionReport,
-        crossings: list,
+        crossings: list[Crossing],
         t0: float,
         dt: float,
         callsign: str | None,
@@ -393,40 +681,65 @@ class Tracker:
             return []
         if (exit_.fraction - entry.fraction) * dt < self.policy.min_cross_inside_s:
             return []
-        if not (zone.in_band(report.alt_ft)):
+        if not zone.in_band(report.alt_ft):
             return []
         return [
             self._event(
-                EventType.ENTERED,
-                zone,
-                report,
-                t0 + entry.fraction * dt,
-                entry.lat,
-                entry.lon,
-                Confidence.INFERRED,
-                callsign,
+                EventType.ENTERED, zone, report.icao24, report.ts, t0 + entry.fraction * dt,
+                entry.lat, entry.lon, Confidence.INFERRED, callsign, report=report,
             ),
             self._event(
-                EventType.EXITED,
-                zone,
-                report,
-                t0 + exit_.fraction * dt,
-                exit_.lat,
-                exit_.lon,
-                Confidence.INFERRED,
-                callsign,
+                EventType.EXITED, zone, report.icao24, report.ts, t0 + exit_.fraction * dt,
+                exit_.lat, exit_.lon, Confidence.INFERRED, callsign, report=report,
             ),
-        ]
+        ]  # fmt: skip
+
+
+class DueQueue:
+    """Which aircraft have a timer due (exit confirmation, signal loss), by event time.
+
+    A min-heap of ``(due_ts, icao24)``. Entries are not removed when an aircraft's due time
+    changes; :meth:`pop_due` returns candidates and the caller re-checks
+    :meth:`Tracker.due_ts`, so stale entries cost one comparison each.
+    """
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, str]] = []
+        #: The highest event time seen (the watermark timers are fired against).
+        self.watermark = -math.inf
+
+    def __len__(self) -> int:
+        return len(self._heap)
+
+    def push(self, due_ts: float, icao24: str) -> None:
+        """Remember that ``icao24`` may need a tick at ``due_ts``."""
+        heapq.heappush(self._heap, (due_ts, icao24))
+
+    def advance(self, ts: float) -> list[str]:
+        """Raise the watermark to ``ts`` and return the aircraft whose timers may be due."""
+        if ts > self.watermark:
+            self.watermark = ts
+        due: list[str] = []
+        heap = self._heap
+        while heap and heap[0][0] <= self.watermark:
+            icao24 = heapq.heappop(heap)[1]
+            if icao24 not in due:
+                due.append(icao24)
+        return due
+
+    def clear(self) -> None:
+        """Forget every timer (e.g. when partitions are revoked)."""
+        self._heap.clear()
 
 
 # -- persistence ---------------------------------------------------------------------------
 
 #: Version tag of the serialized state; bump when the layout changes.
-_STATE_VERSION = 1
+_STATE_VERSION = 2
 
 
 def encode_state(state: AircraftState) -> bytes:
-    """Serialize a state compactly (a JSON array; ~100-200 bytes for a typical aircraft)."""
+    """Serialize a state compactly (a JSON array; ~100-250 bytes for a typical aircraft)."""
     visits = [
         [zid, v.entered_ts, v.exit_ts, v.exit_lat, v.exit_lon]
         if v.exit_ts is not None
@@ -445,15 +758,20 @@ def encode_state(state: AircraftState) -> bytes:
             state.written_ts,
             visits,
             list(state.candidate) if state.candidate else None,
+            [[zid, *pred] for zid, pred in state.approach.items()],
+            [[zid, ts] for zid, ts in state.approach_raised.items()],
+            state.lost,
+            state.heading_known,
         ]
     )
 
 
 def decode_state(data: bytes) -> AircraftState:
     """Inverse of :func:`encode_state`."""
-    v, icao24, ts, lat, lon, alt_ft, callsign, written_ts, visits, cand = orjson.loads(data)
-    if v != _STATE_VERSION:
-        raise ValueError(f"unknown aircraft state version {v}")
+    fields = orjson.loads(data)
+    if fields[0] != _STATE_VERSION:
+        raise ValueError(f"unknown aircraft state version {fields[0]}")
+    _v, icao24, ts, lat, lon, alt_ft, callsign, written_ts, visits, cand, approach, raised, lost, heading = fields
     state = AircraftState(
         icao24=icao24,
         ts=ts,
@@ -462,12 +780,18 @@ def decode_state(data: bytes) -> AircraftState:
         alt_ft=alt_ft,
         callsign=callsign,
         written_ts=written_ts,
+        lost=list(lost),
+        heading_known=heading,
     )
     for item in visits:
         visit = Visit(entered_ts=item[1])
         if len(item) > 2:
             visit.exit_ts, visit.exit_lat, visit.exit_lon = item[2], item[3], item[4]
         state.visits[item[0]] = visit
+    for zid, eta, plat, plon in approach:
+        state.approach[zid] = (eta, plat, plon)
+    for zid, raised_ts in raised:
+        state.approach_raised[zid] = raised_ts
     if cand:
         state.candidate = (cand[0], cand[1], cand[2], cand[3])
     return state

@@ -21,17 +21,24 @@ from __future__ import annotations
 
 import functools
 import itertools
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import orjson
 import shapely
+import shapely.affinity
+import shapely.geometry
 from shapely.geometry import LineString, MultiPolygon, Polygon, shape
 from shapely.validation import explain_validity
 
 from streams.errors import ZoneError
+
+#: Mean Earth radius (IUGG), metres.
+EARTH_RADIUS_M = 6_371_008.8
 
 __all__ = [
     "BUILTIN_ZONES",
@@ -41,12 +48,20 @@ __all__ = [
     "builtin_zone",
     "load_geojson_zones",
     "load_zones",
+    "parse_zone_spec",
+    "timezone_zone",
 ]
 
 #: Attribution required by the ODbL for the built-in DPRK outline (README and derived files).
 DPRK_ATTRIBUTION = (
     "DPRK airspace outline: Asia/Pyongyang time-zone boundary from timezone-boundary-builder "
     "(timezonefinder-data), data (c) OpenStreetMap contributors, ODbL 1.0"
+)
+
+#: Attribution for zones built from any time-zone outline (``tz:`` specs).
+TZ_ATTRIBUTION = (
+    "Time-zone boundaries from timezone-boundary-builder (timezonefinder-data), "
+    "data (c) OpenStreetMap contributors, ODbL 1.0"
 )
 
 #: Built-in zone ids and their descriptions.
@@ -80,14 +95,40 @@ class Zone:
     ceiling_ft: float | None = None
     source: str = ""
     attribution: str | None = None
-    # Derived, filled in __post_init__: bounds for the cheap reject, prepared geometry.
+    # Derived, filled in __post_init__: bounds for the cheap reject, prepared geometry, and
+    # for zones that touch the antimeridian a copy extended by +-360 deg for unwrapped paths.
     _bounds: tuple[float, float, float, float] = field(init=False, repr=False, compare=False)
+    _ext: MultiPolygon = field(init=False, repr=False, compare=False)
+    _cache: dict[str, Any] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.geometry.is_empty:
             raise ZoneError(f"zone {self.id!r}: geometry is empty")
-        shapely.prepare(self.geometry)
-        object.__setattr__(self, "_bounds", tuple(self.geometry.bounds))
+        geometry = _normalise_longitudes(self.geometry)
+        object.__setattr__(self, "geometry", geometry)
+        shapely.prepare(geometry)
+        object.__setattr__(self, "_bounds", tuple(geometry.bounds))
+        min_lon, _, max_lon, _ = self._bounds
+        ext = geometry
+        if min_lon <= -180.0 + _WRAP_MARGIN_DEG or max_lon >= 180.0 - _WRAP_MARGIN_DEG:
+            ext = _as_multipolygon(
+                shapely.union_all(
+                    [
+                        geometry,
+                        shapely.affinity.translate(geometry, 360.0),
+                        shapely.affinity.translate(geometry, -360.0),
+                    ]
+                ),
+                f"zone {self.id!r}",
+            )
+            shapely.prepare(ext)
+        object.__setattr__(self, "_ext", ext)
+        object.__setattr__(self, "_cache", {})
+
+    @property
+    def wraps(self) -> bool:
+        """True when the zone touches the antimeridian (paths across it need unwrapping)."""
+        return self._ext is not self.geometry
 
     @property
     def bounds(self) -> tuple[float, float, float, float]:
@@ -129,35 +170,183 @@ class Zone:
         Only changes of inside/outside status are reported: a path that touches the boundary
         and turns back gives nothing. The altitude band is not considered here.
         """
-        if not self.segment_may_touch(lat1, lon1, lat2, lon2):
-            return []
         if lat1 == lat2 and lon1 == lon2:
             return []
+        geometry = self.geometry
+        if abs(lon2 - lon1) > 180.0:
+            # The short way round crosses the antimeridian: unwrap the second fix.
+            lon2 = lon1 + ((lon2 - lon1 + 180.0) % 360.0 - 180.0)
+            if not self.wraps:
+                return []
+            geometry = self._ext
+        elif not self.segment_may_touch(lat1, lon1, lat2, lon2):
+            return []
         line = LineString([(lon1, lat1), (lon2, lat2)])
-        hits = line.intersection(self.geometry.boundary)
+        hits = line.intersection(geometry.boundary)
         if hits.is_empty:
             return []
         fractions = sorted({0.0, 1.0, *(_fractions_of(line, hits))})
         # Status is constant between consecutive boundary hits: sample each interval's middle.
         out: list[Crossing] = []
-        prev_inside = self.contains_2d(lat1, lon1)
+        prev_inside = bool(shapely.intersects_xy(geometry, lon1, lat1))
         for lo, hi in itertools.pairwise(fractions):
             if hi - lo <= 1e-12:
                 continue
             mid = (lo + hi) / 2.0
-            inside = self.contains_2d(lat1 + (lat2 - lat1) * mid, lon1 + (lon2 - lon1) * mid)
+            inside = bool(
+                shapely.intersects_xy(
+                    geometry, lon1 + (lon2 - lon1) * mid, lat1 + (lat2 - lat1) * mid
+                )
+            )
             if inside != prev_inside:
                 out.append(
                     Crossing(
                         fraction=lo,
                         lat=lat1 + (lat2 - lat1) * lo,
-                        lon=lon1 + (lon2 - lon1) * lo,
+                        lon=_wrap_lon(lon1 + (lon2 - lon1) * lo),
                         entering=inside,
                     )
                 )
                 prev_inside = inside
-        # The last interval's end: the second fix may sit exactly on the boundary.
         return out
+
+    def distance_m(self, lat: float, lon: float) -> float:
+        """Distance in metres from the point to the zone's outline (0 on the boundary).
+
+        Computed in an azimuthal equidistant projection centred on the zone, accurate to about
+        1% within 1,000 km of the centre (plenty for "how far past the border").
+        """
+        proj = self._cache.get("aeqd")
+        if proj is None:
+            centre = self.geometry.centroid
+            proj = (
+                centre.y,
+                centre.x,
+                _aeqd_forward_geom(self.geometry.boundary, centre.y, centre.x),
+            )
+            shapely.prepare(proj[2])
+            self._cache["aeqd"] = proj
+        lat0, lon0, boundary = proj
+        x, y = _aeqd_forward(np.array([[lon, lat]]), lat0, lon0)[0]
+        return float(shapely.distance(boundary, shapely.Point(x, y)))
+
+    def buffered(self, distance_m: float, *, zone_id: str | None = None) -> Zone:
+        """The zone grown by a geodesic ``distance_m`` (an approach or early-warning ring).
+
+        The buffer is computed in an azimuthal equidistant projection centred on the zone and
+        simplified to 100 m, so it is exact to well under 1% of the distance for zones up to
+        a few thousand kilometres across.
+        """
+        key = f"buffer:{distance_m}"
+        cached = self._cache.get(key)
+        if cached is not None:
+            return cached
+        centre = self.geometry.centroid
+        lat0, lon0 = centre.y, centre.x
+        projected = _aeqd_forward_geom(self.geometry, lat0, lon0)
+        grown = projected.buffer(distance_m, quad_segs=8).simplify(_BUFFER_SIMPLIFY_M)
+        back = shapely.transform(grown, lambda xy: _aeqd_inverse(xy, lat0, lon0))
+        label = _distance_label(distance_m)
+        zone = Zone(
+            id=zone_id or f"{self.id}+{label}",
+            name=f"{self.name} + {label}",
+            geometry=_as_multipolygon(back, f"buffer of zone {self.id!r}"),
+            floor_ft=self.floor_ft,
+            ceiling_ft=self.ceiling_ft,
+            source=f"{self.source}, buffered {label}",
+            attribution=self.attribution,
+        )
+        self._cache[key] = zone
+        return zone
+
+    def to_geojson(self) -> dict[str, Any]:
+        """The zone as a GeoJSON Feature (properties: id, name, band, source, attribution)."""
+        props: dict[str, Any] = {"id": self.id, "name": self.name, "source": self.source}
+        if self.floor_ft is not None:
+            props["floor_ft"] = self.floor_ft
+        if self.ceiling_ft is not None:
+            props["ceiling_ft"] = self.ceiling_ft
+        if self.attribution:
+            props["attribution"] = self.attribution
+        return {
+            "type": "Feature",
+            "properties": props,
+            "geometry": shapely.geometry.mapping(self.geometry),
+        }
+
+
+#: How close to +-180 deg a zone must reach to be treated as touching the antimeridian.
+_WRAP_MARGIN_DEG = 1e-6
+#: Buffers are simplified to this tolerance (metres): far below position accuracy, and it
+#: keeps a buffered 17,000-vertex coastline fast to test against.
+_BUFFER_SIMPLIFY_M = 100.0
+
+
+def _wrap_lon(lon: float) -> float:
+    """Longitude into [-180, 180)."""
+    if -180.0 <= lon < 180.0:
+        return lon
+    return (lon + 180.0) % 360.0 - 180.0
+
+
+def _distance_label(distance_m: float) -> str:
+    km = distance_m / 1000.0
+    return f"{km:g}km"
+
+
+def _aeqd_forward(lonlat: np.ndarray, lat0: float, lon0: float) -> np.ndarray:
+    """Spherical azimuthal equidistant projection (metres) of (lon, lat) rows."""
+    phi0, lam0 = np.radians(lat0), np.radians(lon0)
+    lam = np.radians(lonlat[:, 0]) - lam0
+    phi = np.radians(lonlat[:, 1])
+    cos_c = np.clip(
+        np.sin(phi0) * np.sin(phi) + np.cos(phi0) * np.cos(phi) * np.cos(lam), -1.0, 1.0
+    )
+    c = np.arccos(cos_c)
+    sin_c = np.sin(c)
+    k = np.where(sin_c > 1e-12, c / np.where(sin_c > 1e-12, sin_c, 1.0), 1.0)
+    x = EARTH_RADIUS_M * k * np.cos(phi) * np.sin(lam)
+    y = EARTH_RADIUS_M * k * (np.cos(phi0) * np.sin(phi) - np.sin(phi0) * np.cos(phi) * np.cos(lam))
+    return np.column_stack([x, y])
+
+
+def _aeqd_inverse(xy: np.ndarray, lat0: float, lon0: float) -> np.ndarray:
+    """Inverse of :func:`_aeqd_forward`: metres back to (lon, lat) rows."""
+    phi0, lam0 = np.radians(lat0), np.radians(lon0)
+    x, y = xy[:, 0], xy[:, 1]
+    rho = np.hypot(x, y)
+    c = rho / EARTH_RADIUS_M
+    safe = np.where(rho > 1e-9, rho, 1.0)
+    phi = np.where(
+        rho > 1e-9,
+        np.arcsin(
+            np.clip(np.cos(c) * np.sin(phi0) + y * np.sin(c) * np.cos(phi0) / safe, -1.0, 1.0)
+        ),
+        phi0,
+    )
+    lam = lam0 + np.arctan2(
+        x * np.sin(c), rho * np.cos(phi0) * np.cos(c) - y * np.sin(phi0) * np.sin(c)
+    )
+    lon = (np.degrees(lam) + 180.0) % 360.0 - 180.0
+    return np.column_stack([lon, np.degrees(phi)])
+
+
+def _aeqd_forward_geom(geom: Any, lat0: float, lon0: float) -> Any:
+    return shapely.transform(geom, lambda lonlat: _aeqd_forward(lonlat, lat0, lon0))
+
+
+def _normalise_longitudes(geom: MultiPolygon) -> MultiPolygon:
+    """Bring parts given beyond +-180 deg (e.g. 170..190) back into [-180, 180]."""
+    min_lon, _, max_lon, _ = geom.bounds
+    if min_lon >= -180.0 and max_lon <= 180.0:
+        return geom
+    parts = []
+    for shift in (-360.0, 0.0, 360.0):
+        window = shapely.box(-180.0 - shift, -90.0, 180.0 - shift, 90.0)
+        piece = geom.intersection(window)
+        if not piece.is_empty:
+            parts.append(shapely.affinity.translate(piece, shift))
+    return _as_multipolygon(shapely.union_all(parts), "zone across the antimeridian")
 
 
 def _fractions_of(line: LineString, hits: Any) -> Iterable[float]:
@@ -192,17 +381,37 @@ def builtin_zone(zone_id: str) -> Zone:
     """Build (once per process) the built-in zone ``zone_id``; see :data:`BUILTIN_ZONES`."""
     if zone_id != "dprk":
         raise ZoneError(f"unknown built-in zone {zone_id!r}; known: {', '.join(BUILTIN_ZONES)}")
-    from timezonefinder import TimezoneFinder
-
-    parts = TimezoneFinder().get_geometry(tz_name="Asia/Pyongyang", coords_as_pairs=True)
-    polygons = [Polygon(rings[0], rings[1:]) for rings in parts]
-    geometry = _as_multipolygon(MultiPolygon(polygons), "built-in zone 'dprk'")
+    zone = timezone_zone("Asia/Pyongyang")
     return Zone(
         id="dprk",
         name="DPRK airspace",
-        geometry=geometry,
+        geometry=zone.geometry,
         source="timezonefinder-data Asia/Pyongyang",
         attribution=DPRK_ATTRIBUTION,
+    )
+
+
+@functools.cache
+def timezone_zone(tz_name: str) -> Zone:
+    """A zone from a time-zone outline in ``timezonefinder-data`` (land plus territorial sea).
+
+    Many time zones follow a country's border and its 12 NM territorial sea (Asia/Pyongyang,
+    Europe/Amsterdam, America/Belize...), which makes them a ready, offline, ODbL-licensed
+    source of national airspace outlines. Spec form: ``tz:Europe/Amsterdam``.
+    """
+    from timezonefinder import TimezoneFinder
+
+    try:
+        parts = TimezoneFinder().get_geometry(tz_name=tz_name, coords_as_pairs=True)
+    except ValueError:
+        raise ZoneError(f"unknown time zone {tz_name!r} for a tz: zone") from None
+    polygons = [Polygon(rings[0], rings[1:]) for rings in parts]
+    return Zone(
+        id=f"tz:{tz_name}",
+        name=tz_name,
+        geometry=_as_multipolygon(MultiPolygon(polygons), f"time zone {tz_name!r}"),
+        source=f"timezonefinder-data {tz_name}",
+        attribution=TZ_ATTRIBUTION,
     )
 
 
@@ -235,8 +444,8 @@ def _check_lon_lat_order(geom: Any, what: str) -> None:
     min_x, min_y, max_x, max_y = geom.bounds
     if min_y < -90 or max_y > 90:
         raise ZoneError(f"{what}: latitude beyond +-90; GeoJSON order is [lon, lat]")
-    if min_x < -180 or max_x > 180:
-        raise ZoneError(f"{what}: longitude beyond +-180")
+    if min_x < -540 or max_x > 540:
+        raise ZoneError(f"{what}: longitude beyond +-540")
 
 
 def load_geojson_zones(path: str | Path) -> list[Zone]:
@@ -264,19 +473,38 @@ def load_geojson_zones(path: str | Path) -> list[Zone]:
     return zones
 
 
+#: ``BASE+50km`` or ``BASE+27nm``: a zone grown by a geodesic distance.
+_BUFFER_SPEC = re.compile(r"^(?P<base>.+?)\+(?P<dist>\d+(?:\.\d+)?)(?P<unit>km|nm|m)$")
+_UNIT_M = {"km": 1000.0, "nm": 1852.0, "m": 1.0}
+
+
+def parse_zone_spec(spec: str) -> list[Zone]:
+    """Resolve one zone spec: ``dprk``, ``tz:Area/City``, a GeoJSON path, each optionally
+    followed by ``+DISTANCE`` (``km``, ``nm`` or ``m``) for an approach ring."""
+    match = _BUFFER_SPEC.match(spec)
+    if match and not Path(spec).exists():
+        distance_m = float(match["dist"]) * _UNIT_M[match["unit"]]
+        return [
+            z.buffered(distance_m, zone_id=f"{z.id}+{match['dist']}{match['unit']}")
+            for z in parse_zone_spec(match["base"])
+        ]
+    if spec in BUILTIN_ZONES:
+        return [builtin_zone(spec)]
+    if spec.startswith("tz:"):
+        return [timezone_zone(spec[3:])]
+    if Path(spec).suffix.lower() in (".geojson", ".json") or Path(spec).exists():
+        return load_geojson_zones(spec)
+    raise ZoneError(
+        f"unknown zone {spec!r}: not a built-in ({', '.join(BUILTIN_ZONES)}), "
+        "not tz:Area/City and not a GeoJSON file"
+    )
+
+
 def load_zones(specs: Sequence[str]) -> list[Zone]:
-    """Resolve zone specs (built-in ids or GeoJSON paths) to zones; ids must be unique."""
+    """Resolve zone specs (see :func:`parse_zone_spec`) to zones; ids must be unique."""
     zones: list[Zone] = []
     for spec in specs:
-        if spec in BUILTIN_ZONES:
-            zones.append(builtin_zone(spec))
-        elif Path(spec).suffix.lower() in (".geojson", ".json") or Path(spec).exists():
-            zones.extend(load_geojson_zones(spec))
-        else:
-            raise ZoneError(
-                f"unknown zone {spec!r}: not a built-in ({', '.join(BUILTIN_ZONES)}) "
-                "and not a GeoJSON file"
-            )
+        zones.extend(parse_zone_spec(spec))
     seen: set[str] = set()
     for zone in zones:
         if zone.id in seen:

@@ -26,7 +26,10 @@ def test_evaluate_prints_events_as_json_lines(tmp_path: Path, capsys: pytest.Cap
     assert main(["evaluate", str(_recording(tmp_path)), "--zones", "dprk"]) == 0
     out, err = capsys.readouterr()
     events = [json.loads(line) for line in out.splitlines()]
-    assert [(e["type"], e["zone"], e["icao24"]) for e in events] == [("entered", "dprk", "1551e0")]
+    assert [(e["type"], e["zone"], e["icao24"]) for e in events] == [
+        ("approaching", "dprk", "1551e0"),
+        ("entered", "dprk", "1551e0"),
+    ]
     assert "1 bad lines" in err and "line 43: json" in err
 
 
@@ -45,8 +48,10 @@ def test_custom_geojson_zone(tmp_path: Path, capsys: pytest.CaptureFixture[str])
         {"type": "Feature", "properties": {"id": "box", "name": "Box"}, "geometry": {"type": "Polygon", "coordinates": [square]}}
     ]}))
     assert main(["evaluate", str(_recording(tmp_path)), "--zones", "dprk", str(zones)]) == 0
-    zones_hit = sorted(json.loads(line)["zone"] for line in capsys.readouterr().out.splitlines())
-    assert zones_hit == ["box", "dprk"]
+    entered = sorted(
+        e["zone"] for e in map(json.loads, capsys.readouterr().out.splitlines()) if e["type"] == "entered"
+    )
+    assert entered == ["box", "dprk"]
 
 
 def test_zones_list(capsys: pytest.CaptureFixture[str]) -> None:

@@ -117,7 +117,7 @@ async def test_bad_messages_are_dead_lettered_and_unkeyed_ones_rekeyed(broker, t
         assert registry.get_sample_value("skyfence_positions_total", {"outcome": "rekeyed"}) == len(track)
     finally:
         await pipeline.stop()
-    assert [(e.type.value, e.icao24) for e in channel.events] == [("entered", "7278a2")]
+    assert [(e.type.value, e.icao24) for e in channel.events] == [("approaching", "7278a2"), ("entered", "7278a2")]
 
     consumer = AIOKafkaConsumer(
         settings.dead_letter_topic, bootstrap_servers=broker.bootstrap, auto_offset_reset="earliest", group_id=None

@@ -38,16 +38,20 @@ def test_cli_evaluate_matches_the_golden_file() -> None:
 def test_golden_events_tell_the_seed_story() -> None:
     expected = orjson.loads((SEEDS / "dprk-2023-09.expected-flights.json").read_bytes())
     events = [orjson.loads(line) for line in SEED_GOLDEN.read_bytes().splitlines()]
-    alerted = {e["icao24"] for e in events}
+    # Entry-type events claim the aircraft was inside: none for the must-not-alert traffic.
+    # (``approaching`` is a dead-reckoning warning: a Dandong arrival points at the border.)
+    claims = {"entered", "exited", "first_seen_inside", "signal_lost", "signal_regained"}
+    alerted = {e["icao24"] for e in events if e["type"] in claims}
     must = {f["icao24"] for f in expected["must_alert"]}
     must_not = {f["icao24"] for f in expected["must_not_alert"]}
     assert must <= alerted, f"missing alerts for {sorted(must - alerted)}"
     assert not (alerted & must_not), f"false alerts for {sorted(alerted & must_not)}"
     il62 = [(e["type"], e["ts"]) for e in events if e["icao24"] == "1551e0"]
-    # Entered on the morning of 26 Sep 2023 (Pyongyang), exited on the 28th.
-    assert [t for t, _ in il62] == ["entered", "exited"]
-    assert 1695686400 <= il62[0][1] < 1695772800  # 2023-09-26 UTC
-    assert 1695859200 <= il62[1][1] < 1695945600  # 2023-09-28 UTC
+    # Warned, entered on the morning of 26 Sep 2023 (Pyongyang), went quiet inside (it landed
+    # at Sunan), heard again inside on the 28th and exited.
+    assert [t for t, _ in il62] == ["approaching", "entered", "signal_lost", "signal_regained", "exited"]
+    assert 1695686400 <= il62[1][1] < 1695772800  # entered 2023-09-26 UTC
+    assert 1695859200 <= il62[4][1] < 1695945600  # exited 2023-09-28 UTC
     entered = {(e["icao24"], e["callsign"]) for e in events if e["type"] == "entered"}
     assert ("7804d1", "CCA121") in entered  # Air China
     assert any(cs.startswith("KOR") for _, cs in entered)  # Air Koryo
