@@ -59,11 +59,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("demo", help="run the whole pipeline on the seed scenario and show the alerts")
+    p = sub.add_parser(
+        "demo", help="run the whole pipeline on the seed scenario and show the alerts"
+    )
     p.add_argument("scenario", nargs="?", default=str(DEFAULT_SCENARIO), help="recording to replay")
     _add_broker(p, embedded_default=True)
     _add_zones(p)
-    p.add_argument("--timeout-s", type=float, default=120.0, help="give up after this long (default 120)")
+    p.add_argument(
+        "--timeout-s", type=float, default=120.0, help="give up after this long (default 120)"
+    )
 
     p = sub.add_parser("worker", help="run the tracker and the notifier until stopped")
     _add_broker(p, embedded_default=True)
@@ -74,10 +78,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", help="recording (JSON lines, optionally gzip)")
     _add_broker(p, embedded_default=False)
     pace = p.add_mutually_exclusive_group()
-    pace.add_argument("--speed", type=float, default=1.0, help="event time per wall time (default 1)")
+    pace.add_argument(
+        "--speed", type=float, default=1.0, help="event time per wall time (default 1)"
+    )
     pace.add_argument("--max", action="store_true", help="as fast as possible")
 
-    p = sub.add_parser("evaluate", help="run detection offline on a recording; events as JSON lines")
+    p = sub.add_parser(
+        "evaluate", help="run detection offline on a recording; events as JSON lines"
+    )
     p.add_argument("file", help="recording (JSON lines, optionally gzip)")
     _add_zones(p)
 
@@ -148,17 +156,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         from alerts import runner
 
         if args.command == "demo":
-            return runner.run(runner.demo(_settings(args), Path(args.scenario), timeout_s=args.timeout_s))
+            return runner.run(
+                runner.demo(_settings(args), Path(args.scenario), timeout_s=args.timeout_s)
+            )
         if args.command == "worker":
             settings = _settings(args)
             if args.metrics_port is not None:
                 settings = StreamSettings.from_env(
-                    broker=settings.broker or None, zones=settings.zones, metrics_port=args.metrics_port
+                    broker=settings.broker or None,
+                    zones=settings.zones,
+                    metrics_port=args.metrics_port,
                 )
             return runner.run(runner.worker(settings))
         if args.command == "replay":
             settings = _settings(args)
-            return runner.run(runner.replay_file(settings, Path(args.file), None if args.max else args.speed))
+            return runner.run(
+                runner.replay_file(settings, Path(args.file), None if args.max else args.speed)
+            )
     except SkyfenceError as exc:
         print(f"skyfence: error: {exc}", file=sys.stderr)
         return 2

@@ -57,7 +57,9 @@ def detail(event: AirspaceEvent) -> str:
             text += f", probable entry {_hms(event.eta_ts)}"
         return text
     if event.type is EventType.SIGNAL_REGAINED:
-        return f"{event.verdict or '?'}, silent since {_hms(event.last_seen_ts or event.observed_ts)}"
+        return (
+            f"{event.verdict or '?'}, silent since {_hms(event.last_seen_ts or event.observed_ts)}"
+        )
     return ""
 
 

@@ -35,7 +35,15 @@ from streams.topics import ensure_topics
 from streams.tracking import Tracker
 from streams.zones import load_zones
 
-__all__ = ["Pipeline", "demo", "embedded_or_given_broker", "replay_file", "run", "start_pipeline", "worker"]
+__all__ = [
+    "Pipeline",
+    "demo",
+    "embedded_or_given_broker",
+    "replay_file",
+    "run",
+    "start_pipeline",
+    "worker",
+]
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +59,9 @@ def run(coro: Coroutine[Any, Any, int]) -> int:
 
 
 @contextlib.asynccontextmanager
-async def embedded_or_given_broker(settings: StreamSettings, *, say: Any = None) -> AsyncIterator[str]:
+async def embedded_or_given_broker(
+    settings: StreamSettings, *, say: Any = None
+) -> AsyncIterator[str]:
     """Yield a bootstrap address: ``settings.broker``, or an embedded Tansu started for us."""
     if settings.broker:
         yield settings.broker
@@ -125,7 +135,9 @@ async def worker(settings: StreamSettings, channels: Sequence[Channel] | None = 
         pipeline = await start_pipeline(settings, bootstrap, channels or [ConsoleChannel()])
         metrics_runner = None
         if settings.metrics_port:
-            metrics_runner = await _serve_metrics(pipeline.registry, settings.metrics_host, settings.metrics_port)
+            metrics_runner = await _serve_metrics(
+                pipeline.registry, settings.metrics_host, settings.metrics_port
+            )
             say(f"metrics on http://{settings.metrics_host}:{settings.metrics_port}/metrics")
         say(f"worker running on {bootstrap}, zones {', '.join(settings.zones)}; Ctrl-C stops")
         try:
@@ -149,7 +161,11 @@ async def replay_file(settings: StreamSettings, path: Path, speed: float | None)
     await producer.start()
     try:
         started = time.monotonic()
-        stats = await replay(read_recording_raw(path), PositionPublisher(producer, settings.positions_topic), speed=speed)
+        stats = await replay(
+            read_recording_raw(path),
+            PositionPublisher(producer, settings.positions_topic),
+            speed=speed,
+        )
     finally:
         await producer.stop()
     took = time.monotonic() - started
@@ -187,7 +203,9 @@ async def demo(
     async with embedded_or_given_broker(settings, say=say) as bootstrap:
         t_broker = time.monotonic()
         pipeline = await start_pipeline(settings, bootstrap, channels or [ConsoleChannel(out)])
-        say(f"worker started in {time.monotonic() - t_broker:.1f} s; replaying {scenario.name} at full speed")
+        say(
+            f"worker started in {time.monotonic() - t_broker:.1f} s; replaying {scenario.name} at full speed"
+        )
 
         def on_event(event: AirspaceEvent) -> None:
             events.append(event)
@@ -200,11 +218,14 @@ async def demo(
             await producer.start()
             try:
                 stats = await replay(
-                    read_recording_raw(scenario), PositionPublisher(producer, settings.positions_topic)
+                    read_recording_raw(scenario),
+                    PositionPublisher(producer, settings.positions_topic),
                 )
             finally:
                 await producer.stop()
-            done = await _wait_until_drained(pipeline, stats.sent, deadline=t_start + timeout_s)
+            done = await _wait_until_drained(
+                pipeline, stats.sent + stats.watermarks, deadline=t_start + timeout_s
+            )
         finally:
             await pipeline.stop()
     bundle, notifier = pipeline.bundle, pipeline.notifier

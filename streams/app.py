@@ -32,11 +32,11 @@ from typing import Any
 
 import faust
 
-from streams.codec import decode_position, encode_event
+from streams.codec import decode_message, encode_event
 from streams.config import StreamSettings
 from streams.errors import DecodeError
 from streams.metrics import TrackerMetrics
-from streams.models import AirspaceEvent
+from streams.models import AirspaceEvent, Watermark
 from streams.replay import fire_due
 from streams.tracking import AircraftState, DueQueue, Outcome, Tracker, decode_state, encode_state
 
@@ -172,9 +172,13 @@ class TrackerApp:
         metrics = self.metrics
         self.handled += 1
         try:
-            report = decode_position(value if value is not None else b"")
+            report = decode_message(value if value is not None else b"")
         except DecodeError as exc:
             await self._dead_letter(key, value, exc.reason, exc.detail)
+            return
+        if isinstance(report, Watermark):
+            await self._advance(partition, self._partition(partition), report.ts)
+            metrics.positions.labels("watermark").inc()
             return
         icao_key = report.icao24.encode()
         if key != icao_key:
@@ -186,10 +190,7 @@ class TrackerApp:
         part = self._partition(partition)
         # Timers first: whether a silent aircraft's timer fires must not depend on which other
         # aircraft share the partition (see streams.tracking).
-        for ticked_state, ticked in fire_due(self.tracker, part.queue, part.states, report.ts):
-            if ticked.persist:
-                self._persist(partition, ticked_state)
-            await self._emit(ticked.events)
+        await self._advance(partition, part, report.ts)
         result = self.tracker.step(part.states.get(report.icao24), report)
         if result.state is not None:
             part.states[report.icao24] = result.state
@@ -202,10 +203,17 @@ class TrackerApp:
         if result.outcome is Outcome.ACCEPTED:
             metrics.position_age.observe(max(0.0, self.clock() - report.ts))
         await self._emit(result.events)
+
+    async def _advance(self, partition: int, part: PartitionTracker, ts: float) -> None:
+        """Move the partition's watermark to ``ts``: fire due timers, sweep expired state."""
+        for ticked_state, ticked in fire_due(self.tracker, part.queue, part.states, ts):
+            if ticked.persist:
+                self._persist(partition, ticked_state)
+            await self._emit(ticked.events)
         if part.queue.watermark >= part.next_sweep_ts:
             self._sweep(part, part.queue.watermark)
             part.next_sweep_ts = part.queue.watermark + SWEEP_INTERVAL_S
-            metrics.tracked_aircraft.set(self.tracked)
+            self.metrics.tracked_aircraft.set(self.tracked)
 
     def _sweep(self, part: PartitionTracker, now_ts: float) -> None:
         """Forget aircraft whose state expired by event time (memory and table)."""

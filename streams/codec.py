@@ -6,6 +6,9 @@ Positions (one JSON object per line in recordings, one per Kafka message value):
      "alt_ft": 35000, "gs_kt": 455.0, "track_deg": 120.0, "vrate_fpm": 0,
      "callsign": "RSD352", "squawk": "1000", "on_ground": false, "source": "adsb"}
 
+A producer may also send ``{"watermark": ts}`` to every partition: "every position up to
+``ts`` has been sent" (see :class:`~streams.models.Watermark`).
+
 ``icao24``, ``ts``, ``lat`` and ``lon`` are required; the rest are optional and may be absent
 or null. Unknown keys are ignored (forward compatible). Anything else is a
 :class:`~streams.errors.DecodeError` with a bounded ``reason``.
@@ -24,14 +27,16 @@ from typing import Any
 import orjson
 
 from streams.errors import DecodeError
-from streams.models import AirspaceEvent, Confidence, EventType, PositionReport
+from streams.models import AirspaceEvent, Confidence, EventType, PositionReport, Watermark
 
 __all__ = [
     "EVENT_FORMAT_VERSION",
     "decode_event",
+    "decode_message",
     "decode_position",
     "encode_event",
     "encode_position",
+    "encode_watermark",
     "position_from_mapping",
 ]
 
@@ -131,6 +136,25 @@ def decode_position(data: bytes | str) -> PositionReport:
     except orjson.JSONDecodeError as exc:
         raise DecodeError("json", f"not valid JSON: {exc}") from None
     return position_from_mapping(obj)
+
+
+def decode_message(data: bytes | str) -> PositionReport | Watermark:
+    """Decode a positions-topic message: a position, or a producer's ``{"watermark": ts}``."""
+    try:
+        obj = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise DecodeError("json", f"not valid JSON: {exc}") from None
+    if isinstance(obj, dict) and "watermark" in obj and "icao24" not in obj:
+        ts = obj["watermark"]
+        if isinstance(ts, bool) or not isinstance(ts, int | float) or not math.isfinite(ts):
+            raise DecodeError("bad_ts", "'watermark' must be epoch seconds")
+        return Watermark(float(ts))
+    return position_from_mapping(obj)
+
+
+def encode_watermark(ts: float) -> bytes:
+    """Encode a producer watermark message (see :class:`~streams.models.Watermark`)."""
+    return orjson.dumps({"watermark": ts})
 
 
 def encode_position(report: PositionReport) -> bytes:

@@ -14,7 +14,14 @@ import hashlib
 from dataclasses import dataclass
 from enum import StrEnum
 
-__all__ = ["AirspaceEvent", "Confidence", "EventType", "PositionReport", "make_event_id"]
+__all__ = [
+    "AirspaceEvent",
+    "Confidence",
+    "EventType",
+    "PositionReport",
+    "Watermark",
+    "make_event_id",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +44,18 @@ class PositionReport:
     squawk: str | None = None
     on_ground: bool | None = None
     source: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Watermark:
+    """A producer's promise that it has sent every position up to event time ``ts``.
+
+    Producers send one to every partition of the positions topic now and then (and at the end
+    of a replay), so a partition with no traffic of its own still moves its timers on, and
+    the same recording gives the same events however it is partitioned.
+    """
+
+    ts: float
 
 
 class EventType(StrEnum):

@@ -113,11 +113,17 @@ def fire_due(
         yield state, result
 
 
-def evaluate(items: Iterable[PositionReport | BadLine], tracker: Tracker) -> EvaluationResult:
+def evaluate(
+    items: Iterable[PositionReport | BadLine],
+    tracker: Tracker,
+    *,
+    final_watermark: float | None = None,
+) -> EvaluationResult:
     """Run the tracker over reports in order; bad lines are collected, not fatal.
 
     The watermark is the highest position time seen so far; timers (exit confirmation,
-    signal loss) fire against it. Timers still pending when the input ends do not fire.
+    signal loss) fire against it. At the end, timers fire against ``final_watermark`` (as the
+    Kafka path does on the replay's closing watermark message), by default the last time seen.
     """
     result = EvaluationResult(outcomes={o.value: 0 for o in Outcome})
     states: dict[str, AircraftState] = {}
@@ -138,5 +144,8 @@ def evaluate(items: Iterable[PositionReport | BadLine], tracker: Tracker) -> Eva
                 queue.push(due, item.icao24)
         result.outcomes[step.outcome.value] += 1
         result.events.extend(step.events)
+    if final_watermark is not None:
+        for _state, ticked in fire_due(tracker, queue, states, final_watermark):
+            result.events.extend(ticked.events)
     result.aircraft = len(states)
     return result

@@ -20,11 +20,15 @@ log = logging.getLogger(__name__)
 _TOPIC_ALREADY_EXISTS = 36
 
 
-async def ensure_topics(bootstrap: str, settings: StreamSettings, *, timeout_s: float = 30.0) -> None:
+async def ensure_topics(
+    bootstrap: str, settings: StreamSettings, *, timeout_s: float = 30.0
+) -> None:
     """Create the positions, events and dead-letter topics if they do not exist yet."""
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout_s * 1000))
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap, request_timeout_ms=int(timeout_s * 1000)
+    )
     await admin.start()
     try:
         existing = set(await admin.list_topics())

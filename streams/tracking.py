@@ -542,7 +542,6 @@ class Tracker:
         callsign = state.callsign
         t0, lat0, lon0 = state.ts, state.lat, state.lon
         dt = report.ts - t0
-        icao24 = report.icao24
         lost = state.lost
         if lost:
             state.lost = []
@@ -551,72 +550,43 @@ class Tracker:
         for zone in self.zones:
             visit = state.visits.get(zone.id)
             now_in = zone.contains(report.lat, report.lon, report.alt_ft)
-            was_lost = zone.id in lost
-            inside_since_loss = now_in or visit is not None
-            if visit is None and not now_in:
-                # Outside before and after: does the path between cut through the zone?
-                if dt <= policy.max_cross_gap_s and not reanchored:
-                    crossings = zone.crossings(lat0, lon0, report.lat, report.lon)
-                    if crossings:
-                        cross = self._cross(zone, report, crossings, t0, dt, callsign)
-                        inside_since_loss = bool(cross)
-                        if was_lost:
-                            events.append(
-                                self._regained(zone, report, callsign, prev_ts, inside_since_loss)
-                            )
-                        events.extend(cross)
-                        if cross:
-                            state.approach.pop(zone.id, None)
-                            state.approach_raised.pop(zone.id, None)
-                        continue
-                if was_lost:
+            if visit is None and not now_in and (reanchored or dt > policy.max_cross_gap_s):
+                # Outside at both ends and the path between is unknown: nothing to infer.
+                if zone.id in lost:
                     events.append(self._regained(zone, report, callsign, prev_ts, False))
                 continue
-            if was_lost:
-                events.append(self._regained(zone, report, callsign, prev_ts, inside_since_loss))
-            crossings = [] if reanchored else zone.crossings(lat0, lon0, report.lat, report.lon)
-            if visit is None:  # outside -> inside
-                entry = next((c for c in reversed(crossings) if c.entering), None)
-                if entry is None:  # altitude band change or no usable path: crossing at the fix
-                    ts, lat, lon = report.ts, report.lat, report.lon
-                else:
-                    ts, lat, lon = t0 + entry.fraction * dt, entry.lat, entry.lon
-                state.visits[zone.id] = Visit(entered_ts=ts)
+            if reanchored or (
+                (zone.floor_ft is not None or zone.ceiling_ft is not None)
+                and not (zone.in_band(state.alt_ft) and zone.in_band(report.alt_ft))
+            ):
+                crossings: list[Crossing] = []  # the path's 2-D crossings say nothing here
+            else:
+                crossings = zone.crossings(lat0, lon0, report.lat, report.lon)
+            if visit is None and not now_in and not crossings:
+                if zone.id in lost:
+                    events.append(self._regained(zone, report, callsign, prev_ts, False))
+                continue
+            zone_events, visit = self._walk(
+                zone, visit, now_in, crossings, t0, dt, report, callsign
+            )
+            if zone.id in lost:
+                inside = (
+                    now_in
+                    or visit is not None
+                    or any(e.type is EventType.ENTERED for e in zone_events)
+                )
+                events.append(self._regained(zone, report, callsign, prev_ts, inside))
+            if visit is None:
+                changed = changed or zone.id in state.visits
+                state.visits.pop(zone.id, None)
+            else:
+                changed = changed or state.visits.get(zone.id) != visit
+                state.visits[zone.id] = visit
+            if any(e.type is EventType.ENTERED for e in zone_events):
                 state.approach.pop(zone.id, None)
                 state.approach_raised.pop(zone.id, None)  # fulfilled: the next approach alerts
-                events.append(
-                    self._event(
-                        EventType.ENTERED, zone, icao24, report.ts, ts, lat, lon,
-                        Confidence.OBSERVED, callsign, report=report,
-                    )
-                )  # fmt: skip
-                changed = True
-            elif now_in:
-                if visit.exit_ts is not None:  # back inside before the exit was confirmed
-                    visit.exit_ts = None
-                    changed = True
-            else:  # inside (or leaving) -> outside
-                if visit.exit_ts is None:
-                    exit_ = next((c for c in crossings if not c.entering), None)
-                    if exit_ is None:
-                        visit.exit_ts, visit.exit_lat, visit.exit_lon = (
-                            report.ts,
-                            report.lat,
-                            report.lon,
-                        )
-                    else:
-                        visit.exit_ts = t0 + exit_.fraction * dt
-                        visit.exit_lat, visit.exit_lon = exit_.lat, exit_.lon
-                    changed = True
-                if report.ts - visit.exit_ts >= policy.exit_confirm_s:
-                    events.append(
-                        self._event(
-                            EventType.EXITED, zone, icao24, report.ts, visit.exit_ts,
-                            visit.exit_lat, visit.exit_lon, Confidence.OBSERVED, callsign, report=report,
-                        )
-                    )  # fmt: skip
-                    del state.visits[zone.id]
-                    changed = True
+            events.extend(zone_events)
+            changed = changed or bool(zone_events)
 
         prev = None if reanchored else state
         velocity = self._velocity(prev, report)
@@ -665,34 +635,94 @@ class Tracker:
             verdict="confirmed" if inside else "withdrawn",
         )  # fmt: skip
 
-    def _cross(
+    def _walk(
         self,
         zone: Zone,
-        report: PositionReport,
+        visit: Visit | None,
+        now_in: bool,
         crossings: list[Crossing],
         t0: float,
         dt: float,
+        report: PositionReport,
         callsign: str | None,
-    ) -> list[AirspaceEvent]:
-        """Events for a path between two outside fixes that passes through ``zone``."""
-        entry = next((c for c in crossings if c.entering), None)
-        exit_ = next((c for c in reversed(crossings) if not c.entering), None)
-        if entry is None or exit_ is None or exit_.fraction <= entry.fraction:
-            return []
-        if (exit_.fraction - entry.fraction) * dt < self.policy.min_cross_inside_s:
-            return []
-        if not zone.in_band(report.alt_ft):
-            return []
-        return [
-            self._event(
-                EventType.ENTERED, zone, report.icao24, report.ts, t0 + entry.fraction * dt,
-                entry.lat, entry.lon, Confidence.INFERRED, callsign, report=report,
-            ),
-            self._event(
-                EventType.EXITED, zone, report.icao24, report.ts, t0 + exit_.fraction * dt,
-                exit_.lat, exit_.lon, Confidence.INFERRED, callsign, report=report,
-            ),
-        ]  # fmt: skip
+    ) -> tuple[list[AirspaceEvent], Visit | None]:
+        """Walk the boundary crossings of one path segment in order, applying hysteresis.
+
+        Returns the zone's events and its new visit (None when outside). A crossing whose
+        direction contradicts the current status (possible when the altitude band or a
+        suspect fix intervened) is skipped; a status change with no crossing on the path
+        (altitude band, re-anchored track) is placed at the new fix.
+        """
+        policy = self.policy
+        confirm = policy.exit_confirm_s
+        trans = [(t0 + c.fraction * dt, c.entering, c.lat, c.lon) for c in crossings]
+        if not trans and (visit is None) == now_in:
+            trans = [(report.ts, now_in, report.lat, report.lon)]
+        visit = (
+            None
+            if visit is None
+            else Visit(visit.entered_ts, visit.exit_ts, visit.exit_lat, visit.exit_lon)
+        )
+        # (type, ts, lat, lon) in order; confidence is settled once the walk is done.
+        steps: list[tuple[EventType, float, float, float]] = []
+        for ts, entering, lat, lon in trans:
+            if entering:
+                if visit is None:
+                    steps.append((EventType.ENTERED, ts, lat, lon))
+                    visit = Visit(entered_ts=ts)
+                elif visit.exit_ts is not None:
+                    if ts - visit.exit_ts >= confirm:  # outside long enough: two visits
+                        steps.append(
+                            (EventType.EXITED, visit.exit_ts, visit.exit_lat, visit.exit_lon)
+                        )
+                        steps.append((EventType.ENTERED, ts, lat, lon))
+                        visit = Visit(entered_ts=ts)
+                    else:  # back inside before the exit was confirmed: one visit
+                        visit.exit_ts = None
+            elif visit is not None and visit.exit_ts is None:
+                visit.exit_ts, visit.exit_lat, visit.exit_lon = ts, lat, lon
+        if visit is not None and visit.exit_ts is not None and report.ts - visit.exit_ts >= confirm:
+            steps.append((EventType.EXITED, visit.exit_ts, visit.exit_lat, visit.exit_lon))
+            visit = None
+        # An entry and exit both within this segment, inside for less than the minimum, is a
+        # clipped corner or noise, not a visit.
+        kept: list[tuple[EventType, float, float, float]] = []
+        for step in steps:
+            if (
+                step[0] is EventType.EXITED
+                and kept
+                and kept[-1][0] is EventType.ENTERED
+                and kept[-1][1] > t0
+                and step[1] - kept[-1][1] < policy.min_cross_inside_s
+            ):
+                kept.pop()
+                continue
+            kept.append(step)
+        last_entry = max((i for i, k in enumerate(kept) if k[0] is EventType.ENTERED), default=-1)
+        last_exit = max((i for i, k in enumerate(kept) if k[0] is EventType.EXITED), default=-1)
+        events = []
+        for i, (type_, ts, lat, lon) in enumerate(kept):
+            # Observed: the fix on the far side of the crossing confirms the new status (and
+            # for an exit, a fix before this segment saw the aircraft inside).
+            observed = (i == last_entry and now_in) or (
+                i == last_exit and not now_in and last_entry < 0
+            )
+            conf = Confidence.OBSERVED if observed else Confidence.INFERRED
+            events.append(
+                self._event(
+                    type_,
+                    zone,
+                    report.icao24,
+                    report.ts,
+                    ts,
+                    lat,
+                    lon,
+                    conf,
+                    callsign,
+                    report=report,
+                )
+            )
+        return events, visit
 
 
 class DueQueue:
@@ -771,7 +801,22 @@ def decode_state(data: bytes) -> AircraftState:
     fields = orjson.loads(data)
     if fields[0] != _STATE_VERSION:
         raise ValueError(f"unknown aircraft state version {fields[0]}")
-    _v, icao24, ts, lat, lon, alt_ft, callsign, written_ts, visits, cand, approach, raised, lost, heading = fields
+    (
+        _v,
+        icao24,
+        ts,
+        lat,
+        lon,
+        alt_ft,
+        callsign,
+        written_ts,
+        visits,
+        cand,
+        approach,
+        raised,
+        lost,
+        heading,
+    ) = fields
     state = AircraftState(
         icao24=icao24,
         ts=ts,

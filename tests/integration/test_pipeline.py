@@ -73,7 +73,7 @@ async def test_seed_scenario_gives_exactly_the_golden_events(broker, tmp_path: P
             stats = await replay(read_recording_raw(SEED_SCENARIO), PositionPublisher(producer, settings.positions_topic))
         finally:
             await producer.stop()
-        await _drain(pipeline, stats.sent, timeout_s=180)
+        await _drain(pipeline, stats.sent + stats.watermarks, timeout_s=180)
     finally:
         await pipeline.stop()
     got = sorted((encode_event(e) for e in channel.events), key=_sort_key)

@@ -142,3 +142,94 @@ def test_state_round_trip_is_small() -> None:
     assert len(raw) < 512
     back = decode_state(raw)
     assert back == state
+
+
+# -- approaching, signal loss, timers ----------------------------------------------------------
+
+
+def _square_tracker(**policy: float) -> Tracker:
+    return Tracker([SQUARE], Policy(watch_m=20_000.0, **policy))  # type: ignore[arg-type]
+
+
+def test_approaching_once_with_eta_and_entry_point() -> None:
+    tracker = _square_tracker()
+    # Flying east at 400 kt along lat 0.5, from lon -0.5: the boundary (lon 0) is ~55.6 km away.
+    speed_deg_s = 400 * 1852 / 3600 / 111_195
+    fixes = [fix(i * 10, 0.5, -0.5 + i * 10 * speed_deg_s, gs_kt=400.0, track_deg=90.0) for i in range(0, 60)]
+    _, events = run(tracker, fixes)
+    types = [e.type for e in events]
+    assert types.count(EventType.APPROACHING) == 1
+    assert types[-1] is EventType.ENTERED and types.index(EventType.APPROACHING) < types.index(EventType.ENTERED)
+    warn = events[types.index(EventType.APPROACHING)]
+    assert warn.confidence is Confidence.INFERRED and warn.lon == pytest.approx(0.0, abs=1e-3)
+    # Raised as soon as entry was within the 10-minute horizon; the ETA matches the entry.
+    entered = events[-1]
+    assert warn.eta_ts is not None and warn.eta_ts - warn.observed_ts <= 600
+    assert warn.eta_ts == pytest.approx(entered.ts, abs=2.0)
+
+
+def test_no_approach_when_landing_short_of_the_border() -> None:
+    tracker = _square_tracker()
+    speed_deg_s = 200 * 1852 / 3600 / 111_195
+    # 3,000 ft and descending 1,000 fpm, 8 minutes from the border: lands before it.
+    fixes = [
+        fix(i * 10, 0.5, -0.27 + i * 10 * speed_deg_s, gs_kt=200.0, track_deg=90.0, alt_ft=3000 - i * 160, vrate_fpm=-1000)
+        for i in range(0, 12)
+    ]
+    _, events = run(tracker, fixes)
+    assert events == []
+
+
+def test_signal_lost_inside_and_regained() -> None:
+    tracker = _square_tracker(signal_lost_s=300)
+    state, events = run(tracker, [fix(0, 0.5, -0.01), fix(30, 0.5, 0.05)])
+    assert state is not None and events[-1].type is EventType.ENTERED
+    assert tracker.due_ts(state) == T0 + 330
+    assert tracker.tick(state, T0 + 329).events == []
+    lost = tracker.tick(state, T0 + 330).events
+    assert [e.type for e in lost] == [EventType.SIGNAL_LOST]
+    assert lost[0].last_seen_ts == T0 + 30 and lost[0].confidence is Confidence.OBSERVED
+    assert tracker.due_ts(state) is None  # raised once
+    back = tracker.step(state, fix(86400, 0.5, 0.5))
+    assert [(e.type, e.verdict) for e in back.events] == [(EventType.SIGNAL_REGAINED, "confirmed")]
+
+
+def test_signal_lost_on_approach_predicts_entry_and_can_be_withdrawn() -> None:
+    tracker = _square_tracker(signal_lost_s=300)
+    speed_deg_s = 400 * 1852 / 3600 / 111_195
+    fixes = [fix(i * 10, 0.5, -0.6 + i * 10 * speed_deg_s, gs_kt=400.0, track_deg=90.0) for i in range(0, 8)]
+    state, events = run(tracker, fixes)
+    assert [e.type for e in events] == [EventType.APPROACHING]
+    assert state is not None
+    lost = tracker.tick(state, state.ts + 300).events
+    assert [e.type for e in lost] == [EventType.SIGNAL_LOST]
+    assert lost[0].confidence is Confidence.INFERRED
+    # The latest prediction (re-evaluated at every fix) says where and when entry was due.
+    assert lost[0].eta_ts == pytest.approx(events[0].eta_ts, abs=1.0) and lost[0].ts == lost[0].eta_ts
+    # Heard again 20 minutes later, still west of the zone, having turned away: withdrawn.
+    back = tracker.step(state, fix(state.ts - T0 + 1200, 1.5, -0.6, gs_kt=400.0, track_deg=0.0))
+    assert [(e.type, e.verdict) for e in back.events] == [(EventType.SIGNAL_REGAINED, "withdrawn")]
+
+
+def test_exit_is_confirmed_by_the_watermark_when_no_fix_follows() -> None:
+    tracker = _square_tracker(exit_confirm_s=120)
+    state, events = run(tracker, [fix(0, 0.5, 0.9), fix(30, 0.5, 1.01)])
+    assert state is not None and [e.type for e in events] == [EventType.FIRST_SEEN_INSIDE]
+    due = tracker.due_ts(state)
+    assert due is not None and due < T0 + 30 + 120
+    exited = tracker.tick(state, due).events
+    assert [e.type for e in exited] == [EventType.EXITED]
+    assert exited[0].observed_ts == T0 + 30
+
+
+def test_due_queue_returns_due_aircraft_once() -> None:
+    from streams.tracking import DueQueue
+
+    q = DueQueue()
+    q.push(10.0, "a")
+    q.push(5.0, "b")
+    q.push(10.0, "a")
+    assert q.advance(4.0) == []
+    assert q.advance(10.0) == ["b", "a"]
+    assert len(q) == 0 and q.watermark == 10.0
+    assert q.advance(3.0) == [] and q.watermark == 10.0

@@ -1,0 +1,135 @@
+"""Sources: third-party feeds and recordings turned into :class:`PositionReport` streams.
+
+Each format has a pure ``parse_*`` function over bytes or an already-parsed JSON document,
+yielding :class:`~streams.models.PositionReport` or :class:`~streams.replay.BadLine` (a
+malformed row, with a bounded ``reason``; never an exception that stops the iteration), and
+a thin ``read_*`` function that reads the file. This package dispatches by format name:
+
+==============  ==========================================================================
+format          module
+==============  ==========================================================================
+jsonl           recording format v1 (:func:`streams.replay.read_recording`)
+modes-csv       :mod:`streams.sources.modes_csv` (raw Mode S hex, decoded by
+                :class:`~streams.sources.modes.ModeSDecoder`)
+beast           :mod:`streams.sources.beast` (Beast binary, same decoder)
+readsb-trace    :mod:`streams.sources.readsb`
+fr24            :mod:`streams.sources.fr24`
+opensky-json    :mod:`streams.sources.opensky`
+==============  ==========================================================================
+
+Times are epoch seconds (UTC) throughout, except Beast captures, which carry only a 12 MHz
+counter: their times start at ``start_ts`` (default 0.0; see :mod:`streams.sources.beast`).
+
+Errors: an unknown format name, or a file :func:`detect_format` cannot recognise, raises
+:class:`~streams.errors.DecodeError` with reason ``bad_format``; a missing file raises
+``OSError`` as usual (when the iterator is first advanced).
+
+Out of scope: live network inputs (sockets, HTTP APIs) and writing any of these formats.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+from streams.errors import DecodeError
+from streams.models import PositionReport
+from streams.replay import BadLine, read_recording
+from streams.sources._common import read_head
+from streams.sources.beast import read_beast
+from streams.sources.fr24 import read_fr24
+from streams.sources.modes import ModeSDecoder
+from streams.sources.modes_csv import read_modes_csv
+from streams.sources.opensky import read_opensky_json
+from streams.sources.readsb import read_readsb_trace
+
+__all__ = ["FORMATS", "ModeSDecoder", "detect_format", "read_source", "sniff_format"]
+
+#: Format names and what they are.
+FORMATS: dict[str, str] = {
+    "jsonl": "skyfence recording format v1: JSON lines, optionally gzipped",
+    "modes-csv": 'raw Mode S CSV: timestamp,"hex message"[,...] per line (pyModeS test data)',
+    "beast": "Beast binary frames (dump1090/readsb), 12 MHz MLAT counter, no wall-clock time",
+    "readsb-trace": "readsb/tar1090 trace_full JSON of one aircraft",
+    "fr24": "Flightradar24 flight-playback JSON of one flight",
+    "opensky-json": "JSON list of OpenSky state vectors (traffic samples), times in ms",
+}
+
+#: Fallback by file name when the content says nothing.
+_BY_SUFFIX = {
+    ".jsonl": "jsonl",
+    ".csv": "modes-csv",
+    ".bin": "beast",
+    ".beast": "beast",
+}
+#: A Mode S CSV line: a number, then a (quoted) 14- or 28-digit hex message.
+_CSV_LINE = re.compile(rb'^\s*\d+(\.\d*)?\s*,\s*"?[0-9A-Fa-f]{14}([0-9A-Fa-f]{14})?"?\s*(,|$)')
+
+
+def _unknown(fmt: str) -> DecodeError:
+    known = ", ".join(FORMATS)
+    return DecodeError("bad_format", f"unknown source format {fmt!r}; known formats: {known}")
+
+
+def read_source(
+    path: str | Path, fmt: str, *, start_ts: float = 0.0
+) -> Iterator[PositionReport | BadLine]:
+    """Read ``path`` as format ``fmt`` (a key of :data:`FORMATS`), in file order.
+
+    ``start_ts`` (epoch seconds) dates the first frame of a ``beast`` capture; other formats
+    carry their own times and ignore it. Raises ``DecodeError("bad_format")`` at once for an
+    unknown format.
+    """
+    if fmt == "jsonl":
+        return read_recording(path)
+    if fmt == "modes-csv":
+        return read_modes_csv(path)
+    if fmt == "beast":
+        return read_beast(path, start_ts=start_ts)
+    if fmt == "readsb-trace":
+        return read_readsb_trace(path)
+    if fmt == "fr24":
+        return read_fr24(path)
+    if fmt == "opensky-json":
+        return read_opensky_json(path)
+    raise _unknown(fmt)
+
+
+def sniff_format(head: bytes) -> str | None:
+    """The format the leading bytes (un-gzipped) of a file look like, or ``None``."""
+    if len(head) >= 2 and head[0] == 0x1A and head[1] in b"123":
+        return "beast"
+    text = head.lstrip()
+    if text.startswith(b"["):
+        return "opensky-json" if b'"icao24"' in text and b'"timestamp"' in text else None
+    if text.startswith(b"{"):
+        if b'"trace"' in text and b'"icao"' in text:
+            return "readsb-trace"
+        if b'"result"' in text and b'"flight"' in text:
+            return "fr24"
+        first = text.split(b"\n", 1)[0]
+        if b'"icao24"' in first and b'"ts"' in first:
+            return "jsonl"
+        return None
+    for line in text.splitlines():
+        if line.strip() and not line.startswith(b"#"):
+            return "modes-csv" if _CSV_LINE.match(line) else None
+    return None
+
+
+def detect_format(path: str | Path) -> str:
+    """Guess a file's format from its content (gzip is looked through), else its name.
+
+    Raises ``DecodeError("bad_format")`` when neither tells.
+    """
+    fmt = sniff_format(read_head(path))
+    if fmt is not None:
+        return fmt
+    suffixes = [s.lower() for s in Path(path).suffixes if s.lower() != ".gz"]
+    if suffixes and suffixes[-1] in _BY_SUFFIX:
+        return _BY_SUFFIX[suffixes[-1]]
+    raise DecodeError(
+        "bad_format",
+        f"cannot tell the format of {Path(path).name}; name one of: {', '.join(FORMATS)}",
+    )

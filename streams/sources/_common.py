@@ -1,0 +1,100 @@
+"""Helpers shared by the source parsers: reading (maybe gzipped) files, building reports.
+
+Every JSON source maps its row onto recording format v1 and validates it with
+:func:`streams.codec.position_from_mapping`, so a parsed third-party row obeys exactly the
+contract a recording line does (and fails with the same bounded ``reason`` values).
+
+Pure except :func:`read_bytes` and :func:`read_head`, which only read the named file.
+"""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from streams.codec import position_from_mapping
+from streams.errors import DecodeError
+from streams.models import PositionReport
+from streams.replay import BadLine
+
+__all__ = [
+    "GZIP_MAGIC",
+    "clean_callsign",
+    "clean_squawk",
+    "load_json",
+    "read_bytes",
+    "read_head",
+    "report_or_bad",
+]
+
+GZIP_MAGIC = b"\x1f\x8b"
+_OCTAL = frozenset("01234567")
+
+
+def read_bytes(path: str | Path) -> bytes:
+    """The whole file, un-gzipped when it starts with the gzip magic bytes."""
+    data = Path(path).read_bytes()
+    if data[:2] == GZIP_MAGIC:
+        return gzip.decompress(data)
+    return data
+
+
+def read_head(path: str | Path, size: int = 65_536) -> bytes:
+    """Up to ``size`` leading bytes of the file, un-gzipped when it is gzipped."""
+    with open(path, "rb") as fh:
+        head = fh.read(size)
+    if head[:2] != GZIP_MAGIC:
+        return head
+    with gzip.open(path, "rb") as gz:
+        try:
+            return gz.read(size)
+        except (OSError, EOFError):
+            return b""
+
+
+def load_json(data: bytes) -> tuple[Any, BadLine | None]:
+    """Parse a whole JSON document; a broken one gives ``(None, BadLine(0, "json", ...))``."""
+    try:
+        return orjson.loads(data), None
+    except orjson.JSONDecodeError as exc:
+        return None, BadLine(0, "json", f"not valid JSON: {exc}", data[:200])
+
+
+def clean_callsign(value: Any) -> str | None:
+    """A callsign stripped of padding; ``None`` when absent, blank or not a string."""
+    if not isinstance(value, str):
+        return None
+    return value.strip() or None
+
+
+def clean_squawk(value: Any) -> str | None:
+    """A Mode A code as 4 octal digits; ``None`` when absent or not one (FR24 writes "0")."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = f"{value:04d}"
+    if not isinstance(value, str) or len(value) != 4 or not _OCTAL.issuperset(value):
+        return None
+    return value
+
+
+def report_or_bad(fields: dict[str, Any], row_no: int, row: Any) -> PositionReport | BadLine:
+    """Validate recording-format-v1 ``fields`` into a report, or explain why not.
+
+    A row without a usable latitude/longitude is ``no_position``; any other problem has the
+    codec's reason (``bad_icao24``, ``bad_ts``, ``bad_lat``, ``bad_field``...).
+    """
+    if fields.get("lat") is None or fields.get("lon") is None:
+        return BadLine(row_no, "no_position", "no latitude/longitude", _raw(row))
+    try:
+        return position_from_mapping(fields)
+    except DecodeError as exc:
+        return BadLine(row_no, exc.reason, exc.detail, _raw(row))
+
+
+def _raw(row: Any) -> bytes:
+    try:
+        return orjson.dumps(row)
+    except TypeError:
+        return repr(row).encode()

@@ -1,0 +1,157 @@
+"""The Beast binary format (dump1090/readsb ``--net-bo-port``, Mode-S Beast receivers).
+
+A stream of frames, each::
+
+    0x1a  type  timestamp(6)  signal(1)  message(2 | 7 | 14)
+
+``type`` is ``'1'`` (Mode A/C, 2 bytes), ``'2'`` (Mode S short, 7 bytes) or ``'3'`` (Mode S
+long, 14 bytes); the timestamp is a 48-bit big-endian count of a 12 MHz clock (the MLAT
+counter, whose origin is arbitrary: usually the receiver's power-on); the signal byte is the
+RSSI. Any 0x1a inside timestamp, signal or message is sent doubled (0x1a 0x1a).
+
+The counter carries no wall-clock time, so :func:`parse_beast` takes ``start_ts`` (epoch
+seconds, default 0.0) as the time of the *first* frame and dates the others by the counter's
+progress from it (modulo 2^48, surviving one wrap). With the default 0.0 the reports' ``ts``
+are seconds since the first frame, not epoch times: fine for geometry and decoding tests,
+not for a recording (the codec refuses times before 2000). Pass the capture start time.
+
+Out of scope: the Radarcape/GPS timestamp variant (seconds-of-day + nanoseconds), status
+frames (type ``'4'``, skipped like any unknown type), and reading from a socket.
+
+Pure except :func:`read_beast`, which only reads the file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from streams.models import PositionReport
+from streams.replay import BadLine
+from streams.sources.modes import ModeSDecoder
+
+__all__ = [
+    "BEAST_TICKS_PER_S",
+    "BeastError",
+    "iter_beast_frames",
+    "parse_beast",
+    "read_beast",
+    "scan_beast",
+]
+
+#: The Beast MLAT timestamp counts a 12 MHz clock.
+BEAST_TICKS_PER_S = 12_000_000
+#: The frame marker; doubled inside a frame to stand for itself.
+ESCAPE = 0x1A
+#: Message length (bytes) by frame type: Mode A/C, Mode S short, Mode S long.
+_MSG_LEN = {0x31: 2, 0x32: 7, 0x33: 14}
+#: Timestamp (6) + signal (1) bytes before the message.
+_HEADER_LEN = 7
+#: The timestamp counter is 48 bits wide.
+_TICKS_MOD = 1 << 48
+
+
+@dataclass(frozen=True, slots=True)
+class BeastError:
+    """Where and why the scanner had to drop bytes (``reason``: bounded identifier).
+
+    ``offset`` is the byte offset of the frame marker (or of the stray bytes) in the input.
+    Reasons: ``beast_unknown_type``, ``beast_truncated`` (a new marker or the end of data
+    inside a frame), ``beast_garbage`` (bytes outside any frame).
+    """
+
+    offset: int
+    reason: str
+
+
+def scan_beast(data: bytes) -> Iterator[tuple[int, int, int, bytes] | BeastError]:
+    """Yield ``(offset, mlat_ticks, signal, msg)`` per frame, or a :class:`BeastError`.
+
+    Resynchronises on the next lone 0x1a after any damage, as receivers' clients do.
+    """
+    n = len(data)
+    i = 0
+    while i < n:
+        if data[i] != ESCAPE:
+            start = i
+            while i < n and data[i] != ESCAPE:
+                i += 1
+            yield BeastError(start, "beast_garbage")
+            continue
+        start = i
+        if i + 1 >= n:
+            yield BeastError(start, "beast_truncated")
+            return
+        ftype = data[i + 1]
+        if ftype == ESCAPE:
+            # An escaped 0x1a outside a frame: stray data.
+            i += 2
+            yield BeastError(start, "beast_garbage")
+            continue
+        want = _MSG_LEN.get(ftype)
+        if want is None:
+            i += 2
+            while i < n and not (data[i] == ESCAPE and (i + 1 >= n or data[i + 1] != ESCAPE)):
+                i += 2 if data[i] == ESCAPE else 1
+            yield BeastError(start, "beast_unknown_type")
+            continue
+        body = bytearray()
+        i += 2
+        total = _HEADER_LEN + want
+        while len(body) < total and i < n:
+            b = data[i]
+            if b == ESCAPE:
+                if i + 1 < n and data[i + 1] == ESCAPE:
+                    body.append(ESCAPE)
+                    i += 2
+                    continue
+                break  # a lone marker: the next frame starts, this one is short
+            body.append(b)
+            i += 1
+        if len(body) < total:
+            yield BeastError(start, "beast_truncated")
+            continue
+        ticks = int.from_bytes(body[:6], "big")
+        yield start, ticks, body[6], bytes(body[_HEADER_LEN:])
+
+
+def iter_beast_frames(data: bytes) -> Iterator[tuple[int, int, bytes]]:
+    """Yield ``(mlat_ticks, signal, msg_bytes)`` for every well-formed frame, unescaped."""
+    for item in scan_beast(data):
+        if not isinstance(item, BeastError):
+            yield item[1], item[2], item[3]
+
+
+def parse_beast(
+    data: bytes, *, start_ts: float = 0.0, decoder: ModeSDecoder | None = None
+) -> Iterator[PositionReport | BadLine]:
+    """Decode Beast bytes into position reports (Mode S frames through :class:`ModeSDecoder`).
+
+    ``ts`` of a frame is ``start_ts`` plus the 12 MHz counter's progress since the first
+    frame. Damaged framing and corrupt messages (bad CRC, undefined DF) become
+    :class:`BadLine` with ``line_no`` = the frame's byte offset. Mode A/C frames are skipped.
+    """
+    decoder = decoder if decoder is not None else ModeSDecoder()
+    first_ticks: int | None = None
+    for item in scan_beast(data):
+        if isinstance(item, BeastError):
+            raw = data[item.offset : item.offset + 23]
+            yield BadLine(item.offset, item.reason, "damaged Beast framing", raw)
+            continue
+        offset, ticks, _signal, msg = item
+        if len(msg) == 2:
+            continue  # Mode A/C: no address, no position
+        if first_ticks is None:
+            first_ticks = ticks
+        ts = start_ts + ((ticks - first_ticks) % _TICKS_MOD) / BEAST_TICKS_PER_S
+        report = decoder.feed(msg.hex(), ts)
+        if report is not None:
+            yield report
+        elif decoder.last_reject is not None:
+            yield BadLine(offset, decoder.last_reject, f"Mode S message {msg.hex()}", msg)
+
+
+def read_beast(path: str | Path, *, start_ts: float = 0.0) -> Iterator[PositionReport | BadLine]:
+    """Read a Beast capture file and decode it (see :func:`parse_beast`)."""
+    yield from parse_beast(Path(path).read_bytes(), start_ts=start_ts)
