@@ -7,7 +7,7 @@ the reverse). Sub-commands::
     skyfence worker [--broker B]        tracker + notifier (embedded broker if no --broker)
     skyfence replay FILE [--speed X | --max] --broker B
     skyfence evaluate FILE [--zones ...]   offline, no Kafka: events as JSON lines on stdout
-    skyfence zones list
+    skyfence zones list | export SPEC
 
 Exit codes: 0 success, 1 runtime failure, 2 usage or configuration error.
 """
@@ -20,12 +20,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import orjson
+
 from streams.codec import encode_event
 from streams.config import StreamSettings
 from streams.errors import SkyfenceError
 from streams.replay import evaluate, read_recording
 from streams.tracking import Tracker
-from streams.zones import BUILTIN_ZONES, load_zones
+from streams.zones import BUILTIN_ZONES, load_zones, parse_zone_spec
 
 __all__ = ["build_parser", "main"]
 
@@ -93,6 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
     zsub = zones.add_subparsers(dest="zones_command", required=True, metavar="SUBCOMMAND")
     p = zsub.add_parser("list", help="list the zones (built-in, or those given)")
     _add_zones(p)
+    p = zsub.add_parser(
+        "export", help="print a zone as GeoJSON, e.g. `zones export dprk+50km` for an approach ring"
+    )
+    p.add_argument("zone", help="zone spec: dprk, dprk+50km, tz:Europe/Amsterdam, file.geojson[+10nm]")
     return parser
 
 
@@ -139,6 +145,15 @@ def cmd_zones_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_zones_export(args: argparse.Namespace) -> int:
+    """``skyfence zones export SPEC``: the zone(s) as a GeoJSON FeatureCollection on stdout."""
+    zones = parse_zone_spec(args.zone)
+    doc = {"type": "FeatureCollection", "features": [z.to_geojson() for z in zones]}
+    sys.stdout.buffer.write(orjson.dumps(doc) + b"\n")
+    sys.stdout.flush()
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``skyfence`` console script."""
     parser = build_parser()
@@ -152,6 +167,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "evaluate":
             return cmd_evaluate(args)
         if args.command == "zones":
+            if args.zones_command == "export":
+                return cmd_zones_export(args)
             return cmd_zones_list(args)
         from alerts import runner
 

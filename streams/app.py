@@ -246,15 +246,29 @@ def create_tracker_app(
 ) -> TrackerApp:
     """Build the Faust app (or extend ``app``) with topics, the table and the tracker agent."""
     app = app or faust.App(settings.app_id, **faust_settings(settings, bootstrap))
-    raw = {"key_serializer": "raw", "value_serializer": "raw"}
-    positions = app.topic(settings.positions_topic, partitions=settings.partitions, **raw)
-    events = app.topic(settings.events_topic, partitions=settings.partitions, **raw)
-    dead_letters = app.topic(settings.dead_letter_topic, partitions=1, **raw)
+    raw = "raw"  # bytes in, bytes out: decoding is ours, so bad input can be dead-lettered
+    positions = app.topic(
+        settings.positions_topic,
+        partitions=settings.partitions,
+        key_serializer=raw,
+        value_serializer=raw,
+    )
+    events = app.topic(
+        settings.events_topic,
+        partitions=settings.partitions,
+        key_serializer=raw,
+        value_serializer=raw,
+    )
+    dead_letters = app.topic(
+        settings.dead_letter_topic, partitions=1, key_serializer=raw, value_serializer=raw
+    )
     table = app.Table(
         "aircraft",
         default=None,
         partitions=settings.partitions,
-        schema=faust.Schema(key_type=bytes, value_type=bytes, **raw),
+        schema=faust.Schema(
+            key_type=bytes, value_type=bytes, key_serializer=raw, value_serializer=raw
+        ),
     )
     bundle = TrackerApp(
         app=app,
@@ -283,7 +297,7 @@ def create_tracker_app(
 
     app.agent(positions, name="tracker")(tracker_agent)
 
-    @app.on_partitions_revoked.connect
+    @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def _forget_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
         # Another worker may now own some partitions; the table (which Faust recovers from the
         # changelog on assignment) is the truth, so rebuild from it on the next message.

@@ -592,7 +592,7 @@ class Tracker:
         velocity = self._velocity(prev, report)
         state.heading_known = velocity is not None
         if self.is_near(report.lat, report.lon):
-            vrate = report.vrate_fpm
+            vrate: float | None = report.vrate_fpm
             derive = vrate is None and prev is not None and 0 < dt <= policy.velocity_max_gap_s
             if derive and report.alt_ft is not None and state.alt_ft is not None:
                 vrate = (report.alt_ft - state.alt_ft) / dt * 60.0  # state still holds the last fix

@@ -260,11 +260,13 @@ def cpr_local(
     i = 1 if odd else 0
     y, x = lat_cpr / CPR_SCALE, lon_cpr / CPR_SCALE
     dlat = 360.0 / (4 * CPR_NZ - i)
-    j = math.floor(ref_lat / dlat) + math.floor((ref_lat % dlat) / dlat - y + 0.5)
-    lat = dlat * (j + y)
+    # divmod keeps the zone index and the offset in it consistent when the reference lies on
+    # a zone boundary (floor(a / b) and a % b may round differently there).
+    zone, rest = divmod(ref_lat, dlat)
+    lat = dlat * (zone + math.floor(rest / dlat - y + 0.5) + y)
     dlon = 360.0 / max(cpr_nl(lat) - i, 1)
-    m = math.floor(ref_lon / dlon) + math.floor((ref_lon % dlon) / dlon - x + 0.5)
-    return lat, _wrap_lon(dlon * (m + x))
+    zone, rest = divmod(ref_lon, dlon)
+    return lat, _wrap_lon(dlon * (zone + math.floor(rest / dlon - x + 0.5) + x))
 
 
 # -- one message ----------------------------------------------------------------------------
@@ -506,9 +508,14 @@ class ModeSDecoder:
                 else:
                     self.counters["local_decodes"] += 1
             else:
-                # In doubt: drop the reference and start again from a global decode.
+                # In doubt: drop the reference and the older frame of the other parity (which
+                # may belong to the wrong track), and decode globally from a fresh pair.
                 self.counters["cpr_rejected"] += 1
                 ac.ref = None
+                if frame.odd:
+                    ac.even = None
+                else:
+                    ac.odd = None
         if pos is None:
             pos = self._global(ac, frame, ts)
             if pos is None:

@@ -102,3 +102,105 @@ def test_crossing_into_dprk_from_dandong_side() -> None:
     assert [c.entering for c in crossings] == [True]
     c = crossings[0]
     assert 0 < c.fraction < 1 and zone.contains(c.lat - 0.01, c.lon + 0.025)
+
+
+# -- issue 3: agreement with an independent polygon, buffers, antimeridian, export -------------
+
+
+def test_builtin_dprk_agrees_with_independent_osm_polygon(shared_data: Path) -> None:
+    """>= 99.5% agreement on random points in a box around the DPRK (the issue's bar)."""
+    import random
+
+    import shapely
+    from shapely.geometry import shape
+
+    doc = json.loads((shared_data / "prk_maritime_osm_geo-maps-10m.geojson").read_text())
+    features = doc["features"] if doc.get("type") == "FeatureCollection" else [doc]
+    osm = shapely.union_all([shape(f["geometry"]) for f in features])
+    shapely.prepare(osm)
+    zone = builtin_zone("dprk")
+    rng = random.Random(20230926)
+    n = 20_000
+    agree = 0
+    for _ in range(n):
+        lat, lon = rng.uniform(37.0, 43.5), rng.uniform(123.5, 131.5)
+        agree += zone.contains(lat, lon) == bool(shapely.intersects_xy(osm, lon, lat))
+    assert agree / n >= 0.995, f"agreement {agree / n:.4%}"
+
+
+def test_distance_and_buffer_are_geodesic() -> None:
+    import random
+
+    import numpy as np
+
+    from streams.tracking import haversine_m
+
+    zone = builtin_zone("dprk")
+    ring = zone.buffered(50_000)
+    assert ring.id == "dprk+50km"
+    # distance_m against brute force: haversine to the nearest of the outline's ~17,000
+    # vertices (an upper bound within a few hundred metres of the true distance).
+    coords = np.concatenate([np.asarray(p.exterior.coords) for p in zone.geometry.geoms])
+    rng = random.Random(7)
+    checked = 0
+    for _ in range(200):
+        lat, lon = rng.uniform(36.5, 44.0), rng.uniform(122.5, 132.0)
+        if zone.contains(lat, lon):
+            continue
+        nearest = min(haversine_m(lat, lon, float(y), float(x)) for x, y in coords[:: max(1, len(coords) // 4000)])
+        d = zone.distance_m(lat, lon)
+        assert d <= nearest * 1.005 + 1.0 and nearest - d <= 0.01 * d + 3_000, (lat, lon, d, nearest)
+        # The ring holds exactly the points within 50 km (2% slack for the projection and
+        # the 100 m simplification).
+        if abs(d - 50_000) > 1_000:
+            assert ring.contains(lat, lon) is (d < 50_000), (lat, lon, d)
+        checked += 1
+    assert checked > 100
+
+
+def test_zone_across_the_antimeridian(tmp_path: Path) -> None:
+    # A box from 170E to 170W, given with longitudes beyond 180 as GeoJSON allows.
+    coords = [[170, 50], [190, 50], [190, 60], [170, 60], [170, 50]]
+    path = _write(tmp_path, [{"type": "Feature", "properties": {"id": "bering"}, "geometry": {"type": "Polygon", "coordinates": [coords]}}])
+    (zone,) = load_geojson_zones(path)
+    assert zone.wraps
+    assert zone.contains(55, 175) and zone.contains(55, -175) and zone.contains(55, 179.9) and zone.contains(55, -179.9)
+    assert not zone.contains(55, 165) and not zone.contains(55, -165)
+    # A short flight from 165E to 165W crosses in at 170E and out at 170W, not the long way round.
+    crossings = zone.crossings(55, 165, 55, -165)
+    assert [c.entering for c in crossings] == [True, False]
+    assert crossings[0].lon == pytest.approx(170.0, abs=1e-6)
+    assert crossings[1].lon == pytest.approx(-170.0, abs=1e-6)
+    # The tracker flies through it eastwards (~480 kt, a fix every 30 min) with one entry and
+    # one exit, and no spurious exit where the track crosses 180.
+    from streams.models import PositionReport
+    from streams.tracking import Tracker
+
+    tracker = Tracker([zone])
+    state, events = None, []
+    for i, lon in enumerate([168.0, 175.0, -178.0, -171.0, -164.0]):
+        result = tracker.step(state, PositionReport("abcdef", 1.7e9 + 1800 * i, 55.0, lon))
+        state, events = result.state, events + result.events
+    assert [(e.type.value, e.confidence.value) for e in events] == [("entered", "observed"), ("exited", "observed")]
+    assert events[0].lon == pytest.approx(170.0, abs=1e-6) and events[1].lon == pytest.approx(-170.0, abs=1e-6)
+
+
+def test_zone_spec_grammar() -> None:
+    from streams.zones import parse_zone_spec
+
+    (ring,) = parse_zone_spec("dprk+12nm")
+    assert ring.id == "dprk+12nm" and ring.contains(40.0247, 124.2866)  # Dandong is 5 km out
+    (ams,) = parse_zone_spec("tz:Europe/Amsterdam")
+    assert ams.contains(52.37, 4.90) and not ams.contains(50.85, 4.35)  # Amsterdam, not Brussels
+    with pytest.raises(ZoneError, match="unknown time zone"):
+        parse_zone_spec("tz:Mars/Olympus_Mons")
+
+
+def test_zones_export_round_trips(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from alerts.cli import main
+
+    assert main(["zones", "export", "dprk+20km"]) == 0
+    exported = tmp_path / "ring.geojson"
+    exported.write_text(capsys.readouterr().out)
+    (zone,) = load_geojson_zones(exported)
+    assert zone.id == "dprk+20km" and zone.contains(40.0247, 124.2866)
