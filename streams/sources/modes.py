@@ -37,6 +37,8 @@ from dataclasses import dataclass
 from streams.models import PositionReport
 
 __all__ = [
+    "COUNTERS",
+    "CRC24_GENERATOR",
     "EVICT_AFTER_S",
     "LOCAL_MAX_DISTANCE_NM",
     "LOCAL_REF_MAX_AGE_S",
@@ -446,8 +448,8 @@ class ModeSDecoder:
         elif sq.velocity is not None:
             self.counters["velocity"] += 1
             v = sq.velocity
-            if v.gs_kt is not None:
-                ac.gs_kt, ac.track_deg = round(v.gs_kt, 1), round(v.track_deg or 0.0, 2)
+            if v.gs_kt is not None and v.track_deg is not None:
+                ac.gs_kt, ac.track_deg = round(v.gs_kt, 1), round(v.track_deg, 2)
             if v.vrate_fpm is not None:
                 ac.vrate_fpm = v.vrate_fpm
         elif sq.position is not None:

@@ -133,13 +133,16 @@ def test_distance_and_buffer_are_geodesic() -> None:
 
     import numpy as np
 
-    from streams.tracking import haversine_m
+    def _haversine_np(lat: float, lon: float, lats: np.ndarray, lons: np.ndarray) -> np.ndarray:
+        p1, p2 = np.radians(lat), np.radians(lats)
+        a = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(np.radians(lons - lon) / 2) ** 2
+        return 2 * 6_371_008.8 * np.arcsin(np.sqrt(a))
 
     zone = builtin_zone("dprk")
     ring = zone.buffered(50_000)
     assert ring.id == "dprk+50km"
     # distance_m against brute force: haversine to the nearest of the outline's ~17,000
-    # vertices (an upper bound within a few hundred metres of the true distance).
+    # vertices (an upper bound; offshore edges are long, so up to ~2 km above the truth).
     coords = np.concatenate([np.asarray(p.exterior.coords) for p in zone.geometry.geoms])
     rng = random.Random(7)
     checked = 0
@@ -147,9 +150,9 @@ def test_distance_and_buffer_are_geodesic() -> None:
         lat, lon = rng.uniform(36.5, 44.0), rng.uniform(122.5, 132.0)
         if zone.contains(lat, lon):
             continue
-        nearest = min(haversine_m(lat, lon, float(y), float(x)) for x, y in coords[:: max(1, len(coords) // 4000)])
+        nearest = float(_haversine_np(lat, lon, coords[:, 1], coords[:, 0]).min())
         d = zone.distance_m(lat, lon)
-        assert d <= nearest * 1.005 + 1.0 and nearest - d <= 0.01 * d + 3_000, (lat, lon, d, nearest)
+        assert d <= nearest * 1.005 + 1.0 and nearest - d <= 0.01 * d + 2_000, (lat, lon, d, nearest)
         # The ring holds exactly the points within 50 km (2% slack for the projection and
         # the 100 m simplification).
         if abs(d - 50_000) > 1_000:
