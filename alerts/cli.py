@@ -25,7 +25,8 @@ import orjson
 from streams.codec import encode_event
 from streams.config import StreamSettings
 from streams.errors import SkyfenceError
-from streams.replay import evaluate, read_recording
+from streams.replay import evaluate
+from streams.sources import FORMATS, detect_format, read_source
 from streams.tracking import Tracker
 from streams.zones import BUILTIN_ZONES, load_zones, parse_zone_spec
 
@@ -42,6 +43,21 @@ def _add_zones(p: argparse.ArgumentParser) -> None:
         metavar="ZONE",
         help="zones to watch: built-in ids (dprk) and/or GeoJSON files (default: dprk, "
         "or SKYFENCE_ZONES)",
+    )
+
+
+def _add_format(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--format",
+        choices=sorted(FORMATS),
+        help="input format (default: detected from the content): "
+        + "; ".join(f"{k}: {v}" for k, v in FORMATS.items()),
+    )
+    p.add_argument(
+        "--start-ts",
+        type=float,
+        default=0.0,
+        help="epoch seconds of the first frame of a beast capture (it has no wall-clock time)",
     )
 
 
@@ -77,7 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--metrics-port", type=int, help="serve Prometheus /metrics on this port")
 
     p = sub.add_parser("replay", help="publish a recording to the positions topic")
-    p.add_argument("file", help="recording (JSON lines, optionally gzip)")
+    p.add_argument("file", help="recording (JSON lines, optionally gzip) or another --format")
+    _add_format(p)
     _add_broker(p, embedded_default=False)
     pace = p.add_mutually_exclusive_group()
     pace.add_argument(
@@ -88,7 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "evaluate", help="run detection offline on a recording; events as JSON lines"
     )
-    p.add_argument("file", help="recording (JSON lines, optionally gzip)")
+    p.add_argument("file", help="recording (JSON lines, optionally gzip) or another --format")
+    _add_format(p)
     _add_zones(p)
 
     zones = sub.add_parser("zones", help="zone commands")
@@ -98,7 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = zsub.add_parser(
         "export", help="print a zone as GeoJSON, e.g. `zones export dprk+50km` for an approach ring"
     )
-    p.add_argument("zone", help="zone spec: dprk, dprk+50km, tz:Europe/Amsterdam, file.geojson[+10nm]")
+    p.add_argument(
+        "zone", help="zone spec: dprk, dprk+50km, tz:Europe/Amsterdam, file.geojson[+10nm]"
+    )
     return parser
 
 
@@ -111,7 +131,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     """``skyfence evaluate``: events as JSON lines on stdout, a summary on stderr."""
     settings = _settings(args)
     tracker = Tracker(load_zones(settings.zones))
-    result = evaluate(read_recording(args.file), tracker)
+    fmt = args.format or detect_format(args.file)
+    result = evaluate(read_source(args.file, fmt, start_ts=args.start_ts), tracker)
     out = sys.stdout.buffer
     for event in result.events:
         out.write(encode_event(event) + b"\n")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import signal
 import sys
@@ -31,6 +32,7 @@ from streams.metrics import TrackerMetrics
 from streams.models import AirspaceEvent
 from streams.producer import PositionPublisher, replay
 from streams.replay import read_recording_raw
+from streams.sources import read_source_raw
 from streams.topics import ensure_topics
 from streams.tracking import Tracker
 from streams.zones import load_zones
@@ -58,13 +60,18 @@ def run(coro: Coroutine[Any, Any, int]) -> int:
         return runner.run(coro)
 
 
+#: Session timeout on the embedded Tansu: it holds a group's first join for half of it.
+TANSU_SESSION_TIMEOUT_S = 2.0
+
+
 @contextlib.asynccontextmanager
 async def embedded_or_given_broker(
     settings: StreamSettings, *, say: Any = None
-) -> AsyncIterator[str]:
-    """Yield a bootstrap address: ``settings.broker``, or an embedded Tansu started for us."""
+) -> AsyncIterator[tuple[str, StreamSettings]]:
+    """Yield a bootstrap address and the settings for it: ``settings.broker``, or an
+    embedded Tansu started for us (with its short session timeout)."""
     if settings.broker:
-        yield settings.broker
+        yield settings.broker, settings
         return
     from streams.brokers import TansuBroker
 
@@ -73,7 +80,10 @@ async def embedded_or_given_broker(
     if say:
         say(f"embedded Tansu broker {broker.version} on {broker.bootstrap}")
     try:
-        yield broker.bootstrap
+        yield (
+            broker.bootstrap,
+            dataclasses.replace(settings, session_timeout_s=TANSU_SESSION_TIMEOUT_S),
+        )
     finally:
         await asyncio.to_thread(broker.stop)
 
@@ -131,7 +141,7 @@ async def worker(settings: StreamSettings, channels: Sequence[Channel] | None = 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     say = _stderr
-    async with embedded_or_given_broker(settings, say=say) as bootstrap:
+    async with embedded_or_given_broker(settings, say=say) as (bootstrap, settings):
         pipeline = await start_pipeline(settings, bootstrap, channels or [ConsoleChannel()])
         metrics_runner = None
         if settings.metrics_port:
@@ -149,7 +159,14 @@ async def worker(settings: StreamSettings, channels: Sequence[Channel] | None = 
     return 0
 
 
-async def replay_file(settings: StreamSettings, path: Path, speed: float | None) -> int:
+async def replay_file(
+    settings: StreamSettings,
+    path: Path,
+    speed: float | None,
+    *,
+    fmt: str | None = None,
+    start_ts: float = 0.0,
+) -> int:
     """``skyfence replay``: publish a recording to the positions topic."""
     from aiokafka import AIOKafkaProducer
 
@@ -162,7 +179,7 @@ async def replay_file(settings: StreamSettings, path: Path, speed: float | None)
     try:
         started = time.monotonic()
         stats = await replay(
-            read_recording_raw(path),
+            read_source_raw(path, fmt, start_ts=start_ts),
             PositionPublisher(producer, settings.positions_topic),
             speed=speed,
         )
@@ -200,7 +217,7 @@ async def demo(
     t_start = time.monotonic()
     first_alert: list[float] = []
     events: list[AirspaceEvent] = []
-    async with embedded_or_given_broker(settings, say=say) as bootstrap:
+    async with embedded_or_given_broker(settings, say=say) as (bootstrap, settings):
         t_broker = time.monotonic()
         pipeline = await start_pipeline(settings, bootstrap, channels or [ConsoleChannel(out)])
         say(
@@ -231,7 +248,7 @@ async def demo(
     bundle, notifier = pipeline.bundle, pipeline.notifier
     by_type = Counter(e.type.value for e in events)
     say(
-        f"summary: {stats.sent} positions replayed, {bundle.handled} processed, "
+        f"summary: {stats.sent} positions replayed, {bundle.handled - bundle.watermarks} processed, "
         f"{bundle.tracked} aircraft tracked, {len(events)} events "
         f"({', '.join(f'{k} {v}' for k, v in sorted(by_type.items())) or 'none'}), "
         f"{notifier.delivered} alerts delivered"

@@ -32,6 +32,7 @@ from typing import Any
 
 import faust
 
+from streams import faust_tuning
 from streams.codec import decode_message, encode_event
 from streams.config import StreamSettings
 from streams.errors import DecodeError
@@ -65,12 +66,12 @@ def faust_settings(settings: StreamSettings, bootstrap: str) -> dict[str, Any]:
         "consumer_auto_offset_reset": "earliest",
         "producer_acks": -1,
         "table_standby_replicas": 0,
-        # Faust waits this long after a rebalance before resuming streams (default 3 s).
         "stream_recovery_delay": 0.0,
-        # A dead worker's partitions move after this; the default 60 s is long for a desk.
-        "broker_session_timeout": 10.0,
-        "broker_heartbeat_interval": 3.0,
-        "broker_rebalance_timeout": 10.0,
+        # A dead worker's partitions move after this; the default 60 s is long for a desk,
+        # and Tansu holds a new group's first join for half of it (see faust_tuning).
+        "broker_session_timeout": settings.session_timeout_s,
+        "broker_heartbeat_interval": max(0.25, settings.session_timeout_s / 4),
+        "broker_rebalance_timeout": max(10.0, settings.session_timeout_s),
         "broker_commit_every": 1000,
         "broker_commit_interval": 1.0,
     }
@@ -124,6 +125,7 @@ class TrackerApp:
     #: Messages handled and events emitted by this process (for summaries and waits).
     handled: int = 0
     emitted: int = 0
+    watermarks: int = 0
 
     @property
     def tracked(self) -> int:
@@ -179,6 +181,7 @@ class TrackerApp:
         if isinstance(report, Watermark):
             await self._advance(partition, self._partition(partition), report.ts)
             metrics.positions.labels("watermark").inc()
+            self.watermarks += 1
             return
         icao_key = report.icao24.encode()
         if key != icao_key:
@@ -245,6 +248,7 @@ def create_tracker_app(
     app: faust.App | None = None,
 ) -> TrackerApp:
     """Build the Faust app (or extend ``app``) with topics, the table and the tracker agent."""
+    faust_tuning.apply()
     app = app or faust.App(settings.app_id, **faust_settings(settings, bootstrap))
     raw = "raw"  # bytes in, bytes out: decoding is ours, so bad input can be dead-lettered
     positions = app.topic(

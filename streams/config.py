@@ -37,6 +37,9 @@ class StreamSettings:
     metrics_port: int = 0
     #: SKYFENCE_METRICS_HOST: address the /metrics endpoint binds to.
     metrics_host: str = "127.0.0.1"
+    #: SKYFENCE_SESSION_TIMEOUT_S: consumer-group session timeout: a dead worker's partitions
+    #: move after this. Apache Kafka refuses < 6 s by default; the embedded Tansu uses 2 s.
+    session_timeout_s: float = 10.0
     #: SKYFENCE_DATA_DIR: Faust's data directory (table stores, local state).
     data_dir: str = field(default="/tmp/skyfence-data")
 
@@ -49,7 +52,12 @@ class StreamSettings:
             raw = env.get(f"SKYFENCE_{f.name.upper()}")
             if raw is None:
                 continue
-            if f.name in ("partitions", "metrics_port"):
+            if f.name == "session_timeout_s":
+                try:
+                    values[f.name] = float(raw)
+                except ValueError:
+                    raise ConfigError("SKYFENCE_SESSION_TIMEOUT_S must be a number") from None
+            elif f.name in ("partitions", "metrics_port"):
                 try:
                     values[f.name] = int(raw)
                 except ValueError:

@@ -434,8 +434,14 @@ class Tracker:
         if report.ts < state.ts:
             return StepResult(state, [], Outcome.OUT_OF_ORDER, False)
         if report.ts == state.ts:
-            same = report.lat == state.lat and report.lon == state.lon
-            return StepResult(state, [], Outcome.DUPLICATE if same else Outcome.OUT_OF_ORDER, False)
+            if report.lat == state.lat and report.lon == state.lon:
+                return StepResult(state, [], Outcome.DUPLICATE, False)
+            # Feeds with whole-second timestamps give two fixes in one second; a second one
+            # close by is news, one far away cannot be ordered and is dropped.
+            if haversine_m(state.lat, state.lon, report.lat, report.lon) > policy.min_jump_m:
+                return StepResult(state, [], Outcome.OUT_OF_ORDER, False)
+            state.candidate = None
+            return self._advance(state, report, reanchored=False, prev_ts=state.ts)
 
         if self._implausible(state.ts, state.lat, state.lon, report):
             cand = state.candidate
@@ -572,6 +578,7 @@ class Tracker:
             if zone.id in lost:
                 inside = (
                     now_in
+                    or zone.id in state.visits  # lost while inside: that claim held
                     or visit is not None
                     or any(e.type is EventType.ENTERED for e in zone_events)
                 )

@@ -33,9 +33,10 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+from streams.codec import encode_position
 from streams.errors import DecodeError
 from streams.models import PositionReport
-from streams.replay import BadLine, read_recording
+from streams.replay import BadLine, read_recording, read_recording_raw
 from streams.sources._common import read_head
 from streams.sources.beast import read_beast
 from streams.sources.fr24 import read_fr24
@@ -44,7 +45,14 @@ from streams.sources.modes_csv import read_modes_csv
 from streams.sources.opensky import read_opensky_json
 from streams.sources.readsb import read_readsb_trace
 
-__all__ = ["FORMATS", "ModeSDecoder", "detect_format", "read_source", "sniff_format"]
+__all__ = [
+    "FORMATS",
+    "ModeSDecoder",
+    "detect_format",
+    "read_source",
+    "read_source_raw",
+    "sniff_format",
+]
 
 #: Format names and what they are.
 FORMATS: dict[str, str] = {
@@ -94,6 +102,19 @@ def read_source(
     if fmt == "opensky-json":
         return read_opensky_json(path)
     raise _unknown(fmt)
+
+
+def read_source_raw(
+    path: str | Path, fmt: str | None = None, *, start_ts: float = 0.0
+) -> Iterator[tuple[PositionReport | BadLine, bytes]]:
+    """``(report or BadLine, message bytes)`` for a replay: recording lines are sent as they
+    are; other formats are converted to recording format v1. ``fmt=None`` detects it."""
+    fmt = fmt or detect_format(path)
+    if fmt == "jsonl":
+        yield from read_recording_raw(path)
+        return
+    for item in read_source(path, fmt, start_ts=start_ts):
+        yield item, (item.raw if isinstance(item, BadLine) else encode_position(item))
 
 
 def sniff_format(head: bytes) -> str | None:

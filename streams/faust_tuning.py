@@ -1,0 +1,79 @@
+"""Start-up and latency fixes for faust-streaming 0.15 / aiokafka 0.14, applied explicitly.
+
+Measured on this project's machines (see the README's "Start-up time"):
+
+- Tansu holds a new consumer group's JoinGroup for half the session timeout; Faust's default
+  60 s made the first join take 30 s. The session timeout is a setting
+  (``StreamSettings.session_timeout_s``): 2 s on the embedded Tansu, 10 s on Apache Kafka
+  (which refuses less than 6 s by default).
+- ``TableManager.on_start`` sleeps a fixed 1 s before the consumer may subscribe:
+  :func:`apply` removes the sleep (every table is declared before start, which Faust
+  requires anyway).
+- Faust hard-codes ``fetch_max_wait_ms=1500``; Tansu holds a Fetch for half of it even when
+  data arrives, so a live position waited up to 750 ms. :func:`apply` sets 100 ms (Apache
+  Kafka answers a Fetch as soon as data arrives either way; idle cost: ~10 empty fetches/s).
+- Tansu numbers the first group generation 0 and aiokafka only sends LeaveGroup for a
+  generation above 0, so a cleanly stopped worker lingered in the group and the next start
+  waited for it to expire (109 s with defaults). :func:`apply` leaves for generation >= 0.
+
+Each patch replaces one method with a copy of Faust's or aiokafka's code minus the delay; a
+version check refuses to patch other versions, where the code may differ.
+"""
+
+from __future__ import annotations
+
+import logging
+from importlib.metadata import version
+from typing import Any
+
+__all__ = ["FETCH_MAX_WAIT_MS", "apply"]
+
+log = logging.getLogger(__name__)
+
+#: Longest a Fetch may wait for data: bounds the latency of a live position on Tansu.
+FETCH_MAX_WAIT_MS = 100
+_PATCHED_VERSIONS = {"faust-streaming": "0.15.", "aiokafka": "0.14."}
+_applied = False
+
+
+def apply() -> bool:
+    """Apply the patches once per process; returns False (and logs) on unknown versions."""
+    global _applied
+    if _applied:
+        return True
+    for package, prefix in _PATCHED_VERSIONS.items():
+        if not version(package).startswith(prefix):
+            log.warning("not tuning Faust: %s %s is not %sx", package, version(package), prefix)
+            return False
+
+    from aiokafka.consumer.group_coordinator import GroupCoordinator
+    from aiokafka.errors import KafkaError
+    from aiokafka.protocol.group import LeaveGroupRequest
+    from faust.tables.manager import TableManager
+    from faust.transport.drivers import aiokafka as faust_aiokafka
+
+    create_consumer = faust_aiokafka.AIOKafkaConsumerThread._create_worker_consumer
+
+    def _create_worker_consumer(self: Any, transport: Any) -> Any:
+        consumer = create_consumer(self, transport)
+        consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS  # read when the consumer starts
+        return consumer
+
+    async def _maybe_leave_group(self: Any) -> None:
+        if self.generation >= 0 and self.member_id and self._group_instance_id is None:
+            try:
+                await self._send_req(LeaveGroupRequest(self.group_id, self.member_id))
+            except KafkaError as err:
+                log.warning("LeaveGroup failed: %s", err)
+        self.reset_generation()
+
+    async def _table_manager_on_start(self: Any) -> None:
+        if not self.should_stop:
+            await self._update_channels()
+            await self.recovery.start()
+
+    faust_aiokafka.AIOKafkaConsumerThread._create_worker_consumer = _create_worker_consumer  # type: ignore[method-assign]
+    GroupCoordinator._maybe_leave_group = _maybe_leave_group  # type: ignore[method-assign]
+    TableManager.on_start = _table_manager_on_start  # type: ignore[method-assign]
+    _applied = True
+    return True
