@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck unit integration golden fetch-kafka clean help
+.PHONY: tools bench install demo test lint typecheck unit integration golden fetch-kafka clean help
 
 help:
 	@echo "make demo     run the whole pipeline on the seed scenario (embedded broker) and show the alerts"
@@ -44,8 +44,22 @@ integration: install
 fetch-kafka: install
 	$(BIN)/python -m streams.brokers fetch
 
-test: install lint typecheck
+# Debian tools the tests use for real checks (promtool). Installed when missing and root;
+# otherwise the tests that need them skip with the reason (and fail under CI=true).
+tools:
+	@if ! command -v promtool >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian's prometheus (promtool)"; \
+	    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null; \
+	  else echo "promtool not found and cannot install it: its test will skip"; fi; \
+	fi
+
+test: install tools lint typecheck
 	$(BIN)/pytest
+
+# Benchmarks, apart from the tests: writes bench-results.json and prints a table.
+bench: install
+	$(BIN)/python -m tests.bench.run
 
 golden: install
 	$(BIN)/skyfence evaluate seeds/dprk-2023-09.jsonl.gz --zones dprk > seeds/dprk-2023-09.events.jsonl

@@ -122,7 +122,8 @@ async def start_pipeline(
     return Pipeline(bundle=bundle, notifier=notifier, registry=registry)
 
 
-async def _serve_metrics(registry: CollectorRegistry, host: str, port: int) -> Any:
+async def serve_metrics(registry: CollectorRegistry, host: str, port: int) -> Any:
+    """Serve ``registry`` at ``http://host:port/metrics``; returns the runner to clean up."""
     from aiohttp import web
     from prometheus_client.aiohttp import make_aiohttp_handler
 
@@ -145,7 +146,7 @@ async def worker(settings: StreamSettings, channels: Sequence[Channel] | None = 
         pipeline = await start_pipeline(settings, bootstrap, channels or [ConsoleChannel()])
         metrics_runner = None
         if settings.metrics_port:
-            metrics_runner = await _serve_metrics(
+            metrics_runner = await serve_metrics(
                 pipeline.registry, settings.metrics_host, settings.metrics_port
             )
             say(f"metrics on http://{settings.metrics_host}:{settings.metrics_port}/metrics")

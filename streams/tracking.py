@@ -603,9 +603,11 @@ class Tracker:
             derive = vrate is None and prev is not None and 0 < dt <= policy.velocity_max_gap_s
             if derive and report.alt_ft is not None and state.alt_ft is not None:
                 vrate = (report.alt_ft - state.alt_ft) / dt * 60.0  # state still holds the last fix
-            approach_before = (dict(state.approach), dict(state.approach_raised))
+            # Only starting or ending a prediction matters for persistence; its ETA drifting
+            # from fix to fix does not (a restart re-predicts at the next fix).
+            approach_before = (set(state.approach), dict(state.approach_raised))
             events.extend(self._approaches(state, report, velocity, vrate))
-            changed = changed or (state.approach, state.approach_raised) != approach_before
+            changed = changed or (set(state.approach), state.approach_raised) != approach_before
         elif state.approach or state.approach_raised:
             state.approach.clear()
             state.approach_raised.clear()
