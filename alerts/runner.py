@@ -24,12 +24,13 @@ from prometheus_client import CollectorRegistry
 
 from alerts.channels.base import Channel
 from alerts.channels.console import ConsoleChannel
+from alerts.formatting import console_line
 from alerts.metrics import NotifierMetrics
 from alerts.notifier import Notifier, attach_notifier
 from streams.app import TrackerApp, create_tracker_app
 from streams.config import StreamSettings
 from streams.metrics import TrackerMetrics
-from streams.models import AirspaceEvent
+from streams.models import AirspaceEvent, EventType
 from streams.producer import PositionPublisher, replay
 from streams.replay import read_recording_raw
 from streams.sources import read_source_raw
@@ -256,6 +257,17 @@ async def demo(
     )
     if first_alert:
         say(f"first alert {first_alert[0] - t_broker:.1f} s after the broker started")
+    # Partitions deliver in parallel, so alerts arrive interleaved; recap the crossings in
+    # event-time order.
+    crossings = sorted(
+        (e for e in events if e.type in (EventType.ENTERED, EventType.EXITED, EventType.FIRST_SEEN_INSIDE)),
+        key=lambda e: (e.ts, e.icao24),
+    )
+    if crossings:
+        say("crossings in time order:")
+        for event in crossings:
+            out.write(f"   {console_line(event)}\n")
+        out.flush()
     if not done:
         say(f"timed out after {timeout_s:.0f} s before the pipeline drained")
         return 1

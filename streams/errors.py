@@ -5,7 +5,9 @@
     SkyfenceError                     root of everything skyfence raises on purpose
     ├── DecodeError                   a message or recording line cannot be decoded (reason, detail)
     ├── ZoneError                     a zone cannot be built or loaded (zone/feature named in message)
-    └── ConfigError                   a setting is missing or malformed
+    ├── ConfigError                   a setting is missing or malformed
+    └── BrokerError                   (streams.brokers) a broker cannot be fetched, started, stopped
+        └── BrokerUnavailable         Java or Maven is missing (``reason`` says which)
 
 Callers branch on the class and on attributes (``reason``), never on message text.
 ``reason`` values are short, bounded identifiers so they can be used as metric labels.
@@ -23,9 +25,11 @@ class SkyfenceError(Exception):
 class DecodeError(SkyfenceError):
     """A position (or event) could not be decoded.
 
-    ``reason`` is a bounded identifier (``json``, ``not_object``, ``missing_field``,
-    ``bad_icao24``, ``bad_ts``, ``bad_lat``, ``bad_lon``, ``bad_field``) usable as a metric
-    label; ``detail`` is a human explanation.
+    ``reason`` is a bounded identifier usable as a metric label: for positions ``json``,
+    ``not_object``, ``missing_field``, ``bad_icao24``, ``bad_ts``, ``bad_lat``, ``bad_lon``,
+    ``bad_field``; for source files also ``bad_format`` and the per-format row reasons of
+    :mod:`streams.sources` (``bad_crc``, ``bad_hex``, ``no_position``...). ``detail`` is a
+    human explanation.
     """
 
     def __init__(self, reason: str, detail: str) -> None:
