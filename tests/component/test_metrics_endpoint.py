@@ -27,10 +27,13 @@ async def _scrape() -> str:
     port = free_port()
     runner = await serve_metrics(registry, "127.0.0.1", port)
     try:
-        async with aiohttp.ClientSession() as session:
-            async with session.get(f"http://127.0.0.1:{port}/metrics", timeout=aiohttp.ClientTimeout(total=5)) as resp:
-                assert resp.status == 200
-                text = await resp.text()
+        timeout = aiohttp.ClientTimeout(total=5)
+        async with (
+            aiohttp.ClientSession(timeout=timeout) as session,
+            session.get(f"http://127.0.0.1:{port}/metrics") as resp,
+        ):
+            assert resp.status == 200
+            text = await resp.text()
     finally:
         await runner.cleanup()
     return text

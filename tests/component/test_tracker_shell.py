@@ -80,7 +80,7 @@ async def test_dead_letter_rekey_and_events() -> None:
 
 
 async def test_timers_survive_a_rebalance_via_the_table() -> None:
-    bundle, table, _ = _shell(Policy(signal_lost_s=300))
+    bundle, _table, _ = _shell(Policy(signal_lost_s=300))
     for i in range(30):
         await bundle.handle(b"7278a2", _fix(i), 2)
     assert _types(bundle) == ["approaching", "entered"]
