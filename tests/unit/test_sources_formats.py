@@ -59,7 +59,7 @@ def split(items: Iterable[PositionReport | BadLine]) -> tuple[list[PositionRepor
 
 def test_public_surface() -> None:
     assert sorted(sources.__all__) == [
-        "FORMATS", "ModeSDecoder", "detect_format", "read_source", "sniff_format",
+        "FORMATS", "ModeSDecoder", "detect_format", "read_source", "read_source_raw", "sniff_format",
     ]  # fmt: skip
     assert list(FORMATS) == ["jsonl", "modes-csv", "beast", "readsb-trace", "fr24", "opensky-json"]
 
@@ -341,3 +341,13 @@ def test_broken_json_file_is_one_bad_line(tmp_path: Path) -> None:
     path = tmp_path / "broken.json"
     path.write_bytes(b'[{"icao24": ')
     assert [b.reason for b in split(read_source(path, "opensky-json"))[1]] == ["json"]
+
+
+def test_read_source_raw_converts_feeds_to_recording_lines(shared_data: Path) -> None:
+    from streams.codec import decode_position
+    from streams.models import PositionReport
+    from streams.sources import read_source_raw
+
+    pairs = list(read_source_raw(shared_data / "fr24_3376ab31_JAL516.json"))
+    assert pairs and all(isinstance(item, PositionReport) for item, _ in pairs)
+    assert all(decode_position(raw) == item for item, raw in pairs)
