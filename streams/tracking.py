@@ -76,6 +76,9 @@ __all__ = [
 M_PER_NM = 1852.0
 #: Metres per second in one knot.
 MPS_PER_KT = M_PER_NM / 3600.0
+#: Speed assumed to date an entry across a long silence with no prediction: a typical
+#: airliner's cruise ground speed.
+_GAP_CRUISE_KT = 450.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,7 +187,12 @@ class AircraftState:
 
     def expired(self, now_ts: float, policy: Policy) -> bool:
         """True when this state is older than its time to live at event time ``now_ts``."""
-        ttl = policy.ttl_inside_s if self.visits else policy.ttl_outside_s
+        # Inside a zone, or gone quiet on its way in: keep it long enough to see what happened.
+        ttl = (
+            policy.ttl_inside_s
+            if self.visits or self.lost or self.approach
+            else policy.ttl_outside_s
+        )
         return now_ts - self.ts > ttl
 
 
@@ -572,6 +580,8 @@ class Tracker:
                 if zone.id in lost:
                     events.append(self._regained(zone, report, callsign, prev_ts, False))
                 continue
+            if dt > policy.max_cross_gap_s and visit is None and now_in:
+                crossings = self._long_gap_entry(state, zone, crossings, dt)
             zone_events, visit = self._walk(
                 zone, visit, now_in, crossings, t0, dt, report, callsign
             )
@@ -629,6 +639,28 @@ class Tracker:
         if changed:
             state.written_ts = report.ts
         return StepResult(state, events, Outcome.ACCEPTED, changed)
+
+    def _long_gap_entry(
+        self, state: AircraftState, zone: Zone, crossings: list[Crossing], dt: float
+    ) -> list[Crossing]:
+        """Where and when an aircraft silent for longer than ``max_cross_gap_s`` entered.
+
+        Interpolating along a gap of hours (the seed's Il-62M was silent for two days) would
+        date the entry in the middle of it. The last prediction made before the silence is
+        the best estimate; without one, the first crossing of the straight path, reached at
+        a typical cruise speed from the last fix.
+        """
+        predicted = state.approach.get(zone.id)
+        if predicted is not None:
+            eta, lat, lon = predicted
+            return [Crossing(min(1.0, max(0.0, (eta - state.ts) / dt)), lat, lon, True)]
+        entry = next((c for c in crossings if c.entering), None)
+        if entry is None:
+            return crossings
+        flown_s = haversine_m(state.lat, state.lon, entry.lat, entry.lon) / (
+            _GAP_CRUISE_KT * MPS_PER_KT
+        )
+        return [Crossing(min(1.0, flown_s / dt), entry.lat, entry.lon, True)]
 
     def _regained(
         self,

@@ -233,3 +233,18 @@ def test_due_queue_returns_due_aircraft_once() -> None:
     assert q.advance(10.0) == ["b", "a"]
     assert len(q) == 0 and q.watermark == 10.0
     assert q.advance(3.0) == [] and q.watermark == 10.0
+
+
+def test_entry_after_a_long_silence_uses_the_last_prediction() -> None:
+    tracker = _square_tracker(signal_lost_s=300)
+    speed_deg_s = 400 * 1852 / 3600 / 111_195
+    fixes = [fix(i * 10, 0.5, -0.6 + i * 10 * speed_deg_s, gs_kt=400.0, track_deg=90.0) for i in range(0, 8)]
+    state, events = run(tracker, fixes)
+    assert state is not None and events[0].eta_ts is not None
+    predicted_eta = state.approach["sq"][0]
+    assert [e.type for e in tracker.tick(state, state.ts + 300).events] == [EventType.SIGNAL_LOST]
+    # Next heard two days later, inside: the entry is dated by the prediction, not mid-gap.
+    back = tracker.step(state, fix(2 * 86400, 0.5, 0.5))
+    assert [e.type for e in back.events] == [EventType.SIGNAL_REGAINED, EventType.ENTERED]
+    entered = [e for e in back.events if e.type is EventType.ENTERED]
+    assert len(entered) == 1 and entered[0].ts == pytest.approx(predicted_eta, abs=0.01)
