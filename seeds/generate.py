@@ -20,8 +20,10 @@ Outputs (next to this file unless ``--out`` is given):
 
 The DPRK zone (the ``Asia/Pyongyang`` outline from timezonefinder: land plus 12 NM
 territorial sea) is used only to *check* the result; the generator fails loudly if a
-must-alert flight has fewer than three fixes inside or a must-not-alert flight comes
-within ``MIN_CLEARANCE_KM`` of the zone.
+must-alert flight expected to be seen inside has fewer than three fixes inside, if the
+signal-lost flight (Air Koryo JS272 from Vladivostok) is heard inside or is not heading
+into the zone 3-6 min after its last fix, or if a must-not-alert flight comes within
+``MIN_CLEARANCE_KM`` of the zone.
 
 Usage::
 
@@ -620,6 +622,7 @@ class Leg:
     fix_times: list[float] = field(default_factory=list)
     source: str = "adsb"
     callsign_dropout: float = 0.0
+    level_vrate_zero: bool = False  # report exactly 0 fpm while the truth is level
 
     def squawk_at(self, s_nm: float) -> str:
         """Transponder code in use at ``s_nm`` (codes change between FIRs)."""
@@ -643,6 +646,7 @@ class Aircraft:
     type_code: str = ""
     operator: str = ""
     route_name: str = ""
+    expect: str = "entered"  # must-alert only: "entered" (seen inside) or "signal_lost"
 
 
 def fix_record(ac: Aircraft, leg: Leg, st: State, rng: random.Random) -> dict[str, Any]:
@@ -668,6 +672,8 @@ def fix_record(ac: Aircraft, leg: Leg, st: State, rng: random.Random) -> dict[st
     if not st.on_ground and leg.source == "adsb":
         vrate = st.vrate_fpm + rng.uniform(-40.0, 40.0)
         rec["vrate_fpm"] = int(round(vrate / 64.0) * 64)
+        if leg.level_vrate_zero and abs(st.vrate_fpm) < 1.0:
+            rec["vrate_fpm"] = 0
     if rng.random() >= leg.callsign_dropout:
         rec["callsign"] = leg.callsign
     if leg.source == "adsb":
@@ -876,6 +882,93 @@ def build_air_china(rng: random.Random) -> Aircraft:
         type_code="B738",
         operator="Air China",
         route_name="ZBAA-ZKPY",
+    )
+
+
+# --------------------------------------------------------------------------- Vladivostok - Pyongyang
+
+KOR272_ICAO24 = "720634"
+KOR272_CALLSIGN = "KOR272"
+KOR272_CRUISE_FT = 30000  # westbound even level
+KOR272_GS_KT = 430.0
+# Out over Peter the Great Gulf, south over the sea, then one straight great-circle leg
+# towards Pyongyang that crosses into DPRK waters off the coast north of Kimchaek.
+KOR272_ROUTE: tuple[RouteItem, ...] = ("UHWW", (42.60, 132.40), (41.90, 132.10), "ZKPY")
+KOR272_TURN_INDEX = 2  # the last turn before the zone; straight from here on
+# Distance along KOR272_ROUTE (NM) at which it enters the zone, measured once against the
+# timezonefinder outline and fixed here so that the positions do not depend on the zone.
+# check_scenario verifies the fixes against the zone itself.
+KOR272_ZONE_ENTRY_NM = 199.4
+KOR272_LAST_FIX_BEFORE_ENTRY_S = (225.0, 315.0)  # coverage ends 3.75-5.25 min before it
+SIGNAL_LOST_ENTRY_S = (180.0, 360.0)  # the extrapolated path enters 3-6 min after the last fix
+SIGNAL_LOST_HORIZON_S = 600.0  # ... and must do so within 10 min
+SIGNAL_LOST_STAY_S = 120.0  # ... and stay inside for at least 2 min
+SIGNAL_LOST_FINAL_S = 480.0  # fixes this close to the last one are level and straight
+_VVO_RECEIVER = (43.25, 132.00)  # feeders around Vladivostok and Artyom
+
+
+def vladivostok_fix_times(traj: Trajectory, rng: random.Random, last_fix_s: float) -> list[float]:
+    """Fixes from Vladivostok's feeders: every 5-15 s nearby, every 30-90 s far out at sea.
+
+    Coverage ends at ``last_fix_s``, which is always a fix: nothing is heard after it.
+    """
+    times: list[float] = []
+    t = traj.t0_s + rng.uniform(0.0, 5.0)
+    while t < last_fix_s - 20.0:
+        st = traj.state_at(t)
+        d_nm = gc_distance_nm(_VVO_RECEIVER, st.pos)
+        far = min(1.0, max(0.0, (d_nm - 30.0) / 90.0))  # 0 within 30 NM, 1 beyond 120 NM
+        if rng.random() >= 0.03 + 0.12 * far:
+            times.append(round(t, 1))
+        t += rng.uniform(5.0 + 25.0 * far, 15.0 + 75.0 * far)
+    times.append(round(last_fix_s, 1))
+    return times
+
+
+def build_air_koryo_vladivostok(rng: random.Random) -> Aircraft:
+    """Air Koryo JS272 Vladivostok - Pyongyang on 27 Sep 2023; coverage fades before the DPRK."""
+    route = Route.through(resolve_points(KOR272_ROUTE))
+    plan = FlightPlan(
+        route=route,
+        levels=((0.0, KOR272_CRUISE_FT),),
+        perf=Performance(
+            cruise_gs_kt=KOR272_GS_KT,
+            climb_fpm=2200.0,
+            descent_fpm=2100.0,
+            rotate_kt=150.0,
+            approach_kt=140.0,
+        ),
+        departure_s=utc_epoch_s(2023, 9, 27, 2, 0) + rng.uniform(-300.0, 300.0),  # ~12:00 VLAT
+        origin_elev_ft=AIRPORTS["UHWW"].elev_ft,
+        dest_elev_ft=AIRPORTS["ZKPY"].elev_ft,
+    )
+    traj = Trajectory(plan)
+    leg = Leg(
+        KOR272_CALLSIGN,
+        "UHWW",
+        "ZKPY",
+        traj,
+        ((0.0, _squawk(rng)),),
+        level_vrate_zero=True,
+    )
+    t_entry = traj.time_at_distance(KOR272_ZONE_ENTRY_NM)
+    leg.fix_times = vladivostok_fix_times(
+        traj, rng, t_entry - rng.uniform(*KOR272_LAST_FIX_BEFORE_ENTRY_S)
+    )
+    return Aircraft(
+        icao24=KOR272_ICAO24,
+        must_alert=True,
+        category="air_koryo",
+        description=(
+            "Air Koryo T204 (illustrative icao24 in the DPRK block): JS272 Vladivostok-Pyongyang on "
+            "27 Sep 2023 (illustrative date); coverage fades over the sea a few minutes before it "
+            "enters DPRK waters, and it lands at Pyongyang unseen"
+        ),
+        legs=[leg],
+        type_code="T204",
+        operator="Air Koryo",
+        route_name="UHWW-ZKPY",
+        expect="signal_lost",
     )
 
 
@@ -1590,10 +1683,12 @@ def build_scenario(seed: int = SEED) -> Scenario:
     il62 = build_il62(random.Random(f"{seed}/il62"))
     koryo = build_air_koryo(random.Random(f"{seed}/koryo"))
     china = build_air_china(random.Random(f"{seed}/cca121"))
+    kor272 = build_air_koryo_vladivostok(random.Random(f"{seed}/kor272"))
     used_icao24 = {il62.icao24, china.icao24, *(a.icao24 for a in koryo)}
-    used_callsigns = {IL62_CALLSIGN, "KOR151", "KOR152", "CCA121"}
+    used_icao24.add(kor272.icao24)
+    used_callsigns = {IL62_CALLSIGN, "KOR151", "KOR152", "CCA121", KOR272_CALLSIGN}
     background = build_background(rng, used_icao24, used_callsigns)
-    aircraft = [il62, *koryo, china, *background]
+    aircraft = [il62, *koryo, china, kor272, *background]
     records: list[dict[str, Any]] = []
     for ac in aircraft:
         fix_rng = random.Random(f"{seed}/fixes/{ac.icao24}")
@@ -1723,11 +1818,27 @@ class LegReport:
 
 
 @dataclass
+class SignalLostReport:
+    """Facts for a must-alert leg that fades before the zone (``expect == "signal_lost"``)."""
+
+    callsign: str
+    origin: str
+    dest: str
+    fixes: int
+    last_fix: dict[str, Any]
+    final_fixes: int  # fixes within SIGNAL_LOST_FINAL_S of the last one (all level, straight)
+    predicted_entry_after_s: float
+    predicted_entry_point: LatLon
+    true_entry_s: float
+
+
+@dataclass
 class Report:
     """Results of checking a scenario against the zone."""
 
     must_alert: dict[str, list[LegReport]]
     clearance_km: dict[str, float]
+    signal_lost: dict[str, SignalLostReport] = field(default_factory=dict)
 
 
 def _leg_records(records: Sequence[dict[str, Any]], ac: Aircraft, leg: Leg) -> list[dict[str, Any]]:
@@ -1759,10 +1870,14 @@ def check_scenario(sc: Scenario, zone: Zone) -> Report:
 
     must_alert: dict[str, list[LegReport]] = {}
     clearance: dict[str, float] = {}
+    signal_lost: dict[str, SignalLostReport] = {}
     for ac in sc.aircraft:
         recs = by_icao.get(ac.icao24, [])
         _require(len(recs) >= 10, f"{ac.icao24} has only {len(recs)} fixes")
-        if ac.must_alert:
+        if ac.must_alert and ac.expect == "signal_lost":
+            signal_lost[ac.icao24] = _check_signal_lost(ac, recs, zone)
+        elif ac.must_alert:
+            _require(ac.expect == "entered", f"{ac.icao24}: unknown expectation {ac.expect!r}")
             reports = []
             for leg in ac.legs:
                 lrecs = _leg_records(records, ac, leg)
@@ -1833,7 +1948,106 @@ def check_scenario(sc: Scenario, zone: Zone) -> Report:
     )
     for cat in ("yellow_sea", "dandong", "sea_of_japan", "other"):
         _require(any(a.category == cat for a in background), f"no {cat} flights")
-    return Report(must_alert, clearance)
+    _require(bool(signal_lost), "no must-alert flight fades before the zone")
+    return Report(must_alert, clearance, signal_lost)
+
+
+def _angle_diff_deg(a: float, b: float) -> float:
+    """Smallest absolute difference between two bearings in degrees."""
+    return abs((a - b + 180.0) % 360.0 - 180.0)
+
+
+def _check_signal_lost(
+    ac: Aircraft, recs: Sequence[dict[str, Any]], zone: Zone
+) -> SignalLostReport:
+    """A flight last heard level and straight, 3-6 min short of the zone, and never after.
+
+    No fix is inside the zone. Extrapolating the last fix on a great circle at its reported
+    ground speed and track enters the zone 3-6 min later (within 10 min) and stays inside
+    for at least 2 min; the simulated truth does enter, close to the predicted time, still
+    level at cruise.
+    """
+    _require(len(ac.legs) == 1, f"{ac.icao24}: a signal-lost flight has one leg")
+    leg = ac.legs[0]
+    name = f"{ac.icao24} {leg.callsign}"
+    _require(
+        not any(zone.contains(r["lat"], r["lon"]) for r in recs), f"{name}: fix inside the zone"
+    )
+    last = recs[-1]
+    cruise_ft = max(lvl for _, lvl in leg.traj.plan.levels)
+    final = [r for r in recs if r["ts"] >= last["ts"] - SIGNAL_LOST_FINAL_S]
+    _require(len(final) >= 4, f"{name}: only {len(final)} fixes in the final stretch")
+    for r in final:
+        _require(
+            all(k in r for k in ("alt_ft", "gs_kt", "track_deg", "vrate_fpm")),
+            f"{name}: final fix without altitude, speed, track or vertical rate: {r}",
+        )
+        _require(not r["on_ground"], f"{name}: final fix on the ground: {r}")
+        _require(r["vrate_fpm"] == 0, f"{name}: final fix not level: {r}")
+        _require(abs(r["alt_ft"] - cruise_ft) <= 100, f"{name}: final fix not at cruise: {r}")
+        _require(
+            _angle_diff_deg(r["track_deg"], last["track_deg"]) <= 2.0,
+            f"{name}: final stretch not straight: {r}",
+        )
+        _require(abs(r["gs_kt"] - last["gs_kt"]) <= 5.0, f"{name}: final speed not steady: {r}")
+    origin: LatLon = (last["lat"], last["lon"])
+
+    def ahead(dt_s: float) -> LatLon:
+        return destination(origin, last["track_deg"], last["gs_kt"] * dt_s / 3600.0)
+
+    entry_s = next(
+        (
+            float(dt)
+            for dt in range(1, int(SIGNAL_LOST_HORIZON_S) + 1)
+            if zone.contains(*ahead(float(dt)))
+        ),
+        None,
+    )
+    _require(entry_s is not None, f"{name}: extrapolated path does not enter the zone in 10 min")
+    assert entry_s is not None
+    _require(
+        SIGNAL_LOST_ENTRY_S[0] <= entry_s <= SIGNAL_LOST_ENTRY_S[1],
+        f"{name}: extrapolated entry {entry_s:.0f} s after the last fix (want 180-360 s)",
+    )
+    _require(
+        all(zone.contains(*ahead(entry_s + k)) for k in range(int(SIGNAL_LOST_STAY_S) + 1)),
+        f"{name}: extrapolated path leaves the zone within {SIGNAL_LOST_STAY_S:.0f} s",
+    )
+    traj = leg.traj
+    true_entry = next(
+        (
+            last["ts"] + dt
+            for dt in range(1, 1801)
+            if zone.contains(*traj.state_at(last["ts"] + dt).pos)
+        ),
+        None,
+    )
+    _require(true_entry is not None, f"{name}: the simulated flight never enters the zone")
+    assert true_entry is not None
+    _require(
+        abs(true_entry - (last["ts"] + entry_s)) <= 30.0,
+        f"{name}: true entry {utc_text(true_entry)} far from the predicted one",
+    )
+    at_entry = traj.state_at(true_entry)
+    _require(
+        abs(at_entry.alt_ft - cruise_ft) <= 100 and abs(at_entry.vrate_fpm) < 1.0,
+        f"{name}: not level at cruise when it enters the zone",
+    )
+    _require(
+        leg.dest == "ZKPY" and traj.touchdown_s() > true_entry,
+        f"{name}: does not land at Pyongyang after entering",
+    )
+    return SignalLostReport(
+        leg.callsign,
+        leg.origin,
+        leg.dest,
+        len(recs),
+        last,
+        len(final),
+        entry_s,
+        ahead(entry_s),
+        true_entry,
+    )
 
 
 def _check_il62(sc: Scenario, zone: Zone, reports: list[LegReport]) -> None:
@@ -1913,7 +2127,32 @@ def expected_flights(sc: Scenario, report: Report, recording_name: str) -> dict[
         if not ac.must_alert:
             continue
         legs = []
-        for rep in report.must_alert[ac.icao24]:
+        lost = report.signal_lost.get(ac.icao24)
+        if lost is not None:
+            last = lost.last_fix
+            entry_ts = round(last["ts"] + lost.predicted_entry_after_s, 1)
+            legs.append(
+                {
+                    "callsign": lost.callsign,
+                    "from": lost.origin,
+                    "to": lost.dest,
+                    "fixes": lost.fixes,
+                    "fixes_inside": 0,
+                    "last_fix_ts": last["ts"],
+                    "last_fix_utc": utc_text(last["ts"]),
+                    "last_fix_lat": last["lat"],
+                    "last_fix_lon": last["lon"],
+                    "last_fix_alt_ft": last["alt_ft"],
+                    "last_fix_gs_kt": last["gs_kt"],
+                    "last_fix_track_deg": last["track_deg"],
+                    "predicted_entry_after_s": lost.predicted_entry_after_s,
+                    "predicted_entry_ts": entry_ts,
+                    "predicted_entry_utc": utc_text(entry_ts),
+                    "predicted_entry_lat": round(lost.predicted_entry_point[0], 5),
+                    "predicted_entry_lon": round(lost.predicted_entry_point[1], 5),
+                }
+            )
+        for rep in report.must_alert.get(ac.icao24, []):
             legs.append(
                 {
                     "callsign": rep.callsign,
@@ -1938,6 +2177,7 @@ def expected_flights(sc: Scenario, report: Report, recording_name: str) -> dict[
             "icao24": ac.icao24,
             "callsign": ac.legs[0].callsign,
             "callsigns": list(dict.fromkeys(leg.callsign for leg in ac.legs)),
+            "expect": ac.expect,
         }
         if ac.registration:
             entry["registration"] = ac.registration
@@ -2034,6 +2274,15 @@ def summary_lines(sc: Scenario, report: Report, data: bytes) -> Iterator[str]:
                 f"    {icao24} {rep.callsign:<7} {rep.origin}-{rep.dest}: {len(rep.inside)} fixes inside, "
                 f"{utc_text(rep.inside[0]['ts'])} .. {utc_text(rep.inside[-1]['ts'])}{after}, deepest {rep.max_depth_km:.1f} km"
             )
+    for icao24, lost in report.signal_lost.items():
+        last = lost.last_fix
+        entry = last["ts"] + lost.predicted_entry_after_s
+        yield (
+            f"    {icao24} {lost.callsign:<7} {lost.origin}-{lost.dest}: 0 fixes inside, last fix "
+            f"{utc_text(last['ts'])} at {last['lat']:.5f} {last['lon']:.5f} FL{last['alt_ft'] // 100:03d}, "
+            f"predicted entry {utc_text(entry)} (+{lost.predicted_entry_after_s:.0f} s) at "
+            f"{lost.predicted_entry_point[0]:.5f} {lost.predicted_entry_point[1]:.5f} (signal lost)"
+        )
     closest = sorted(report.clearance_km.items(), key=lambda kv: kv[1])[:3]
     yield (
         "  must not alert: "

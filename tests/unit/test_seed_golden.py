@@ -52,6 +52,11 @@ def test_golden_events_tell_the_seed_story() -> None:
     assert [t for t, _ in il62] == ["approaching", "entered", "signal_lost", "signal_regained", "exited"]
     assert 1695686400 <= il62[1][1] < 1695772800  # entered 2023-09-26 UTC
     assert 1695859200 <= il62[4][1] < 1695945600  # exited 2023-09-28 UTC
+    # Flights whose coverage fades before the border: an inferred signal loss predicts entry.
+    for flight in expected["must_alert"]:
+        if flight.get("expect") == "signal_lost":
+            lost = [e for e in events if e["icao24"] == flight["icao24"] and e["type"] == "signal_lost"]
+            assert len(lost) == 1 and lost[0]["confidence"] == "inferred" and lost[0]["eta_ts"] > lost[0]["observed_ts"]
     entered = {(e["icao24"], e["callsign"]) for e in events if e["type"] == "entered"}
     assert ("7804d1", "CCA121") in entered  # Air China
     assert any(cs.startswith("KOR") for _, cs in entered)  # Air Koryo
