@@ -266,10 +266,15 @@ def create_tracker_app(
     dead_letters = app.topic(
         settings.dead_letter_topic, partitions=1, key_serializer=raw, value_serializer=raw
     )
+    # key_type/value_type=bytes is what makes Faust's changelog and its recovery raw (its
+    # serializers come from these, not from the schema); without it, recovery after a
+    # restart failed to decode the changelog (found by tests/integration/test_restart.py).
     table = app.Table(
         "aircraft",
         default=None,
         partitions=settings.partitions,
+        key_type=bytes,
+        value_type=bytes,
         schema=faust.Schema(
             key_type=bytes, value_type=bytes, key_serializer=raw, value_serializer=raw
         ),

@@ -821,8 +821,15 @@ def _java_major(java: str) -> int | None:
 
 
 def _cluster_id() -> str:
-    """A fresh KRaft cluster id: 22 characters of base64url, as Kafka's tools make."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+    """A fresh KRaft cluster id: 22 characters of base64url, as Kafka's tools make.
+
+    Never one starting with "-": StorageTool's argument parser would read it as an option
+    (one id in 64 did, and the broker failed to format).
+    """
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 class ApacheKafkaBroker(_SubprocessBroker):

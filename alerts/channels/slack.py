@@ -1,0 +1,303 @@
+"""Slack channels: an incoming webhook, and the Web API with threads and map images.
+
+Both are thin shells: :func:`alerts.render.slack_blocks` makes the body,
+:func:`alerts.channels.webhook.exchange` sends it on the injected session (one request, a
+per-request timeout, no retries), :func:`alerts.responses.classify` judges the answer.
+
+:class:`SlackWebhookChannel` POSTs the blocks to an incoming-webhook URL (the URL is the
+credential, so it is a :class:`~alerts.secrets.Secret`). Its name must start with ``slack``.
+
+:class:`SlackApiChannel` calls ``chat.postMessage`` with a bot token (``Authorization: Bearer``)
+and keeps one thread per *visit* (one aircraft in one zone): the first alert of a visit
+starts a thread and its ``ts`` is remembered under ``"<icao24>|<zone>"``; later alerts of the
+visit (exit, signal lost, ...) are posted with ``thread_ts``. An ``exited`` alert ends the
+visit, so the next entry starts a new thread. The map is a :class:`ThreadStore` (a dict,
+bounded, by default) so a deployment can keep it somewhere that survives restarts.
+
+An optional PNG (a map of the track) is uploaded with Slack's external-upload flow
+(docs.slack.dev/reference/methods/files.getUploadURLExternal):
+
+1. ``files.getUploadURLExternal`` (form: ``filename``, ``length``) -> ``upload_url``, ``file_id``;
+2. POST the bytes to ``upload_url`` (pre-signed: the token is *not* sent there);
+3. ``chat.postMessage`` (the alert itself);
+4. ``files.completeUploadExternal`` (``files=[{"id", "title"}]``, ``channel_id``,
+   ``thread_ts`` = the visit's thread) shares the image under the alert.
+
+Steps 1-2 come first so that a failure there raises before anything is posted (a retry then
+cannot duplicate the alert). A failure at step 4 happens after the alert was delivered: it is
+logged and counted in ``image_failures``, not raised, for the same reason.
+
+Out of scope: retries, rate limiting (:mod:`alerts.ratelimit`), editing or deleting messages.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import aiohttp
+import orjson
+
+from alerts.channels.webhook import (
+    DEFAULT_TIMEOUT_S,
+    USER_AGENT,
+    ContextFactory,
+    check_name,
+    default_context,
+    exchange,
+)
+from alerts.errors import DeliveryError
+from alerts.render import slack_blocks
+from alerts.responses import classify
+from alerts.secrets import Secret
+from streams.models import AirspaceEvent, EventType
+
+__all__ = [
+    "SLACK_API_URL",
+    "DictThreadStore",
+    "SlackApiChannel",
+    "SlackWebhookChannel",
+    "ThreadStore",
+    "visit_key",
+]
+
+log = logging.getLogger(__name__)
+
+#: The Web API root; injectable so tests point it at a fake.
+SLACK_API_URL = "https://slack.com/api"
+#: Threads remembered by the default store: far more visits than a desk sees in a day, small
+#: enough (a few MB) that a leak of visits cannot grow without bound.
+THREADS_MAX = 10_000
+#: Events that end a visit: after them the next alert for the aircraft starts a new thread.
+_VISIT_ENDS = frozenset({EventType.EXITED})
+
+
+def visit_key(event: AirspaceEvent) -> str:
+    """The thread key of the visit ``event`` belongs to: ``"<icao24>|<zone>"``."""
+    return f"{event.icao24.lower()}|{event.zone}"
+
+
+class ThreadStore(Protocol):
+    """Where visit keys map to the ``ts`` of their thread's first message."""
+
+    def get(self, key: str) -> str | None:
+        """The thread ``ts`` for ``key``, or ``None``."""
+        ...
+
+    def set(self, key: str, ts: str) -> None:
+        """Remember ``ts`` as the thread of ``key``."""
+        ...
+
+    def discard(self, key: str) -> None:
+        """Forget ``key`` (the visit ended)."""
+        ...
+
+
+class DictThreadStore:
+    """In-memory :class:`ThreadStore`, least recently used keys evicted past ``max_entries``."""
+
+    def __init__(self, max_entries: int = THREADS_MAX) -> None:
+        self._threads: OrderedDict[str, str] = OrderedDict()
+        self._max = max_entries
+
+    def get(self, key: str) -> str | None:
+        """The thread ``ts`` for ``key``, or ``None``."""
+        ts = self._threads.get(key)
+        if ts is not None:
+            self._threads.move_to_end(key)
+        return ts
+
+    def set(self, key: str, ts: str) -> None:
+        """Remember ``ts`` for ``key``; evict the oldest key when full."""
+        self._threads[key] = ts
+        self._threads.move_to_end(key)
+        while len(self._threads) > self._max:
+            self._threads.popitem(last=False)
+
+    def discard(self, key: str) -> None:
+        """Forget ``key``."""
+        self._threads.pop(key, None)
+
+    def __len__(self) -> int:
+        return len(self._threads)
+
+
+class SlackWebhookChannel:
+    """Posts Block Kit alerts to a Slack incoming webhook."""
+
+    def __init__(
+        self,
+        webhook_url: Secret,
+        session: aiohttp.ClientSession,
+        name: str = "slack",
+        *,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        clock: Callable[[], float] = time.time,
+        context_factory: ContextFactory | None = None,
+    ) -> None:
+        self.name = check_name(name, "slack_webhook")
+        self._url = webhook_url
+        self._session = session
+        self._timeout_s = timeout_s
+        self._clock = clock
+        self._context = context_factory or default_context
+
+    def __repr__(self) -> str:
+        return f"SlackWebhookChannel(name={self.name!r}, webhook_url={self._url!r})"
+
+    async def send(self, event: AirspaceEvent) -> None:
+        """Deliver one alert; raise ``DeliveryError`` on failure (never retries)."""
+        body = orjson.dumps(slack_blocks(self._context(event)))
+        status, headers, resp = await exchange(
+            self._session,
+            self.name,
+            "POST",
+            self._url.reveal(),
+            timeout_s=self._timeout_s,
+            label="incoming-webhook",
+            data=body,
+            headers={"Content-Type": "application/json", "User-Agent": USER_AGENT},
+        )
+        classify(self.name, status, headers, resp, now_s=self._clock())
+
+    async def close(self) -> None:
+        """Nothing to release: the session belongs to the caller."""
+
+
+class SlackApiChannel:
+    """Posts alerts with ``chat.postMessage``, threading each visit; uploads map images."""
+
+    def __init__(
+        self,
+        token: Secret,
+        channel_id: str,
+        session: aiohttp.ClientSession,
+        base_url: str = SLACK_API_URL,
+        name: str = "slack_api",
+        *,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        clock: Callable[[], float] = time.time,
+        context_factory: ContextFactory | None = None,
+        threads: ThreadStore | None = None,
+        image_filename: str = "track.png",
+    ) -> None:
+        self.name = check_name(name, "slack_api")
+        self.channel_id = channel_id
+        self._token = token
+        self._session = session
+        self._base = base_url.rstrip("/")
+        self._timeout_s = timeout_s
+        self._clock = clock
+        self._context = context_factory or default_context
+        self.threads: ThreadStore = threads if threads is not None else DictThreadStore()
+        self._image_filename = image_filename
+        #: Images whose final share step failed after the alert was posted.
+        self.image_failures = 0
+
+    def __repr__(self) -> str:
+        return (
+            f"SlackApiChannel(name={self.name!r}, channel_id={self.channel_id!r}, "
+            f"token={self._token!r})"
+        )
+
+    def _auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._token.reveal()}", "User-Agent": USER_AGENT}
+
+    async def _call(
+        self, method: str, data: bytes | dict[str, str], *, json_body: bool = False
+    ) -> dict[str, Any]:
+        """POST one Web API method (a form, or JSON bytes when ``json_body``); return its JSON
+        object or raise ``DeliveryError``."""
+        headers = self._auth()
+        if json_body:
+            headers["Content-Type"] = "application/json; charset=utf-8"
+        status, resp_headers, body = await exchange(
+            self._session,
+            self.name,
+            "POST",
+            f"{self._base}/{method}",
+            timeout_s=self._timeout_s,
+            label=method,
+            headers=headers,
+            data=data,
+        )
+        classify(self.name, status, resp_headers, body, now_s=self._clock())
+        obj = orjson.loads(body)  # classify accepted it, so it is a JSON object with ok=true
+        return obj if isinstance(obj, dict) else {}
+
+    async def _upload(self, image_png: bytes) -> str:
+        """Steps 1-2 of the upload flow; returns the file id."""
+        got = await self._call(
+            "files.getUploadURLExternal",
+            {"filename": self._image_filename, "length": str(len(image_png))},
+        )
+        upload_url, file_id = got.get("upload_url"), got.get("file_id")
+        if not isinstance(upload_url, str) or not isinstance(file_id, str):
+            raise DeliveryError(self.name, "bad_response", retriable=False)
+        status, headers, body = await exchange(
+            self._session,
+            self.name,
+            "POST",
+            upload_url,
+            timeout_s=self._timeout_s,
+            label="file upload",
+            data=image_png,
+            headers={"Content-Type": "application/octet-stream", "User-Agent": USER_AGENT},
+        )
+        if not 200 <= status < 300:
+            classify(self.name, status, headers, body, now_s=self._clock())
+            raise DeliveryError(self.name, f"http_{status}", retriable=False)
+        return file_id
+
+    async def send(self, event: AirspaceEvent, image_png: bytes | None = None) -> None:
+        """Deliver one alert (in its visit's thread), with ``image_png`` attached when given.
+
+        Raises ``DeliveryError`` when the alert was not posted; never retries.
+        """
+        ctx = self._context(event)
+        file_id = await self._upload(image_png) if image_png else None
+        key = visit_key(event)
+        thread_ts = self.threads.get(key)
+        message: dict[str, Any] = {
+            "channel": self.channel_id,
+            **slack_blocks(ctx),
+            "unfurl_links": False,
+            "unfurl_media": False,
+        }
+        if thread_ts is not None:
+            message["thread_ts"] = thread_ts
+        posted = await self._call(
+            "chat.postMessage",
+            orjson.dumps(message),
+            json_body=True,
+        )
+        ts = posted.get("ts")
+        if thread_ts is None and isinstance(ts, str):
+            thread_ts = ts
+            self.threads.set(key, ts)
+        if event.type in _VISIT_ENDS:
+            self.threads.discard(key)
+        if file_id is not None:
+            await self._share(file_id, ctx.headline, thread_ts)
+
+    async def _share(self, file_id: str, title: str, thread_ts: str | None) -> None:
+        """Step 4: share the uploaded file under the alert; failures are logged, not raised."""
+        form = {
+            "files": orjson.dumps([{"id": file_id, "title": title}]).decode(),
+            "channel_id": self.channel_id,
+        }
+        if thread_ts is not None:
+            form["thread_ts"] = thread_ts
+        try:
+            await self._call("files.completeUploadExternal", form)
+        except DeliveryError as exc:
+            self.image_failures += 1
+            log.warning(
+                "%s: map image not shared (%s); the alert was posted", self.name, exc.reason
+            )
+
+    async def close(self) -> None:
+        """Nothing to release: the session belongs to the caller."""
