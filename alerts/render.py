@@ -37,6 +37,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import html
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -323,12 +324,13 @@ def _fit(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _fit_lines(lines: list[str], limit: int) -> str:
-    """Join whole lines until ``limit``; never cuts inside one (so no escape is split)."""
+def _fit_lines(lines: list[str], limit: int, length: Callable[[str], int] = len) -> str:
+    """Join whole lines while their ``length`` stays within ``limit``; never cuts inside one
+    (so no escape or tag is split)."""
     out: list[str] = []
     used = 0
     for line in lines:
-        extra = len(line) + (1 if out else 0)
+        extra = length(line) + (1 if out else 0)
         if used + extra > limit:
             if used + 2 <= limit:
                 out.append("…")
@@ -432,17 +434,7 @@ def _utf16_len(text: str) -> int:
 
 def _fit_html_lines(lines: list[str], limit: int) -> str:
     """Join complete, well-formed lines while the UTF-16 length stays within ``limit``."""
-    out: list[str] = []
-    used = 0
-    for line in lines:
-        extra = _utf16_len(line) + (1 if out else 0)
-        if used + extra > limit:
-            if used + 2 <= limit:
-                out.append("…")
-            break
-        out.append(line)
-        used += extra
-    return "\n".join(out)
+    return _fit_lines(lines, limit, _utf16_len)
 
 
 def _telegram_lines(ctx: AlertContext, *, full: bool) -> list[str]:
