@@ -3,8 +3,10 @@
 It lives in ``alerts`` because it composes both sides (``alerts`` may import ``streams``, never
 the reverse). Sub-commands::
 
-    skyfence demo                       embedded broker + worker + seed replay, prints alerts
-    skyfence worker [--broker B]        tracker + notifier (embedded broker if no --broker)
+    skyfence demo [--slack-webhook URL] [--telegram-token T --telegram-chat C]
+                                        embedded broker + worker + seed replay, prints alerts
+    skyfence worker [--broker B] [--routing FILE]
+                                        tracker + notifier (embedded broker if no --broker)
     skyfence replay FILE [--speed X | --max] --broker B
     skyfence evaluate FILE [--zones ...]   offline, no Kafka: events as JSON lines on stdout
     skyfence zones list | export SPEC
@@ -22,6 +24,8 @@ from pathlib import Path
 
 import orjson
 
+from alerts.config import SLACK_WEBHOOK_ENV, TELEGRAM_TOKEN_ENV, WEBHOOK_URL_ENV, AlertSettings
+from alerts.secrets import Secret
 from streams.codec import encode_event
 from streams.config import StreamSettings
 from streams.errors import SkyfenceError
@@ -68,6 +72,62 @@ def _add_broker(p: argparse.ArgumentParser, *, embedded_default: bool) -> None:
     p.add_argument("--broker", help=help_)
 
 
+def _add_alerts(p: argparse.ArgumentParser, *, worker: bool) -> None:
+    g = p.add_argument_group(
+        "alerts",
+        "where alerts go (each also from the environment; secrets preferably from the "
+        "environment or NAME_FILE secret files: command-line values are visible in ps)",
+    )
+    g.add_argument("--routing", help="routing TOML: channels, rules, mutes (SKYFENCE_ROUTING)")
+    g.add_argument("--slack-webhook", metavar="URL", help="Slack incoming webhook (SKYFENCE_SLACK_WEBHOOK_URL)")
+    g.add_argument("--telegram-token", metavar="TOKEN", help="Telegram bot token (SKYFENCE_TELEGRAM_TOKEN)")
+    g.add_argument("--telegram-chat", metavar="CHAT_ID", help="Telegram chat id (SKYFENCE_TELEGRAM_CHAT)")
+    g.add_argument("--webhook-url", metavar="URL", help="generic JSON webhook (SKYFENCE_WEBHOOK_URL)")
+    g.add_argument("--slack-api-url", metavar="URL", help="Slack Web API root (SKYFENCE_SLACK_API_URL)")
+    g.add_argument(
+        "--telegram-api-url", metavar="URL",
+        help="Telegram Bot API root, e.g. a self-hosted Bot API server (SKYFENCE_TELEGRAM_API_URL)",
+    )  # fmt: skip
+    g.add_argument("--watchlist", metavar="CSV", help="plane-alert-db CSV (SKYFENCE_WATCHLIST)")
+    g.add_argument("--no-console", action="store_true", help="do not print alerts on stdout")
+    g.add_argument("--no-maps", action="store_true", help="do not attach map images")
+    if worker:
+        g.add_argument(
+            "--max-lag-s", type=float,
+            help="hold back alerts whose event time lags wall time by more (default 300; "
+            "SKYFENCE_ALERT_MAX_LAG_S)",
+        )  # fmt: skip
+        g.add_argument(
+            "--replay-alerts", action="store_true",
+            help="push alerts for old events too (SKYFENCE_ALERT_REPLAY)",
+        )  # fmt: skip
+
+
+def _alert_settings(args: argparse.Namespace) -> tuple[AlertSettings, dict[str, Secret]]:
+    """Alert settings from the environment and flags, and secrets given as flags."""
+    settings = AlertSettings.from_env(
+        routing=args.routing,
+        telegram_chat=args.telegram_chat,
+        slack_api_url=args.slack_api_url,
+        telegram_api_url=args.telegram_api_url,
+        watchlist=args.watchlist,
+        console=False if args.no_console else None,
+        maps=False if args.no_maps else None,
+        alert_max_lag_s=getattr(args, "max_lag_s", None),
+        alert_replay=True if getattr(args, "replay_alerts", False) else None,
+    )
+    secrets: dict[str, Secret] = {}
+    for flag, env in (
+        ("slack_webhook", SLACK_WEBHOOK_ENV),
+        ("telegram_token", TELEGRAM_TOKEN_ENV),
+        ("webhook_url", WEBHOOK_URL_ENV),
+    ):
+        value = getattr(args, flag)
+        if value:
+            secrets[env] = Secret(value)
+    return settings, secrets
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``skyfence`` command."""
     parser = argparse.ArgumentParser(
@@ -86,11 +146,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--timeout-s", type=float, default=120.0, help="give up after this long (default 120)"
     )
+    _add_alerts(p, worker=False)
 
     p = sub.add_parser("worker", help="run the tracker and the notifier until stopped")
     _add_broker(p, embedded_default=True)
     _add_zones(p)
     p.add_argument("--metrics-port", type=int, help="serve Prometheus /metrics on this port")
+    _add_alerts(p, worker=True)
 
     p = sub.add_parser("replay", help="publish a recording to the positions topic")
     p.add_argument("file", help="recording (JSON lines, optionally gzip) or another --format")
@@ -194,8 +256,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         from alerts import runner
 
         if args.command == "demo":
+            alert_settings, secrets = _alert_settings(args)
             return runner.run(
-                runner.demo(_settings(args), Path(args.scenario), timeout_s=args.timeout_s)
+                runner.demo(
+                    _settings(args),
+                    Path(args.scenario),
+                    timeout_s=args.timeout_s,
+                    alert_settings=alert_settings,
+                    secrets=secrets,
+                )
             )
         if args.command == "worker":
             settings = _settings(args)
@@ -205,7 +274,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     zones=settings.zones,
                     metrics_port=args.metrics_port,
                 )
-            return runner.run(runner.worker(settings))
+            alert_settings, secrets = _alert_settings(args)
+            return runner.run(runner.worker(settings, alert_settings, secrets=secrets))
         if args.command == "replay":
             settings = _settings(args)
             return runner.run(

@@ -1,90 +1,527 @@
-"""The notifier: reads events, delivers each to every channel once.
+"""The notifier: reads events, and delivers each routed alert once per channel, durably.
 
-:class:`Notifier` is transport-free (``handle`` takes the raw event bytes), so tests drive it
-directly; :func:`attach_notifier` adds it as a Faust agent on the events topic.
+For every event read from the events topic, :meth:`Notifier.handle`:
 
-Duplicates (the same ``event_id`` read twice, e.g. after a tracker restart replayed part of
-its input) are dropped while their id is in a bounded in-memory window. Durable, cross-restart
-idempotency and retries with backoff belong to the delivery issue; here a failed delivery is
-logged and counted, and the next channel still gets the alert.
+1. decodes it (an undecodable event goes to the alerts dead-letter topic, counted);
+2. routes it (:mod:`alerts.routing`: mutes, rules by zone, type, country of registration,
+   watchlist class, callsign) to channel names; none -> counted as ``unrouted``;
+3. skips the channels the outbox already has a record for (the same event read again after a
+   crash or a rebalance: idempotency by ``event_id`` and channel);
+4. **flood control**: when the event's time lags wall time by more than
+   ``DeliveryPolicy.max_lag_s`` (default 5 minutes; a backlog after an outage, or someone
+   replaying yesterday) and replay mode is off, records the alerts as ``held`` and counts them
+   instead of pushing them to the desk;
+5. applies the cooldown (same aircraft, zone and event type), recording ``suppressed``;
+6. writes one ``pending`` outbox entry per channel, then queues it on that channel's
+   :class:`~alerts.delivery.ChannelWorker` (rate limits, retries with backoff, dead letters).
+
+Only then does the Faust agent move on and, later, commit the event's offset; Faust flushes
+the producer (the outbox's changelog) before every commit. So an alert accepted from the
+events topic is in the durable outbox before its event is committed, and a worker that dies
+before delivering sends it after restart (:meth:`Notifier.restore`).
+
+**Exactly once, and the window that remains.** A delivery is marked ``delivered`` in the
+outbox right after the peer accepts it. Slack and Telegram have no idempotency keys, so if
+the worker dies *between the peer's 200 and that record reaching Kafka* (a few milliseconds:
+one producer round trip), the alert is sent again after restart. A graceful stop (SIGTERM)
+lets the alerts in flight finish and flushes the outbox first, so it never duplicates. An
+alert is never lost: until an entry is ``delivered`` or ``dead`` it is retried, here or by the
+next owner of its partition.
+
+The shells: :class:`TableOutbox` keeps the outbox in a Faust table (changelog = compacted Kafka
+topic), :func:`attach_notifier` runs the notifier as a Faust agent on the events topic and
+wires restore/revoke to rebalances. Without Kafka, a :class:`~alerts.outbox.DictOutbox` and
+direct calls to :meth:`Notifier.handle` give the same behaviour in memory (tests).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections import OrderedDict
-from collections.abc import Sequence
+import random
+import time
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from alerts.channels.base import Channel
-from alerts.errors import DeliveryError
+from alerts.delivery import ChannelWorker, Job
+from alerts.enrich import Enricher
 from alerts.metrics import NotifierMetrics
+from alerts.outbox import (
+    DictOutbox,
+    EntryState,
+    OutboxEntry,
+    OutboxStore,
+    decode_entry,
+    encode_entry,
+    outbox_key,
+)
+from alerts.ratelimit import MultiLimit
+from alerts.retry import Backoff
+from alerts.routing import ChannelSpec, Cooldowns, Router, RoutingConfig, Rule, cooldown_key
 from streams.app import TrackerApp
 from streams.codec import decode_event
 from streams.errors import DecodeError
 from streams.models import AirspaceEvent
 
-__all__ = ["Notifier", "attach_notifier"]
+__all__ = [
+    "DeadLetterSink",
+    "DeliveryPolicy",
+    "Notifier",
+    "TableOutbox",
+    "attach_notifier",
+]
 
 log = logging.getLogger(__name__)
 
-#: Event ids remembered for de-duplication: a day of busy DPRK traffic is a few hundred
-#: events, so 100,000 ids (~10 MB) covers any realistic redelivery window.
-DEDUPE_WINDOW = 100_000
+#: Headers set on dead-lettered alerts.
+REASON_HEADER = "skyfence-reason"
+CHANNEL_HEADER = "skyfence-channel"
+ATTEMPTS_HEADER = "skyfence-attempts"
+
+#: Writes one dead letter: (key, value, headers).
+DeadLetterSink = Callable[[bytes | None, bytes, dict[str, bytes]], Awaitable[None]]
+
+
+def _default_backoff() -> Backoff:
+    # 1 s, 2 s, 4 s ... capped at 60 s: an outage of a minute costs at most one extra minute;
+    # after an hour of failures the alert goes to the dead-letter topic for a human.
+    return Backoff(base_s=1.0, max_s=60.0, jitter="full", give_up_after_s=3600.0)
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryPolicy:
+    """How the notifier delivers. Units in the names."""
+
+    #: Events whose time lags wall time by more than this are held, not pushed (flood control).
+    max_lag_s: float = 300.0
+    #: Push old events anyway (replaying a recording to a channel on purpose).
+    replay: bool = False
+    #: Retry delays and the give-up budget.
+    backoff: Backoff = field(default_factory=_default_backoff)
+    #: Settled outbox entries are forgotten after this long (the idempotency horizon: an event
+    #: re-read later than this would alert again).
+    retention_s: float = 7 * 86400.0
+    #: Wall time between sweeps of settled entries older than ``retention_s``.
+    sweep_interval_s: float = 3600.0
+    #: On a graceful stop, wait this long for alerts in flight to finish.
+    stop_grace_s: float = 10.0
 
 
 class Notifier:
-    """Delivers events to channels, once per event id."""
+    """Routes events and delivers alerts through per-channel workers (module docstring)."""
 
-    def __init__(self, channels: Sequence[Channel], metrics: NotifierMetrics) -> None:
-        self.channels = list(channels)
+    def __init__(
+        self,
+        channels: Sequence[Channel],
+        metrics: NotifierMetrics,
+        *,
+        router: Router | None = None,
+        outbox: OutboxStore | None = None,
+        policy: DeliveryPolicy | None = None,
+        limits: Mapping[str, MultiLimit] | None = None,
+        enricher: Enricher | None = None,
+        dead_letter: DeadLetterSink | None = None,
+        clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        names = [c.name for c in channels]
+        if len(set(names)) != len(names):
+            raise ValueError(f"channel names must be unique, got {names}")
+        self.channels = {c.name: c for c in channels}
         self.metrics = metrics
-        self._seen: OrderedDict[str, None] = OrderedDict()
-        #: Events read (including duplicates and undecodable ones) and deliveries made.
+        # Without routing, every channel gets every event (forecasts included); the desk's
+        # default routing (no forecasts) is what alerts.config builds for real channels.
+        self.router = router or Router(
+            RoutingConfig(
+                channels={n: ChannelSpec(name=n, kind="console") for n in names},
+                rules=(Rule(name="everything", channels=tuple(names)),),
+            )
+        )
+        unknown = {n for r in self.router.config.rules for n in r.channels} - set(names)
+        if unknown:
+            raise ValueError(f"routing names channels that are not configured: {sorted(unknown)}")
+        self.cooldowns = Cooldowns(self.router.config.cooldown_s)
+        self.outbox: OutboxStore = outbox if outbox is not None else DictOutbox()
+        self.policy = policy or DeliveryPolicy()
+        self.enricher = enricher or Enricher()
+        self._dead_letter = dead_letter
+        self._clock = clock
+        self._monotonic = monotonic
+        limits = limits or {}
+        self.workers = {
+            name: ChannelWorker(
+                channel,
+                backoff=self.policy.backoff,
+                limit=limits.get(name),
+                on_delivered=self._delivered,
+                on_dead=self._dead,
+                on_retry=self._retrying,
+                image_for=self.enricher.image,
+                monotonic=monotonic,
+                sleep=sleep,
+                rand=rand,
+            )
+            for name, channel in self.channels.items()
+        }
+        self._tasks: list[asyncio.Task[None]] = []
+        #: Events partitions this notifier owns (None: all, when there is no consumer group).
+        self.owned: set[int] | None = None
+        self._next_sweep_s = 0.0
+        #: Events read (including duplicates and undecodable ones) and alerts delivered.
         self.read = 0
         self.delivered = 0
+        self.dead = 0
+        self.held = 0
 
-    async def handle(self, value: bytes) -> AirspaceEvent | None:
-        """Decode and deliver one event; returns it, or None when skipped."""
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start one delivery task per channel."""
+        if self._tasks:
+            return
+        for worker in self.workers.values():
+            self._tasks.append(asyncio.create_task(worker.run(), name=f"deliver:{worker.name}"))
+
+    @property
+    def pending(self) -> int:
+        """Alerts queued or in flight, all channels."""
+        return sum(w.pending for w in self.workers.values())
+
+    async def drain(self, timeout_s: float | None = None) -> bool:
+        """Wait until every queued alert is delivered or given up on; False on timeout."""
+        loop = asyncio.get_running_loop()  # real time: the injected clock may be virtual
+        deadline = None if timeout_s is None else loop.time() + timeout_s
+        for worker in self.workers.values():
+            left = None if deadline is None else max(0.0, deadline - loop.time())
+            if not await worker.wait_idle(left):
+                return False
+        return True
+
+    async def stop(self) -> None:
+        """Let alerts in flight finish (up to ``stop_grace_s``), then stop the workers.
+        Queued alerts stay ``pending`` in the outbox and are sent after the next start."""
+        for worker in self.workers.values():
+            worker.stop_after_current()
+        if self._tasks:
+            _done, running = await asyncio.wait(self._tasks, timeout=self.policy.stop_grace_s)
+            for task in running:
+                task.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
+        self._tasks.clear()
+
+    async def close(self) -> None:
+        """Stop, then close every channel."""
+        await self.stop()
+        for channel in self.channels.values():
+            await channel.close()
+
+    # -- the event path ----------------------------------------------------------------------
+
+    async def handle(self, value: bytes, partition: int = 0) -> AirspaceEvent | None:
+        """Decode, route and queue one event; returns it, or None when undecodable."""
         self.read += 1
+        metrics = self.metrics
         try:
             event = decode_event(value)
         except DecodeError as exc:
-            log.error("undecodable event skipped: %s", exc)
-            self.metrics.events.labels("undecodable").inc()
+            log.error("undecodable event set aside: %s", exc)
+            metrics.events.labels("undecodable").inc()
+            await self._send_dead_letter(None, value, {REASON_HEADER: f"undecodable:{exc.reason}".encode()})
             return None
-        if event.event_id in self._seen:
-            self.metrics.events.labels("duplicate").inc()
-            return None
-        self._seen[event.event_id] = None
-        if len(self._seen) > DEDUPE_WINDOW:
-            self._seen.popitem(last=False)
-        self.metrics.events.labels("new").inc()
-        for channel in self.channels:
-            try:
-                await channel.send(event)
-            except DeliveryError as exc:
-                log.error("delivery to %s failed: %s", channel.name, exc.reason)
-                self.metrics.deliveries.labels(channel.name, "failed").inc()
-            else:
-                self.metrics.deliveries.labels(channel.name, "delivered").inc()
-                self.delivered += 1
+        if self.owned is not None:
+            self.owned.add(partition)
+        self._maybe_sweep()
+        routed = self.router.route(
+            event,
+            country=self.enricher.country(event.icao24),
+            aircraft=self.enricher.aircraft(event.icao24),
+        )
+        if not routed:
+            metrics.events.labels("unrouted").inc()
+            return event
+        now_s = self._clock()
+        fresh = [name for name in routed if self._is_new(outbox_key(event.event_id, name))]
+        if not fresh:
+            metrics.events.labels("duplicate").inc()
+            return event
+        lag_s = now_s - event.observed_ts
+        if lag_s > self.policy.max_lag_s and not self.policy.replay:
+            held = [n for n in fresh if not getattr(self.channels[n], "local", False)]
+            self._record(event, partition, held, EntryState.HELD, "backlog", now_s)
+            fresh = [n for n in fresh if n not in held]
+            if held:
+                metrics.events.labels("held_backlog").inc()
+                self.held += 1
+                log.info(
+                    "held %s %s %s: event time lags wall time by %.0f s (> %.0f s; replay off)",
+                    event.type.value, event.icao24, event.event_id, lag_s, self.policy.max_lag_s,
+                )  # fmt: skip
+            if not fresh:
+                return event
+        if not self.cooldowns.allow(cooldown_key(event), event.observed_ts):
+            self._record(event, partition, fresh, EntryState.SUPPRESSED, "cooldown", now_s)
+            metrics.events.labels("suppressed_cooldown").inc()
+            return event
+        metrics.events.labels("new").inc()
+        for name in fresh:
+            entry = OutboxEntry(
+                event_id=event.event_id,
+                channel=name,
+                partition=partition,
+                state=EntryState.PENDING,
+                created_s=now_s,
+                updated_s=now_s,
+                event=value,
+            )
+            self.outbox.put(partition, entry.key, encode_entry(entry))
+            self._submit(Job(entry, event))
         return event
 
-    async def close(self) -> None:
-        """Close every channel."""
-        for channel in self.channels:
-            await channel.close()
+    def _is_new(self, key: bytes) -> bool:
+        raw = self.outbox.get(key)
+        if raw is None:
+            return True
+        try:
+            entry = decode_entry(raw)
+        except ValueError:
+            log.warning("overwriting an undecodable outbox entry %r", key)
+            return True
+        # A held alert may be pushed by a later run in replay mode.
+        return entry.state is EntryState.HELD and self.policy.replay
+
+    def _record(
+        self,
+        event: AirspaceEvent,
+        partition: int,
+        channels: Sequence[str],
+        state: EntryState,
+        reason: str,
+        now_s: float,
+    ) -> None:
+        for name in channels:
+            entry = OutboxEntry(
+                event.event_id, name, partition, state, now_s, now_s, reason=reason
+            )
+            self.outbox.put(partition, entry.key, encode_entry(entry))
+
+    def _submit(self, job: Job) -> None:
+        worker = self.workers.get(job.entry.channel)
+        if worker is None:  # a channel removed from the config since the entry was written
+            log.warning("outbox entry for unknown channel %s left pending", job.entry.channel)
+            return
+        if worker.submit(job):
+            self.metrics.pending.labels(worker.name).set(worker.pending)
+
+    # -- worker callbacks --------------------------------------------------------------------
+
+    async def _delivered(self, job: Job, attempts: int) -> None:
+        now_s = self._clock()
+        entry = job.entry.settled(EntryState.DELIVERED, now_s)
+        entry = _with_attempts(entry, attempts - 1)
+        self._write(entry)
+        self.delivered += 1
+        self.metrics.deliveries.labels(entry.channel, "delivered").inc()
+        lag_s = now_s - job.event.observed_ts
+        if lag_s <= self.policy.max_lag_s:
+            self.metrics.latency.labels(entry.channel).observe(max(0.0, lag_s))
+        self.metrics.pending.labels(entry.channel).set(self.workers[entry.channel].pending - 1)
+
+    async def _dead(self, job: Job, reason: str, attempts: int) -> None:
+        now_s = self._clock()
+        entry = _with_attempts(job.entry.settled(EntryState.DEAD, now_s, reason), attempts)
+        self._write(entry)
+        self.dead += 1
+        log.error(
+            "alert %s to %s given up after %d attempt(s): %s",
+            entry.event_id, entry.channel, attempts, reason,
+        )  # fmt: skip
+        self.metrics.deliveries.labels(entry.channel, "dead_letter").inc()
+        self.metrics.dead_letters.labels(entry.channel, reason).inc()
+        self.metrics.pending.labels(entry.channel).set(self.workers[entry.channel].pending - 1)
+        await self._send_dead_letter(
+            job.event.icao24.encode(),
+            job.entry.event or b"",
+            {
+                REASON_HEADER: reason.encode(),
+                CHANNEL_HEADER: entry.channel.encode(),
+                ATTEMPTS_HEADER: str(attempts).encode(),
+            },
+        )
+
+    def _retrying(self, job: Job, reason: str, delay_s: float) -> None:
+        self.metrics.retries.labels(job.entry.channel, reason).inc()
+        log.warning(
+            "alert %s to %s failed (%s); retrying in %.1f s",
+            job.entry.event_id, job.entry.channel, reason, delay_s,
+        )  # fmt: skip
+
+    def _write(self, entry: OutboxEntry) -> None:
+        # Still write when the partition moved away mid-flight: the record is true, and the
+        # new owner, if it recovered before this landed, may send once more (see docstring).
+        self.outbox.put(entry.partition, entry.key, encode_entry(entry))
+
+    async def _send_dead_letter(self, key: bytes | None, value: bytes, headers: dict[str, bytes]) -> None:
+        if self._dead_letter is None:
+            return
+        try:
+            await self._dead_letter(key, value, headers)
+        except Exception:  # the outbox already records it as dead; keep delivering others
+            log.exception("could not write an alert dead letter")
+
+    # -- rebalances, restarts, housekeeping --------------------------------------------------
+
+    def restore(self, partitions: set[int] | None = None) -> int:
+        """Queue the ``pending`` outbox entries of ``partitions`` (None: all) again, e.g. after
+        a restart or when a rebalance hands this notifier partitions. Returns how many."""
+        if partitions is not None:
+            self.owned = set(partitions) if self.owned is None else self.owned | partitions
+        queued = 0
+        for key, raw in self.outbox.scan():
+            try:
+                entry = decode_entry(raw)
+            except ValueError:
+                log.warning("skipping an undecodable outbox entry %r", key)
+                continue
+            if entry.state is not EntryState.PENDING:
+                continue
+            if partitions is not None and entry.partition not in partitions:
+                continue
+            worker = self.workers.get(entry.channel)
+            if worker is None or worker.has(key) or entry.event is None:
+                continue
+            try:
+                event = decode_event(entry.event)
+            except DecodeError:
+                continue
+            self._submit(Job(entry, event))
+            queued += 1
+        if queued:
+            log.info("restored %d pending alert(s) from the outbox", queued)
+        return queued
+
+    def revoke(self, partitions: set[int]) -> None:
+        """Stop sending queued alerts of ``partitions`` (another notifier owns them now)."""
+        if self.owned is not None:
+            self.owned -= partitions
+        for worker in self.workers.values():
+            worker.drop_partitions(partitions)
+            self.metrics.pending.labels(worker.name).set(worker.pending)
+
+    def _maybe_sweep(self) -> None:
+        now_s = self._clock()
+        if now_s < self._next_sweep_s:
+            return
+        self._next_sweep_s = now_s + self.policy.sweep_interval_s
+        self.sweep(now_s)
+
+    def sweep(self, now_s: float) -> int:
+        """Forget settled entries older than ``retention_s``; returns how many."""
+        horizon = now_s - self.policy.retention_s
+        gone = 0
+        for key, raw in self.outbox.scan():
+            try:
+                entry = decode_entry(raw)
+            except ValueError:
+                continue
+            mine = self.owned is None or entry.partition in self.owned
+            if entry.state.final and entry.updated_s < horizon and mine:
+                self.outbox.delete(entry.partition, key)
+                gone += 1
+        return gone
+
+    def entries(self) -> Iterator[OutboxEntry]:
+        """Every decodable outbox entry (for inspection and tests)."""
+        for _key, raw in self.outbox.scan():
+            try:
+                yield decode_entry(raw)
+            except ValueError:
+                continue
 
 
-def attach_notifier(bundle: TrackerApp, notifier: Notifier) -> None:
-    """Run ``notifier`` as a Faust agent on the events topic of ``bundle``'s app."""
+def _with_attempts(entry: OutboxEntry, failed: int) -> OutboxEntry:
+    return replace(entry, attempts=failed)
+
+
+class TableOutbox:
+    """An :class:`~alerts.outbox.OutboxStore` on a Faust table (in-memory store, changelog
+    in Kafka). Writes name their events partition explicitly, so delivery tasks (outside any
+    agent's event) can record outcomes in the right changelog partition."""
+
+    def __init__(self, table: Any) -> None:
+        self.table = table
+
+    def get(self, key: bytes) -> bytes | None:
+        """The stored value of ``key``, or None."""
+        value = self.table.data.get(key)
+        return value if isinstance(value, bytes) else None
+
+    def put(self, partition: int, key: bytes, value: bytes) -> None:
+        """Store and log ``value`` under ``key`` in changelog partition ``partition``."""
+        self.table.data[key] = value
+        self.table.send_changelog(partition, key, value)
+
+    def delete(self, partition: int, key: bytes) -> None:
+        """Forget ``key`` and write its tombstone."""
+        self.table.data.pop(key, None)
+        self.table.send_changelog(partition, key, None, value_serializer="raw")
+
+    def scan(self) -> Iterator[tuple[bytes, bytes]]:
+        """A snapshot of every (key, value)."""
+        return iter(list(self.table.data.items()))
+
+
+def create_outbox_table(bundle: TrackerApp) -> Any:
+    """The ``outbox`` table, co-partitioned with the events topic."""
+    import faust
+
+    raw = "raw"
+    return bundle.app.Table(
+        "outbox",
+        default=None,
+        partitions=bundle.settings.partitions,
+        key_type=bytes,
+        value_type=bytes,
+        schema=faust.Schema(key_type=bytes, value_type=bytes, key_serializer=raw, value_serializer=raw),
+    )
+
+
+def attach_notifier(bundle: TrackerApp, notifier: Notifier, *, dead_letter_topic: str | None = None) -> None:
+    """Run ``notifier`` as a Faust agent on the events topic of ``bundle``'s app, with its
+    outbox in a Faust table and its dead letters in ``dead_letter_topic`` (if given)."""
+    app = bundle.app
+    notifier.outbox = TableOutbox(create_outbox_table(bundle))
+    notifier.owned = set()
+    events_topic = bundle.settings.events_topic
+    if dead_letter_topic:
+        dlq = app.topic(dead_letter_topic, partitions=1, key_serializer="raw", value_serializer="raw")
+
+        async def send_dead_letter(key: bytes | None, value: bytes, headers: dict[str, bytes]) -> None:
+            await dlq.send(key=key, value=value, headers=headers)
+
+        notifier._dead_letter = send_dead_letter
 
     async def notifier_agent(stream: Any) -> None:
-        async for value in stream:
+        async for event in stream.events():
+            message = event.message
             try:
-                await notifier.handle(value)
-            except Exception:  # a channel bug must not stop alerting
-                log.exception("notifier failed on an event")
+                await notifier.handle(message.value, message.partition)
+            except Exception:  # a bug must not stop alerting; the event is in the topic
+                log.exception("notifier failed on %s[%s]@%s", message.topic, message.partition, message.offset)
 
-    bundle.app.agent(bundle.events, name="notifier")(notifier_agent)
+    app.agent(bundle.events, name="notifier")(notifier_agent)
+
+    def _events_partitions(tps: Any) -> set[int]:
+        return {tp.partition for tp in tps if tp.topic == events_topic}
+
+    @app.on_rebalance_complete.connect  # type: ignore[arg-type]
+    async def _restore(sender: Any, **kwargs: Any) -> None:
+        # Tables are recovered now: queue what a previous owner (or our previous life) left.
+        notifier.restore(_events_partitions(app.consumer.assignment()))
+
+    @app.on_partitions_revoked.connect  # type: ignore[arg-type]
+    async def _revoke(sender: Any, revoked: Any, **kwargs: Any) -> None:
+        notifier.revoke(_events_partitions(revoked))

@@ -468,6 +468,7 @@ def _telegram_lines(ctx: AlertContext, *, full: bool) -> list[str]:
         )
     if full and ctx.category:
         lines.append(f"Watchlist: {_h(ctx.category)}")
+    lines.append(f"event <code>{_h(ctx.event_id)}</code>")
     return lines
 
 

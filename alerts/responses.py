@@ -262,15 +262,17 @@ def classify(
     body: bytes,
     *,
     now_s: float | None = None,
+    kind: str | None = None,
 ) -> None:
     """Return ``None`` if the peer accepted the alert, else raise :class:`DeliveryError`.
 
-    ``channel`` names the channel (its prefix picks the rules, see :func:`channel_kind`);
+    ``kind`` picks the rules (``slack_webhook``, ``slack_api``, ``telegram``, ``webhook``);
+    without it the channel name's prefix does (see :func:`channel_kind`);
     ``headers`` are matched case-insensitively; ``now_s`` (epoch seconds) is only needed to
     turn an HTTP-date ``Retry-After`` into a delay.
     """
     retry_after_s = parse_retry_after(_header(headers, "Retry-After"), now_s)
-    kind = channel_kind(channel)
+    kind = kind or channel_kind(channel)
     if kind == "slack_webhook":
         _slack_webhook(channel, status, retry_after_s, body)
     elif kind == "slack_api":

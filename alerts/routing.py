@@ -27,7 +27,10 @@ typo fails loudly instead of silently disabling an alert::
 Channels (``[channels.NAME]``), by ``kind``:
 
 - ``slack_webhook``: ``url_env`` (required);
-- ``telegram``: ``token_env`` (required), ``chat_id`` (required, string or integer);
+- ``slack_api``: ``token_env`` (required, a bot token), ``channel_id`` (required), ``api_url``
+  (optional, default ``https://slack.com/api``);
+- ``telegram``: ``token_env`` (required), ``chat_id`` (required, string or integer),
+  ``api_url`` (optional: a self-hosted Bot API server; default ``https://api.telegram.org``);
 - ``webhook``: ``url_env`` (required), ``secret_env`` (optional, the signing secret);
 - ``console``: no settings.
 
@@ -113,7 +116,8 @@ __all__ = [
 #: Channel kinds and their settings: (required keys, optional keys). ``kind`` is implied.
 CHANNEL_KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "slack_webhook": (("url_env",), ()),
-    "telegram": (("token_env", "chat_id"), ()),
+    "slack_api": (("token_env", "channel_id"), ("api_url",)),
+    "telegram": (("token_env", "chat_id"), ("api_url",)),
     "webhook": (("url_env",), ("secret_env",)),
     "console": ((), ()),
 }
@@ -177,6 +181,9 @@ class ChannelSpec:
     token_env: str | None = None
     secret_env: str | None = None
     chat_id: str | None = None
+    channel_id: str | None = None
+    #: API root override (a self-hosted Telegram Bot API server, a proxy, a test fake).
+    api_url: str | None = None
 
     def env_names(self) -> tuple[str, ...]:
         """The environment variables this channel reads (required ones first)."""
@@ -519,12 +526,19 @@ def _parse_channels(raw: Mapping[str, Any]) -> dict[str, ChannelSpec]:
             if key not in table:
                 continue
             value = table[key]
-            if key == "chat_id":
+            if key in ("chat_id", "channel_id"):
                 if isinstance(value, bool) or not isinstance(value, int | str) or value == "":
                     raise RoutingConfigError(
                         where, key, "bad_type", f"must be a string or integer, got {value!r}"
                     )
                 settings[key] = str(value)
+            elif key == "api_url":
+                url = _string(value, where, key)
+                if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", url):
+                    raise RoutingConfigError(
+                        where, key, "bad_value", f"must be an http(s) URL, got {url!r}"
+                    )
+                settings[key] = url
             else:
                 settings[key] = _env_name(value, where, key)
         channels[name] = ChannelSpec(name=name, kind=kind, **settings)

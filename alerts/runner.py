@@ -15,7 +15,7 @@ import signal
 import sys
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Coroutine, Sequence
+from collections.abc import AsyncIterator, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,10 +23,14 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from alerts.channels.base import Channel
-from alerts.channels.console import ConsoleChannel
+from alerts.config import ALERTS_DEAD_LETTER_TOPIC, AlertSettings, Channels, build_channels
+from alerts.enrich import Enricher, load_watchlist
 from alerts.formatting import console_line
 from alerts.metrics import NotifierMetrics
-from alerts.notifier import Notifier, attach_notifier
+from alerts.notifier import DeliveryPolicy, Notifier, attach_notifier
+from alerts.ratelimit import MultiLimit
+from alerts.routing import Router
+from alerts.secrets import Secret
 from streams.app import TrackerApp, create_tracker_app
 from streams.config import StreamSettings
 from streams.metrics import TrackerMetrics
@@ -36,7 +40,7 @@ from streams.replay import read_recording_raw
 from streams.sources import read_source_raw
 from streams.topics import ensure_topics
 from streams.tracking import Tracker
-from streams.zones import load_zones
+from streams.zones import Zone, load_zones
 
 __all__ = [
     "Pipeline",
@@ -98,7 +102,9 @@ class Pipeline:
     registry: CollectorRegistry
 
     async def stop(self) -> None:
-        """Stop Faust and close the channels."""
+        """Stop gracefully: alerts in flight finish and are recorded, then Faust stops
+        (flushing the outbox changelog and committing), then the channels close."""
+        await self.notifier.stop()
         await self.bundle.app.stop()
         await self.notifier.close()
 
@@ -110,17 +116,61 @@ async def start_pipeline(
     *,
     registry: CollectorRegistry | None = None,
     tracker: Tracker | None = None,
+    router: Router | None = None,
+    limits: Mapping[str, MultiLimit] | None = None,
+    enricher: Enricher | None = None,
+    policy: DeliveryPolicy | None = None,
+    alerts_dead_letter_topic: str = ALERTS_DEAD_LETTER_TOPIC,
 ) -> Pipeline:
-    """Create topics, build the Faust app with the tracker and notifier agents, start it."""
+    """Create topics, build the Faust app with the tracker and notifier agents, start it.
+
+    Without ``router`` every channel gets every event; without ``policy`` the notifier holds
+    back events older than 5 minutes from non-local channels (see :mod:`alerts.notifier`).
+    """
     registry = registry or CollectorRegistry()
-    tracker = tracker or Tracker(load_zones(settings.zones))
-    await ensure_topics(bootstrap, settings)
+    zones = tracker.zones if tracker is not None else load_zones(settings.zones)
+    tracker = tracker or Tracker(zones)
+    await ensure_topics(bootstrap, settings, extra=[(alerts_dead_letter_topic, 1)])
     bundle = create_tracker_app(settings, bootstrap, tracker, TrackerMetrics(registry))
-    notifier = Notifier(channels, NotifierMetrics(registry))
-    attach_notifier(bundle, notifier)
+    notifier = Notifier(
+        channels,
+        NotifierMetrics(registry),
+        router=router,
+        limits=limits,
+        enricher=enricher or Enricher(zones),
+        policy=policy,
+    )
+    attach_notifier(bundle, notifier, dead_letter_topic=alerts_dead_letter_topic)
     bundle.app.finalize()
+    await notifier.start()
     await bundle.app.start()
     return Pipeline(bundle=bundle, notifier=notifier, registry=registry)
+
+
+@contextlib.asynccontextmanager
+async def desk_channels(
+    alert_settings: AlertSettings,
+    zones: Sequence[Zone],
+    *,
+    secrets: Mapping[str, Secret] | None = None,
+    console_stream: Any = None,
+) -> AsyncIterator[tuple[Channels, Enricher]]:
+    """The configured channels (routing file or quick flags) on one HTTP session."""
+    import aiohttp
+
+    enricher = Enricher(
+        zones, load_watchlist(alert_settings.watchlist), images=alert_settings.maps
+    )
+    async with aiohttp.ClientSession() as session:
+        built = build_channels(
+            alert_settings,
+            session,
+            enricher,
+            zone_ids=[z.id for z in zones],
+            secrets=secrets,
+            console_stream=console_stream,
+        )
+        yield built, enricher
 
 
 async def serve_metrics(registry: CollectorRegistry, host: str, port: int) -> Any:
@@ -136,22 +186,45 @@ async def serve_metrics(registry: CollectorRegistry, host: str, port: int) -> An
     return runner
 
 
-async def worker(settings: StreamSettings, channels: Sequence[Channel] | None = None) -> int:
-    """``skyfence worker``: run until SIGINT/SIGTERM."""
+async def worker(
+    settings: StreamSettings,
+    alert_settings: AlertSettings | None = None,
+    *,
+    secrets: Mapping[str, Secret] | None = None,
+) -> int:
+    """``skyfence worker``: run until SIGINT/SIGTERM, then stop gracefully."""
+    alert_settings = alert_settings or AlertSettings()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     say = _stderr
-    async with embedded_or_given_broker(settings, say=say) as (bootstrap, settings):
-        pipeline = await start_pipeline(settings, bootstrap, channels or [ConsoleChannel()])
+    zones = load_zones(settings.zones)
+    async with (
+        desk_channels(alert_settings, zones, secrets=secrets) as (built, enricher),
+        embedded_or_given_broker(settings, say=say) as (bootstrap, settings),
+    ):
+        pipeline = await start_pipeline(
+            settings,
+            bootstrap,
+            built.channels,
+            tracker=Tracker(zones),
+            router=built.router,
+            limits=built.limits,
+            enricher=enricher,
+            policy=_policy(alert_settings),
+            alerts_dead_letter_topic=alert_settings.alerts_dead_letter_topic,
+        )
         metrics_runner = None
         if settings.metrics_port:
             metrics_runner = await serve_metrics(
                 pipeline.registry, settings.metrics_host, settings.metrics_port
             )
             say(f"metrics on http://{settings.metrics_host}:{settings.metrics_port}/metrics")
-        say(f"worker running on {bootstrap}, zones {', '.join(settings.zones)}; Ctrl-C stops")
+        say(
+            f"worker running on {bootstrap}, zones {', '.join(settings.zones)}, "
+            f"channels {', '.join(c.name for c in built.channels) or '(none)'}; Ctrl-C stops"
+        )
         try:
             await stop.wait()
         finally:
@@ -159,6 +232,13 @@ async def worker(settings: StreamSettings, channels: Sequence[Channel] | None = 
                 await metrics_runner.cleanup()
             await pipeline.stop()
     return 0
+
+
+def _policy(alert_settings: AlertSettings, *, replay: bool | None = None) -> DeliveryPolicy:
+    return DeliveryPolicy(
+        max_lag_s=alert_settings.alert_max_lag_s,
+        replay=alert_settings.alert_replay if replay is None else replay,
+    )
 
 
 async def replay_file(
@@ -206,9 +286,16 @@ async def demo(
     timeout_s: float = 120.0,
     channels: Sequence[Channel] | None = None,
     out: Any = None,
+    alert_settings: AlertSettings | None = None,
+    secrets: Mapping[str, Secret] | None = None,
 ) -> int:
-    """``skyfence demo``: embedded broker, worker and replay in one process; prints alerts."""
+    """``skyfence demo``: embedded broker, worker and replay in one process; prints alerts.
+
+    The seed is a 2023 recording, so the notifier runs in replay mode (flood control off):
+    with ``--slack-webhook`` or ``--telegram-*`` the alerts really go out, rate-limited.
+    """
     out = out or sys.stdout
+    alert_settings = alert_settings or AlertSettings()
 
     def say(text: str) -> None:
         out.write(f"-- {text}\n")
@@ -219,11 +306,28 @@ async def demo(
     t_start = time.monotonic()
     first_alert: list[float] = []
     events: list[AirspaceEvent] = []
-    async with embedded_or_given_broker(settings, say=say) as (bootstrap, settings):
+    zones = load_zones(settings.zones)
+    async with (
+        desk_channels(alert_settings, zones, secrets=secrets, console_stream=out) as (built, enricher),
+        embedded_or_given_broker(settings, say=say) as (bootstrap, settings),
+    ):
+        if channels is not None:  # tests: exactly these channels, every event to each
+            built = Channels(channels=list(channels), router=None, limits={})
         t_broker = time.monotonic()
-        pipeline = await start_pipeline(settings, bootstrap, channels or [ConsoleChannel(out)])
+        pipeline = await start_pipeline(
+            settings,
+            bootstrap,
+            built.channels,
+            tracker=Tracker(zones),
+            router=built.router,
+            limits=built.limits,
+            enricher=enricher,
+            policy=_policy(alert_settings, replay=True),
+            alerts_dead_letter_topic=alert_settings.alerts_dead_letter_topic,
+        )
         say(
-            f"worker started in {time.monotonic() - t_broker:.1f} s; replaying {scenario.name} at full speed"
+            f"worker started in {time.monotonic() - t_broker:.1f} s; channels "
+            f"{', '.join(c.name for c in built.channels)}; replaying {scenario.name} at full speed"
         )
 
         def on_event(event: AirspaceEvent) -> None:
@@ -253,7 +357,7 @@ async def demo(
         f"summary: {stats.sent} positions replayed, {bundle.handled - bundle.watermarks} processed, "
         f"{bundle.tracked} aircraft tracked, {len(events)} events "
         f"({', '.join(f'{k} {v}' for k, v in sorted(by_type.items())) or 'none'}), "
-        f"{notifier.delivered} alerts delivered"
+        f"{notifier.delivered} alerts delivered, {notifier.dead} dead-lettered"
     )
     if first_alert:
         say(f"first alert {first_alert[0] - t_broker:.1f} s after the broker started")
@@ -278,7 +382,7 @@ async def _wait_until_drained(pipeline: Pipeline, sent: int, *, deadline: float)
     """Wait until the tracker handled every sent position and the notifier every event."""
     bundle, notifier = pipeline.bundle, pipeline.notifier
     while time.monotonic() < deadline:
-        if bundle.handled >= sent and notifier.read >= bundle.emitted:
+        if bundle.handled >= sent and notifier.read >= bundle.emitted and not notifier.pending:
             return True
         await asyncio.sleep(0.05)
     return False

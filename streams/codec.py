@@ -203,7 +203,29 @@ def encode_event(event: AirspaceEvent) -> bytes:
         value = getattr(event, key)
         if value is not None:
             out[key] = value
+    if event.trail:
+        out["trail"] = event.trail
     return orjson.dumps(out)
+
+
+#: Most trail points accepted in an event (the tracker keeps a dozen).
+_TRAIL_MAX = 64
+
+
+def _trail(value: Any) -> tuple[tuple[float, float], ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or len(value) > _TRAIL_MAX:
+        raise TypeError(f"trail must be a list of at most {_TRAIL_MAX} [lat, lon] pairs")
+    out = []
+    for point in value:
+        if not isinstance(point, list) or len(point) != 2:
+            raise TypeError("trail points must be [lat, lon] pairs")
+        lat, lon = float(point[0]), float(point[1])
+        if not (-90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0):
+            raise ValueError("trail point out of range")
+        out.append((lat, lon))
+    return tuple(out)
 
 
 def decode_event(data: bytes | str) -> AirspaceEvent:
@@ -227,6 +249,7 @@ def decode_event(data: bytes | str) -> AirspaceEvent:
             callsign=obj.get("callsign"),
             confidence=Confidence(obj["confidence"]),
             **{key: obj.get(key) for key in _EVENT_OPTIONAL},
+            trail=_trail(obj.get("trail")),
         )
     except KeyError as exc:
         raise DecodeError("missing_field", f"event field {exc} is required") from None

@@ -121,3 +121,6 @@ class AirspaceEvent:
     eta_ts: float | None = None
     last_seen_ts: float | None = None
     verdict: str | None = None
+    #: Recent fixes of the aircraft near the zone, oldest first, as (lat, lon): context for
+    #: the alert's map, not part of the event's identity (empty far from zones).
+    trail: tuple[tuple[float, float], ...] = ()

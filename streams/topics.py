@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 
 from streams.config import StreamSettings
 
@@ -21,9 +22,14 @@ _TOPIC_ALREADY_EXISTS = 36
 
 
 async def ensure_topics(
-    bootstrap: str, settings: StreamSettings, *, timeout_s: float = 30.0
+    bootstrap: str,
+    settings: StreamSettings,
+    *,
+    timeout_s: float = 30.0,
+    extra: Sequence[tuple[str, int]] = (),
 ) -> None:
-    """Create the positions, events and dead-letter topics if they do not exist yet."""
+    """Create the positions, events and dead-letter topics (and ``extra`` (name, partitions)
+    topics, e.g. the alerts dead-letter topic) if they do not exist yet."""
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
     admin = AIOKafkaAdminClient(
@@ -38,6 +44,7 @@ async def ensure_topics(
                 (settings.positions_topic, settings.partitions),
                 (settings.events_topic, settings.partitions),
                 (settings.dead_letter_topic, 1),
+                *extra,
             )
             if name not in existing
         ]

@@ -47,6 +47,7 @@ Out of scope here: I/O, persistence (see ``encode_state``/``decode_state``), met
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import math
 from collections.abc import Sequence
@@ -133,6 +134,10 @@ class Policy:
     #: Persist the last fix at least this often (event time) near a zone (within
     #: ``near_margin_deg`` of its bounds), so a restart interpolates from a recent fix.
     checkpoint_near_s: float = 30.0
+    #: Near a zone, keep a fix for the alert's map every this many seconds...
+    trail_spacing_s: float = 30.0
+    #: ...and at most this many of them (the last ~6 minutes at the default spacing).
+    trail_points: int = 12
     #: Persist the last fix at least this often elsewhere (keeps the TTL honest after restart).
     checkpoint_far_s: float = 600.0
     #: How far outside a zone's bounding box (degrees) counts as "near" for checkpoints and
@@ -184,6 +189,9 @@ class AircraftState:
     candidate: tuple[float, float, float, int | None] | None = None
     #: Event time of the last durable write of this state.
     written_ts: float = 0.0
+    #: Recent fixes near a zone, oldest first: (ts, lat, lon). Context for an alert's map;
+    #: far from every zone it stays the shared empty tuple (no memory, no work).
+    trail: tuple[tuple[float, float, float], ...] = ()
 
     def expired(self, now_ts: float, policy: Policy) -> bool:
         """True when this state is older than its time to live at event time ``now_ts``."""
@@ -394,6 +402,9 @@ class Tracker:
 
     def tick(self, state: AircraftState, now_ts: float) -> StepResult:
         """Advance a silent aircraft to event time ``now_ts``: confirm exits, raise signal loss."""
+        return _with_trail(self._tick(state, now_ts))
+
+    def _tick(self, state: AircraftState, now_ts: float) -> StepResult:
         policy = self.policy
         events: list[AirspaceEvent] = []
         for zone in self.zones:
@@ -433,6 +444,9 @@ class Tracker:
 
     def step(self, state: AircraftState | None, report: PositionReport) -> StepResult:
         """Advance one aircraft's state by one report; see the module docstring for the rules."""
+        return _with_trail(self._step(state, report))
+
+    def _step(self, state: AircraftState | None, report: PositionReport) -> StepResult:
         policy = self.policy
         if state is not None and state.expired(report.ts, policy):
             state = None
@@ -494,6 +508,8 @@ class Tracker:
                     )  # fmt: skip
         velocity = self._velocity(None, report)
         state.heading_known = velocity is not None
+        if self.is_near(report.lat, report.lon):
+            state.trail = ((report.ts, report.lat, report.lon),)
         if velocity is not None and self.is_near(report.lat, report.lon):
             events.extend(self._approaches(state, report, velocity, report.vrate_fpm))
         return StepResult(state, events, Outcome.ACCEPTED, True)
@@ -609,6 +625,11 @@ class Tracker:
         velocity = self._velocity(prev, report)
         state.heading_known = velocity is not None
         if self.is_near(report.lat, report.lon):
+            trail = state.trail
+            if not trail or report.ts - trail[-1][0] >= policy.trail_spacing_s:
+                keep = policy.trail_points - 1
+                state.trail = (*(trail[-keep:] if keep > 0 else ()), (report.ts, report.lat, report.lon))
+                changed = True
             vrate: float | None = report.vrate_fpm
             derive = vrate is None and prev is not None and 0 < dt <= policy.velocity_max_gap_s
             if derive and report.alt_ft is not None and state.alt_ft is not None:
@@ -618,9 +639,10 @@ class Tracker:
             approach_before = (set(state.approach), dict(state.approach_raised))
             events.extend(self._approaches(state, report, velocity, vrate))
             changed = changed or (set(state.approach), state.approach_raised) != approach_before
-        elif state.approach or state.approach_raised:
+        elif state.approach or state.approach_raised or state.trail:
             state.approach.clear()
             state.approach_raised.clear()
+            state.trail = ()
             changed = True
 
         state.ts, state.lat, state.lon, state.alt_ft = (
@@ -833,6 +855,7 @@ def encode_state(state: AircraftState) -> bytes:
             [[zid, ts] for zid, ts in state.approach_raised.items()],
             state.lost,
             state.heading_known,
+            [list(p) for p in state.trail],
         ]
     )
 
@@ -857,6 +880,7 @@ def decode_state(data: bytes) -> AircraftState:
         raised,
         lost,
         heading,
+        *rest,
     ) = fields
     state = AircraftState(
         icao24=icao24,
@@ -880,4 +904,17 @@ def decode_state(data: bytes) -> AircraftState:
         state.approach_raised[zid] = raised_ts
     if cand:
         state.candidate = (cand[0], cand[1], cand[2], cand[3])
+    if rest and rest[0]:  # the trail (absent in states written before it existed)
+        state.trail = tuple((p[0], p[1], p[2]) for p in rest[0])
     return state
+
+
+def _with_trail(result: StepResult) -> StepResult:
+    """Give the result's events the aircraft's recent track (the map's context)."""
+    state = result.state
+    if result.events and state is not None and state.trail:
+        trail = tuple((round(lat, 4), round(lon, 4)) for _, lat, lon in state.trail)
+        if (state.lat, state.lon) != (state.trail[-1][1], state.trail[-1][2]):
+            trail = (*trail, (round(state.lat, 4), round(state.lon, 4)))
+        result.events = [dataclasses.replace(e, trail=trail) for e in result.events]
+    return result

@@ -33,8 +33,12 @@ class Channel(Protocol):
 class ListChannel:
     """A channel that keeps every event it is given, in order: the fake tests use."""
 
-    def __init__(self, name: str = "list") -> None:
+    def __init__(self, name: str = "list", *, local: bool = True) -> None:
         self.name = name
+        self.kind = "list"
+        #: Local channels (the console, this fake) are not held back by flood control; pass
+        #: ``local=False`` to test flood control with it.
+        self.local = local
         self.events: list[AirspaceEvent] = []
 
     async def send(self, event: AirspaceEvent) -> None:

@@ -16,6 +16,9 @@ class ConsoleChannel:
 
     def __init__(self, stream: TextIO | None = None, *, prefix: str = "ALERT  ") -> None:
         self.name = "console"
+        self.kind = "console"
+        #: A local log, not a push to the desk: flood control does not hold it back.
+        self.local = True
         self._stream = stream
         self._prefix = prefix
 

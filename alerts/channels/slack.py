@@ -45,7 +45,6 @@ from alerts.channels.webhook import (
     DEFAULT_TIMEOUT_S,
     USER_AGENT,
     ContextFactory,
-    check_name,
     default_context,
     exchange,
 )
@@ -138,7 +137,8 @@ class SlackWebhookChannel:
         clock: Callable[[], float] = time.time,
         context_factory: ContextFactory | None = None,
     ) -> None:
-        self.name = check_name(name, "slack_webhook")
+        self.name = name
+        self.kind = "slack_webhook"
         self._url = webhook_url
         self._session = session
         self._timeout_s = timeout_s
@@ -161,7 +161,7 @@ class SlackWebhookChannel:
             data=body,
             headers={"Content-Type": "application/json", "User-Agent": USER_AGENT},
         )
-        classify(self.name, status, headers, resp, now_s=self._clock())
+        classify(self.name, status, headers, resp, now_s=self._clock(), kind=self.kind)
 
     async def close(self) -> None:
         """Nothing to release: the session belongs to the caller."""
@@ -184,7 +184,10 @@ class SlackApiChannel:
         threads: ThreadStore | None = None,
         image_filename: str = "track.png",
     ) -> None:
-        self.name = check_name(name, "slack_api")
+        self.name = name
+        self.kind = "slack_api"
+        #: The notifier passes a map PNG to ``send`` (uploaded into the alert's thread).
+        self.accepts_image = True
         self.channel_id = channel_id
         self._token = token
         self._session = session
@@ -224,7 +227,7 @@ class SlackApiChannel:
             headers=headers,
             data=data,
         )
-        classify(self.name, status, resp_headers, body, now_s=self._clock())
+        classify(self.name, status, resp_headers, body, now_s=self._clock(), kind=self.kind)
         obj = orjson.loads(body)  # classify accepted it, so it is a JSON object with ok=true
         return obj if isinstance(obj, dict) else {}
 
@@ -248,7 +251,7 @@ class SlackApiChannel:
             headers={"Content-Type": "application/octet-stream", "User-Agent": USER_AGENT},
         )
         if not 200 <= status < 300:
-            classify(self.name, status, headers, body, now_s=self._clock())
+            classify(self.name, status, headers, body, now_s=self._clock(), kind=self.kind)
             raise DeliveryError(self.name, f"http_{status}", retriable=False)
         return file_id
 

@@ -27,7 +27,6 @@ from alerts.channels.webhook import (
     DEFAULT_TIMEOUT_S,
     USER_AGENT,
     ContextFactory,
-    check_name,
     default_context,
     exchange,
 )
@@ -58,7 +57,10 @@ class TelegramChannel:
         context_factory: ContextFactory | None = None,
         photo_filename: str = "track.png",
     ) -> None:
-        self.name = check_name(name, "telegram")
+        self.name = name
+        self.kind = "telegram"
+        #: The notifier passes a map PNG to ``send`` (sent with ``sendPhoto``).
+        self.accepts_image = True
         self.chat_id = str(chat_id)
         self._token = token
         self._session = session
@@ -83,7 +85,7 @@ class TelegramChannel:
             label=method,
             **kwargs,
         )
-        classify(self.name, status, headers, body, now_s=self._clock())
+        classify(self.name, status, headers, body, now_s=self._clock(), kind=self.kind)
 
     async def send(self, event: AirspaceEvent, image_png: bytes | None = None) -> None:
         """Deliver one alert: a photo with a caption when ``image_png`` is given, else a

@@ -34,7 +34,7 @@ import aiohttp
 
 from alerts.errors import DeliveryError
 from alerts.render import AlertContext, build_context, sign_webhook, webhook_json
-from alerts.responses import channel_kind, classify
+from alerts.responses import classify
 from alerts.secrets import Secret
 from streams.models import AirspaceEvent
 
@@ -46,7 +46,6 @@ __all__ = [
     "ContextFactory",
     "HttpReply",
     "WebhookChannel",
-    "check_name",
     "default_context",
     "exchange",
 ]
@@ -113,13 +112,6 @@ async def exchange(
     raise DeliveryError(channel, reason, retriable=reason != "bad_url")
 
 
-def check_name(name: str, kind: str) -> str:
-    """``name`` if :func:`alerts.responses.channel_kind` reads it as ``kind``, else ValueError
-    (the prefix chooses the response rules, so ``"ops"`` for a Slack channel would be wrong)."""
-    if channel_kind(name) != kind:
-        raise ValueError(f"channel name {name!r} does not select the {kind} response rules")
-    return name
-
 
 class WebhookChannel:
     """POSTs signed event JSON to one URL (see the module docstring for the contract)."""
@@ -135,7 +127,8 @@ class WebhookChannel:
         clock: Callable[[], float] = time.time,
         context_factory: ContextFactory | None = None,
     ) -> None:
-        self.name = check_name(name, "webhook")
+        self.name = name
+        self.kind = "webhook"
         self._url = url
         self._secret = secret
         self._session = session
@@ -169,7 +162,7 @@ class WebhookChannel:
             data=body,
             headers=headers,
         )
-        classify(self.name, status, resp_headers, resp_body, now_s=now_s)
+        classify(self.name, status, resp_headers, resp_body, now_s=now_s, kind=self.kind)
 
     async def close(self) -> None:
         """Nothing to release: the session belongs to the caller."""

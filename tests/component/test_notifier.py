@@ -1,25 +1,53 @@
-"""The notifier with in-memory channels: once per event id, failures isolated per channel."""
+"""The notifier without Kafka: outbox, idempotency, retries, dead letters, flood control,
+cooldowns, and a 60 s outage of real (fake) Slack, Telegram and webhook servers."""
 
 from __future__ import annotations
 
+import asyncio
 import io
+from collections import Counter
+from typing import Any
 
+import aiohttp
+import pytest
 from prometheus_client import CollectorRegistry
 
 from alerts.channels.base import ListChannel
 from alerts.channels.console import ConsoleChannel
+from alerts.channels.slack import SlackWebhookChannel
+from alerts.channels.telegram import TelegramChannel
+from alerts.channels.webhook import WebhookChannel
 from alerts.errors import DeliveryError
 from alerts.metrics import NotifierMetrics
-from alerts.notifier import Notifier
+from alerts.notifier import DeliveryPolicy, Notifier
+from alerts.outbox import DictOutbox, EntryState
+from alerts.ratelimit import slack_webhook_limit, telegram_bot_bucket, telegram_chat_limit
+from alerts.retry import Backoff
+from alerts.routing import Router, RoutingConfig
+from alerts.secrets import Secret
 from streams.codec import encode_event
 from streams.models import AirspaceEvent, Confidence, EventType, make_event_id
+from tests.fakes import (
+    FakeSlackWebhook,
+    FakeTelegram,
+    FakeWebhookReceiver,
+    Reply,
+    accepted_event_ids,
+)
+from tests.fakes.clock import VirtualClock
+
+pytestmark = pytest.mark.timeout(60)
+
+T0 = 1_700_000_000.0
 
 
-def _event(observed_ts: float = 1695690170.0, type_: EventType = EventType.ENTERED) -> AirspaceEvent:
+def _event(
+    observed_ts: float = T0, type_: EventType = EventType.ENTERED, icao24: str = "1551e0"
+) -> AirspaceEvent:
     return AirspaceEvent(
-        event_id=make_event_id("1551e0", "dprk", type_.value, observed_ts),
+        event_id=make_event_id(icao24, "dprk", type_.value, observed_ts),
         type=type_,
-        icao24="1551e0",
+        icao24=icao24,
         zone="dprk",
         ts=observed_ts - 6.85,
         lat=40.13685,
@@ -31,43 +59,317 @@ def _event(observed_ts: float = 1695690170.0, type_: EventType = EventType.ENTER
     )
 
 
-class FailingChannel:
-    name = "failing"
+def _events(n: int, start_s: float = T0) -> list[AirspaceEvent]:
+    # Distinct aircraft, so cooldowns (per aircraft, zone and type) never apply.
+    return [_event(start_s + i, icao24=f"{0x100000 + i:06x}") for i in range(n)]
+
+
+def _notifier(channels: list[Any], clock: VirtualClock, **kwargs: Any) -> tuple[Notifier, CollectorRegistry]:
+    registry = CollectorRegistry()
+    kwargs.setdefault("policy", DeliveryPolicy(backoff=Backoff(base_s=1.0, max_s=8.0, give_up_after_s=600.0)))
+    notifier = Notifier(
+        channels,
+        NotifierMetrics(registry),
+        clock=clock.time,
+        monotonic=clock.monotonic,
+        sleep=clock.sleep,
+        rand=lambda: 0.5,
+        **kwargs,
+    )
+    return notifier, registry
+
+
+class ScriptedChannel:
+    """Raises the scripted errors in order, then records deliveries."""
+
+    def __init__(self, name: str, errors: list[DeliveryError | None] | None = None) -> None:
+        self.name = name
+        self.errors = list(errors or [])
+        self.events: list[AirspaceEvent] = []
+        self.attempts = 0
 
     async def send(self, event: AirspaceEvent) -> None:
-        raise DeliveryError(self.name, "http_503", retriable=True)
+        self.attempts += 1
+        if self.errors:
+            error = self.errors.pop(0)
+            if error is not None:
+                raise error
+        self.events.append(event)
 
     async def close(self) -> None:
         pass
 
 
-async def test_each_event_is_delivered_once() -> None:
-    registry = CollectorRegistry()
+class DeadLetters:
+    def __init__(self) -> None:
+        self.items: list[tuple[bytes | None, bytes, dict[str, bytes]]] = []
+
+    async def __call__(self, key: bytes | None, value: bytes, headers: dict[str, bytes]) -> None:
+        self.items.append((key, value, headers))
+
+
+async def test_each_event_is_delivered_once_and_garbage_is_set_aside() -> None:
+    clock = VirtualClock(T0)
     channel = ListChannel()
-    notifier = Notifier([channel], NotifierMetrics(registry))
-    first, second = _event(), _event(1695690300.0, EventType.EXITED)
+    dead = DeadLetters()
+    notifier, registry = _notifier([channel], clock, dead_letter=dead)
+    await notifier.start()
+    first, second = _event(), _event(T0 + 130, EventType.EXITED)
     for raw in (encode_event(first), encode_event(first), encode_event(second), b"garbage"):
         await notifier.handle(raw)
+    assert await notifier.drain(5)
+    await notifier.close()
     assert channel.events == [first, second]
     assert registry.get_sample_value("skyfence_notifier_events_total", {"outcome": "duplicate"}) == 1
     assert registry.get_sample_value("skyfence_notifier_events_total", {"outcome": "undecodable"}) == 1
     assert notifier.read == 4 and notifier.delivered == 2
+    assert dead.items == [(None, b"garbage", {"skyfence-reason": b"undecodable:json"})]
+    assert {e.state for e in notifier.entries()} == {EntryState.DELIVERED}
 
 
-async def test_a_failing_channel_does_not_starve_the_others() -> None:
-    registry = CollectorRegistry()
+async def test_events_read_again_after_a_restart_are_not_resent() -> None:
+    clock = VirtualClock(T0)
+    outbox = DictOutbox()
+    events = _events(5)
+    first = ListChannel()
+    a, _ = _notifier([first], clock, outbox=outbox)
+    await a.start()
+    for e in events:
+        await a.handle(encode_event(e))
+    assert await a.drain(5)
+    await a.close()
+    # A new process, same outbox (the Faust table after recovery), the same events again:
+    # the consumer had not committed them.
+    second = ListChannel()
+    b, registry = _notifier([second], clock, outbox=outbox)
+    await b.start()
+    assert b.restore() == 0
+    for e in events:
+        await b.handle(encode_event(e))
+    assert await b.drain(5)
+    await b.close()
+    assert first.events == events and second.events == []
+    assert registry.get_sample_value("skyfence_notifier_events_total", {"outcome": "duplicate"}) == 5
+
+
+async def test_alerts_accepted_before_a_crash_are_sent_after_restart() -> None:
+    clock = VirtualClock(T0)
+    outbox = DictOutbox()
+    events = _events(4)
+    down = ScriptedChannel("slack", [DeliveryError("slack", "http_503", retriable=True)] * 1000)
+    a, _ = _notifier([down], clock, outbox=outbox)
+    await a.start()
+    for e in events:
+        await a.handle(encode_event(e))
+    for _ in range(20):  # let it fail a few times
+        await asyncio.sleep(0)
+    a.policy = DeliveryPolicy(stop_grace_s=0.0)
+    await a.stop()  # the crash: nothing delivered, everything pending in the outbox
+    assert [e.state for e in a.entries()] == [EntryState.PENDING] * 4 and down.events == []
+    up = ScriptedChannel("slack")
+    b, _ = _notifier([up], clock, outbox=outbox)
+    await b.start()
+    assert b.restore() == 4
+    for e in events:  # redelivered by Kafka too: must not double
+        await b.handle(encode_event(e))
+    assert await b.drain(5)
+    await b.close()
+    assert sorted(e.event_id for e in up.events) == sorted(e.event_id for e in events)
+
+
+async def test_a_failing_channel_does_not_starve_the_others_and_ends_in_the_dead_letters() -> None:
+    clock = VirtualClock(T0)
     good = ListChannel()
-    notifier = Notifier([FailingChannel(), good], NotifierMetrics(registry))
+    bad = ScriptedChannel("telegram", [DeliveryError("telegram", "http_502", retriable=True)] * 1000)
+    dead = DeadLetters()
+    policy = DeliveryPolicy(backoff=Backoff(base_s=1.0, max_s=30.0, give_up_after_s=120.0))
+    notifier, registry = _notifier([bad, good], clock, dead_letter=dead, policy=policy)
+    await notifier.start()
+    event = _event()
+    await notifier.handle(encode_event(event))
+    assert await notifier.drain(5)
+    await notifier.close()
+    assert good.events == [event]
+    assert bad.events == [] and bad.attempts > 3
+    (key, value, headers) = dead.items[0]
+    assert key == b"1551e0" and value == encode_event(event)
+    assert headers["skyfence-reason"] == b"retries_exhausted:http_502"
+    assert headers["skyfence-channel"] == b"telegram"
+    assert int(headers["skyfence-attempts"]) == bad.attempts
+    assert sum(clock.slept_s) <= 120.0 + 1e-6  # the give-up budget
+    sample = registry.get_sample_value
+    assert sample("skyfence_alert_dead_letters_total", {"channel": "telegram", "reason": "retries_exhausted:http_502"}) == 1
+    assert sample("skyfence_alert_retries_total", {"channel": "telegram", "reason": "http_502"}) == bad.attempts - 1
+    states = {e.channel: e for e in notifier.entries()}
+    assert states["telegram"].state is EntryState.DEAD and states["list"].state is EntryState.DELIVERED
+
+
+async def test_non_retriable_answers_are_dead_lettered_at_once() -> None:
+    clock = VirtualClock(T0)
+    bad = ScriptedChannel("slack", [DeliveryError("slack", "channel_not_found", retriable=False)])
+    dead = DeadLetters()
+    notifier, _ = _notifier([bad], clock, dead_letter=dead)
+    await notifier.start()
     await notifier.handle(encode_event(_event()))
-    assert len(good.events) == 1
-    assert registry.get_sample_value("skyfence_alerts_total", {"channel": "failing", "outcome": "failed"}) == 1
+    assert await notifier.drain(5)
+    await notifier.close()
+    assert bad.attempts == 1 and clock.slept_s == []
+    assert dead.items[0][2]["skyfence-reason"] == b"channel_not_found"
 
 
-async def test_console_line_is_readable() -> None:
-    buf = io.StringIO()
-    await ConsoleChannel(buf).send(_event())
-    line = buf.getvalue()
-    assert line == (
-        "ALERT  2023-09-26 01:02:43Z  ENTERED            dprk  RSD352    1551e0  "
-        "40.1369N 124.4079E  FL300  observed\n"
+async def test_retry_after_is_honoured() -> None:
+    clock = VirtualClock(T0)
+    channel = ScriptedChannel(
+        "slack", [DeliveryError("slack", "ratelimited", retriable=True, retry_after_s=30.0)]
     )
+    notifier, _ = _notifier([channel], clock)
+    await notifier.start()
+    await notifier.handle(encode_event(_event()))
+    assert await notifier.drain(5)
+    await notifier.close()
+    assert len(channel.events) == 1
+    assert clock.slept_s and clock.slept_s[0] >= 30.0  # not the 1 s backoff
+
+
+async def test_backlog_is_held_not_pushed_unless_replaying() -> None:
+    clock = VirtualClock(T0 + 3600)  # the events are an hour old
+    desk = ListChannel("slack", local=False)
+    console = io.StringIO()
+    outbox = DictOutbox()
+    notifier, registry = _notifier([desk, ConsoleChannel(console)], clock, outbox=outbox)
+    await notifier.start()
+    events = _events(3)
+    for e in events:
+        await notifier.handle(encode_event(e))
+    assert await notifier.drain(5)
+    await notifier.close()
+    assert desk.events == []  # not pushed to the desk...
+    assert console.getvalue().count("ENTERED") == 3  # ...but the operator's log shows them
+    assert registry.get_sample_value("skyfence_notifier_events_total", {"outcome": "held_backlog"}) == 3
+    held = [e for e in notifier.entries() if e.channel == "slack"]
+    assert [e.state for e in held] == [EntryState.HELD] * 3 and held[0].reason == "backlog"
+    # Replaying on purpose pushes them, once.
+    replayer, _ = _notifier([desk], clock, outbox=outbox, policy=DeliveryPolicy(replay=True))
+    await replayer.start()
+    for e in events + events:
+        await replayer.handle(encode_event(e))
+    assert await replayer.drain(5)
+    await replayer.close()
+    assert desk.events == events
+
+
+async def test_fresh_events_are_pushed_and_latency_observed() -> None:
+    clock = VirtualClock(T0 + 2.0)
+    desk = ListChannel("slack", local=False)
+    notifier, registry = _notifier([desk], clock)
+    await notifier.start()
+    await notifier.handle(encode_event(_event()))
+    assert await notifier.drain(5)
+    await notifier.close()
+    assert len(desk.events) == 1
+    assert registry.get_sample_value("skyfence_alert_latency_seconds_count", {"channel": "slack"}) == 1
+    assert registry.get_sample_value("skyfence_alert_latency_seconds_sum", {"channel": "slack"}) == 2.0
+
+
+async def test_cooldown_suppresses_and_records() -> None:
+    clock = VirtualClock(T0)
+    desk = ListChannel("airspace")
+    config = RoutingConfig.from_toml(
+        '[channels.airspace]\nkind = "console"\n[cooldown]\nper_aircraft_zone_s = 600\n'
+    )
+    notifier, registry = _notifier([desk], clock, router=Router(config))
+    await notifier.start()
+    a, b, c = _event(T0), _event(T0 + 300), _event(T0 + 900)
+    for e in (a, b, c):
+        await notifier.handle(encode_event(e))
+    assert await notifier.drain(5)
+    await notifier.close()
+    assert desk.events == [a, c]
+    assert registry.get_sample_value("skyfence_notifier_events_total", {"outcome": "suppressed_cooldown"}) == 1
+    suppressed = [e for e in notifier.entries() if e.state is EntryState.SUPPRESSED]
+    assert [e.event_id for e in suppressed] == [b.event_id]
+
+
+async def test_settled_entries_are_swept_after_retention() -> None:
+    clock = VirtualClock(T0)
+    notifier, _ = _notifier([ListChannel()], clock, policy=DeliveryPolicy(retention_s=100.0))
+    await notifier.start()
+    await notifier.handle(encode_event(_event()))
+    assert await notifier.drain(5)
+    await notifier.close()
+    assert notifier.sweep(T0 + 50) == 0
+    assert notifier.sweep(T0 + 200) == 1
+    assert list(notifier.entries()) == []
+
+
+async def test_sixty_seconds_of_503_and_429_then_a_crash_lose_and_double_nothing() -> None:
+    """40 events to Slack, Telegram and a webhook while all three fail for 60 s (503, 429
+    with Retry-After / retry_after, resets, 502), with the notifier crashing half-way and a
+    new one taking over from the outbox: each event reaches each channel exactly once."""
+    clock = VirtualClock(T0)
+    outage_end_s = T0 + 60.0
+    events = _events(40, start_s=T0)
+    async with (
+        FakeSlackWebhook() as slack,
+        FakeTelegram() as telegram,
+        FakeWebhookReceiver(secret=b"hook-secret", clock=clock.time) as hook,
+        aiohttp.ClientSession() as session,
+    ):
+        turn = Counter[str]()
+
+        def outage(kind: str, replies: list[Reply]) -> Any:
+            def answer(_rec: Any) -> Reply | None:
+                if clock.now_s >= outage_end_s:
+                    return None
+                turn[kind] += 1
+                return replies[turn[kind] % len(replies)]
+
+            return answer
+
+        slack.outage = outage("slack", [Reply(503, "service_unavailable"), FakeSlackWebhook.error(429, "rate_limited", 2), Reply(reset=True)])
+        telegram.outage = outage("telegram", [FakeTelegram.flood(3), FakeTelegram.error(502, "Bad Gateway"), FakeTelegram.error(500, "Internal Server Error")])
+        hook.outage = outage("hook", [Reply(503, {"error": "down"}), Reply(429, {"error": "slow"}, {"Retry-After": "5"})])
+
+        def channels() -> list[Any]:
+            return [
+                SlackWebhookChannel(Secret(slack.webhook_url), session, "slack", clock=clock.time),
+                TelegramChannel(Secret(telegram.token), telegram.chat_id, session, telegram.url, "telegram", clock=clock.time),
+                WebhookChannel(Secret(hook.hook_url), Secret("hook-secret"), session, "webhook", clock=clock.time),
+            ]
+
+        def limits() -> dict[str, Any]:
+            return {
+                "slack": slack_webhook_limit(),
+                "telegram": telegram_chat_limit(telegram_bot_bucket(), group=True),
+            }
+
+        outbox = DictOutbox()
+        policy = DeliveryPolicy(backoff=Backoff(base_s=1.0, max_s=10.0, give_up_after_s=900.0), stop_grace_s=0.0)
+        a, _ = _notifier(channels(), clock, outbox=outbox, limits=limits(), policy=policy)
+        await a.start()
+        for e in events[:25]:
+            await a.handle(encode_event(e))
+        while clock.now_s < T0 + 30:  # half-way through the outage...
+            await asyncio.sleep(0.001)
+        await a.stop()  # ...the process dies (no grace)
+
+        b, registry = _notifier(channels(), clock, outbox=outbox, limits=limits(), policy=policy)
+        await b.start()
+        b.restore()
+        for e in events:  # Kafka redelivers the uncommitted first 25, then the rest arrive
+            await b.handle(encode_event(e))
+        assert await b.drain(30)
+        await b.close()
+
+    want = sorted(e.event_id for e in events)
+    assert turn["slack"] > 5 and turn["telegram"] > 5 and turn["hook"] > 5  # the outage bit
+    for name, got in (
+        ("slack", accepted_event_ids(slack)),
+        ("telegram", accepted_event_ids(telegram)),
+        ("webhook", accepted_event_ids(hook)),
+    ):
+        assert sorted(got) == want, f"{name}: {len(got)} accepted, {len(set(got))} distinct"
+    assert all(r.verified for r in hook.requests)
+    assert clock.now_s > outage_end_s
+    assert {e.state for e in b.entries()} == {EntryState.DELIVERED}
+    assert registry.get_sample_value("skyfence_alerts_pending", {"channel": "slack"}) == 0

@@ -9,6 +9,7 @@ from tests.fakes.peers import (
     Recorded,
     Reply,
     Upload,
+    accepted_event_ids,
 )
 
 __all__ = [
@@ -20,4 +21,5 @@ __all__ = [
     "Recorded",
     "Reply",
     "Upload",
+    "accepted_event_ids",
 ]

@@ -35,6 +35,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import re
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -57,6 +58,7 @@ __all__ = [
     "Recorded",
     "Reply",
     "Upload",
+    "accepted_event_ids",
 ]
 
 #: A fake that was never exited stops after this long: longer than any component test.
@@ -102,6 +104,30 @@ class Recorded:
     route: str = ""
     #: Webhook receiver only: whether the signature verified.
     verified: bool | None = None
+    #: The HTTP status the fake answered with (None for a reset).
+    status: int | None = None
+
+    def event_id(self) -> str | None:
+        """The skyfence event id this request carries (Slack context, Telegram text or
+        caption, webhook header), or None."""
+        header = self.headers.get("X-Skyfence-Event-Id")
+        if header:
+            return header
+        text = self.body.decode("utf-8", "replace") + " ".join(self.form.values())
+        found = _EVENT_ID.search(text)
+        return found[1] if found else None
+
+
+_EVENT_ID = re.compile(r"event (?:`|<code>)([0-9a-f]{20})")
+
+
+def accepted_event_ids(peer: FakePeer, route: str | None = None) -> list[str]:
+    """Event ids of the requests the fake accepted (status 200), in arrival order."""
+    return [
+        eid
+        for r in peer.requests
+        if r.status == 200 and (route is None or r.route == route) and (eid := r.event_id())
+    ]
 
 
 def _response(reply: Reply) -> web.Response:
@@ -124,6 +150,8 @@ class FakePeer:
     def __init__(self, script: Iterable[Reply] = (), *, lifetime_s: float = LIFETIME_S) -> None:
         self.requests: list[Recorded] = []
         self._queues: dict[str | None, deque[Reply]] = {None: deque(script)}
+        #: Consulted before the script: a reply (e.g. 503 while an outage lasts) or None.
+        self.outage: Callable[[Recorded], Reply | None] | None = None
         self._lifetime_s = lifetime_s
         self._runner: web.AppRunner | None = None
         self._watchdog: asyncio.TimerHandle | None = None
@@ -208,9 +236,14 @@ class FakePeer:
         """Record, then answer from the script or :meth:`default`."""
         rec = await self._record(request)
         self.requests.append(rec)
-        reply = self._scripted(rec.route) or await self.default(request, rec)
+        reply = (
+            (self.outage(rec) if self.outage is not None else None)
+            or self._scripted(rec.route)
+            or await self.default(request, rec)
+        )
         if reply.delay_s:
             await asyncio.sleep(reply.delay_s)
+        rec.status = None if reply.reset else reply.status
         if reply.reset:
             transport = request.transport
             if transport is not None:

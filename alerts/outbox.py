@@ -1,0 +1,188 @@
+"""The delivery outbox: one record per (event, channel), the memory of what was sent. Pure.
+
+Every alert the notifier accepts becomes one :class:`OutboxEntry` per routed channel, keyed
+``"<event_id>|<channel>"``, *before* the event's offset is committed. The entry moves through:
+
+::
+
+    pending ──► delivered        the peer accepted it
+       │
+       └──────► dead             non-retriable answer, or the retry budget ran out
+                                 (and the alert went to the alerts dead-letter topic)
+    suppressed                   routed, but inside the cooldown window: never sent
+    held                         event time lagged wall time by more than the flood limit
+                                 (backlog or replay) and replay mode was off: never sent
+
+Because the record exists before the offset commit, an event read again after a crash finds
+it and is not re-sent (idempotency by ``event_id`` and channel), and a ``pending`` entry left
+by a crash is sent after restart (the outbox is durable: in the Faust shell it is a table
+whose changelog is a compacted Kafka topic). A ``pending`` entry carries the event bytes it
+must deliver; the others keep only what an operator needs to see.
+
+Table value layout: ``b"<partition>|"`` + JSON, like the tracker's table, so the entries of
+one events partition can be found again after a rebalance.
+
+:class:`OutboxStore` is the storage the notifier needs (get / put / delete / scan);
+:class:`DictOutbox` keeps it in memory (tests, and a notifier without Kafka).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from enum import StrEnum
+from typing import Protocol
+
+import orjson
+
+__all__ = [
+    "DictOutbox",
+    "EntryState",
+    "OutboxEntry",
+    "OutboxStore",
+    "decode_entry",
+    "encode_entry",
+    "outbox_key",
+]
+
+
+class EntryState(StrEnum):
+    """Where one (event, channel) delivery stands."""
+
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    DEAD = "dead"
+    SUPPRESSED = "suppressed"
+    HELD = "held"
+
+    @property
+    def final(self) -> bool:
+        """Whether nothing more will be done for this entry (everything but ``pending``)."""
+        return self is not EntryState.PENDING
+
+
+def outbox_key(event_id: str, channel: str) -> bytes:
+    """The outbox key of one (event, channel) delivery."""
+    return f"{event_id}|{channel}".encode()
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEntry:
+    """One (event, channel) delivery. Times are wall-clock epoch seconds."""
+
+    event_id: str
+    channel: str
+    partition: int
+    state: EntryState
+    #: Wall time the entry was created (accepted from the events topic).
+    created_s: float
+    #: Wall time of the last change of state.
+    updated_s: float
+    #: The event in event format v1 (only while pending: what must be delivered).
+    event: bytes | None = None
+    #: Failed attempts so far.
+    attempts: int = 0
+    #: Why it is dead / suppressed / held (a bounded identifier).
+    reason: str | None = None
+
+    @property
+    def key(self) -> bytes:
+        """This entry's outbox key."""
+        return outbox_key(self.event_id, self.channel)
+
+    def settled(self, state: EntryState, now_s: float, reason: str | None = None) -> OutboxEntry:
+        """The entry moved to a final ``state`` at ``now_s`` (the event bytes are dropped)."""
+        return replace(self, state=state, updated_s=now_s, event=None, reason=reason)
+
+
+def encode_entry(entry: OutboxEntry) -> bytes:
+    """Table value: ``b"<partition>|"`` + JSON."""
+    body: dict[str, object] = {
+        "id": entry.event_id,
+        "ch": entry.channel,
+        "st": entry.state.value,
+        "c": round(entry.created_s, 3),
+        "u": round(entry.updated_s, 3),
+    }
+    if entry.event is not None:
+        body["ev"] = entry.event.decode()
+    if entry.attempts:
+        body["n"] = entry.attempts
+    if entry.reason is not None:
+        body["r"] = entry.reason
+    return b"%d|" % entry.partition + orjson.dumps(body)
+
+
+def decode_entry(raw: bytes) -> OutboxEntry:
+    """Inverse of :func:`encode_entry`; ``ValueError`` for anything else."""
+    head, sep, body = raw.partition(b"|")
+    if not sep:
+        raise ValueError("outbox value without a partition prefix")
+    try:
+        data = orjson.loads(body)
+        event = data.get("ev")
+        return OutboxEntry(
+            event_id=str(data["id"]),
+            channel=str(data["ch"]),
+            partition=int(head),
+            state=EntryState(data["st"]),
+            created_s=float(data["c"]),
+            updated_s=float(data["u"]),
+            event=event.encode() if isinstance(event, str) else None,
+            attempts=int(data.get("n", 0)),
+            reason=data.get("r"),
+        )
+    except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
+        raise ValueError(f"bad outbox value: {exc}") from None
+
+
+class OutboxStore(Protocol):
+    """Where outbox entries live. ``put`` and ``delete`` name the events partition the entry
+    belongs to (a Faust table writes its changelog there)."""
+
+    def get(self, key: bytes) -> bytes | None:
+        """The stored value of ``key``, or None."""
+        ...
+
+    def put(self, partition: int, key: bytes, value: bytes) -> None:
+        """Store ``value`` under ``key``."""
+        ...
+
+    def delete(self, partition: int, key: bytes) -> None:
+        """Forget ``key`` (a tombstone in a changelog)."""
+        ...
+
+    def scan(self) -> Iterator[tuple[bytes, bytes]]:
+        """Every (key, value), in no particular order (a snapshot: safe to modify while
+        iterating)."""
+        ...
+
+
+class DictOutbox:
+    """An in-memory :class:`OutboxStore` (survives nothing: for tests and Kafka-less use)."""
+
+    def __init__(self) -> None:
+        self.data: dict[bytes, bytes] = {}
+        self.writes = 0
+
+    def get(self, key: bytes) -> bytes | None:
+        """The stored value of ``key``, or None."""
+        return self.data.get(key)
+
+    def put(self, partition: int, key: bytes, value: bytes) -> None:
+        """Store ``value`` under ``key``."""
+        self.data[key] = value
+        self.writes += 1
+
+    def delete(self, partition: int, key: bytes) -> None:
+        """Forget ``key``."""
+        self.data.pop(key, None)
+        self.writes += 1
+
+    def scan(self) -> Iterator[tuple[bytes, bytes]]:
+        """A snapshot of every (key, value)."""
+        return iter(list(self.data.items()))
+
+    def entries(self) -> list[OutboxEntry]:
+        """Every entry, decoded (for tests and inspection)."""
+        return [decode_entry(v) for v in self.data.values()]
