@@ -74,6 +74,10 @@ class AlertSettings:
     alert_max_lag_s: float = 300.0
     #: SKYFENCE_ALERT_REPLAY: push alerts for old events too (replaying a recording on purpose).
     alert_replay: bool = False
+    #: SKYFENCE_ALERT_RETRY_MAX_S: longest wait between two attempts of one alert (backoff cap).
+    alert_retry_max_s: float = 60.0
+    #: SKYFENCE_ALERT_GIVE_UP_S: retry a failing alert this long, then dead-letter it.
+    alert_give_up_s: float = 3600.0
     #: SKYFENCE_ALERTS_DEAD_LETTER_TOPIC: alerts given up on, with reason and channel headers.
     alerts_dead_letter_topic: str = "skyfence.alerts.dlq"  # = ALERTS_DEAD_LETTER_TOPIC
     #: SKYFENCE_CONSOLE: print every alert on stdout.
@@ -109,6 +113,8 @@ class AlertSettings:
         settings = cls(**values)  # type: ignore[arg-type]
         if settings.alert_max_lag_s <= 0:
             raise ConfigError("SKYFENCE_ALERT_MAX_LAG_S must be > 0")
+        if settings.alert_retry_max_s <= 0 or settings.alert_give_up_s <= 0:
+            raise ConfigError("SKYFENCE_ALERT_RETRY_MAX_S and SKYFENCE_ALERT_GIVE_UP_S must be > 0")
         return settings
 
 

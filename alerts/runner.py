@@ -29,6 +29,7 @@ from alerts.formatting import console_line
 from alerts.metrics import NotifierMetrics
 from alerts.notifier import DeliveryPolicy, Notifier, attach_notifier
 from alerts.ratelimit import MultiLimit
+from alerts.retry import Backoff
 from alerts.routing import Router
 from alerts.secrets import Secret
 from streams.app import TrackerApp, create_tracker_app
@@ -238,6 +239,11 @@ def _policy(alert_settings: AlertSettings, *, replay: bool | None = None) -> Del
     return DeliveryPolicy(
         max_lag_s=alert_settings.alert_max_lag_s,
         replay=alert_settings.alert_replay if replay is None else replay,
+        backoff=Backoff(
+            base_s=1.0,
+            max_s=alert_settings.alert_retry_max_s,
+            give_up_after_s=alert_settings.alert_give_up_s,
+        ),
     )
 
 
