@@ -146,6 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--timeout-s", type=float, default=120.0, help="give up after this long (default 120)"
     )
+    p.add_argument("--maps-dir", metavar="DIR", help="also write the crossings' map images here")
     _add_alerts(p, worker=False)
 
     p = sub.add_parser("worker", help="run the tracker and the notifier until stopped")
@@ -264,6 +265,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     timeout_s=args.timeout_s,
                     alert_settings=alert_settings,
                     secrets=secrets,
+                    maps_dir=Path(args.maps_dir) if args.maps_dir else None,
                 )
             )
         if args.command == "worker":

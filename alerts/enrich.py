@@ -102,10 +102,11 @@ class Enricher:
         zone = self.zones.get(event.zone)
         distance_m = tz_name = tz_offset_s = None
         if zone is not None:
-            # Distance past (or short of) the boundary; for a crossing point it is ~0, so the
-            # observed fix is what tells the desk how deep the aircraft already is.
+            # From the aircraft's latest fix (the trail ends there), not the crossing point,
+            # which is on the boundary: how deep inside, or how close, the aircraft is now.
+            lat, lon = event.trail[-1] if event.trail else (event.lat, event.lon)
             try:
-                distance_m = zone.distance_m(event.lat, event.lon)
+                distance_m = zone.distance_m(lat, lon)
             except Exception:
                 log.warning("distance to %s failed for %s", zone.id, event.event_id)
             point = zone.geometry.representative_point()

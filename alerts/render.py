@@ -37,6 +37,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import html
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -61,6 +62,7 @@ __all__ = [
     "Link",
     "build_context",
     "context_dict",
+    "plain_text",
     "sign_webhook",
     "slack_blocks",
     "slack_escape",
@@ -475,6 +477,14 @@ def _telegram_lines(ctx: AlertContext, *, full: bool) -> list[str]:
 def telegram_html(ctx: AlertContext, *, limit: int = TELEGRAM_MESSAGE_MAX) -> str:
     """``sendMessage`` text for ``parse_mode=HTML``, at most ``limit`` (UTF-16) characters."""
     return _fit_html_lines(_telegram_lines(ctx, full=True), limit)
+
+
+_TAG = re.compile(r"<[^>]*>")
+
+
+def plain_text(ctx: AlertContext) -> str:
+    """The alert as plain text lines (the Telegram message without markup): for terminals."""
+    return html.unescape(_TAG.sub("", "\n".join(_telegram_lines(ctx, full=True))))
 
 
 def telegram_caption(ctx: AlertContext) -> str:

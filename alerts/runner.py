@@ -29,6 +29,7 @@ from alerts.formatting import console_line
 from alerts.metrics import NotifierMetrics
 from alerts.notifier import DeliveryPolicy, Notifier, attach_notifier
 from alerts.ratelimit import MultiLimit
+from alerts.render import plain_text
 from alerts.retry import Backoff
 from alerts.routing import Router
 from alerts.secrets import Secret
@@ -294,6 +295,7 @@ async def demo(
     out: Any = None,
     alert_settings: AlertSettings | None = None,
     secrets: Mapping[str, Secret] | None = None,
+    maps_dir: Path | None = None,
 ) -> int:
     """``skyfence demo``: embedded broker, worker and replay in one process; prints alerts.
 
@@ -378,10 +380,40 @@ async def demo(
         for event in crossings:
             out.write(f"   {console_line(event)}\n")
         out.flush()
+        _show_desk_alert(crossings, enricher, out, say)
+        if maps_dir is not None:
+            written = _save_maps(crossings, enricher, maps_dir)
+            say(f"{written} map(s) written to {maps_dir}")
     if not done:
         say(f"timed out after {timeout_s:.0f} s before the pipeline drained")
         return 1
     return 0
+
+
+def _show_desk_alert(
+    crossings: Sequence[AirspaceEvent], enricher: Enricher, out: Any, say: Any
+) -> None:
+    """Print the first entry as the desk reads it in Slack or Telegram (without markup)."""
+    entry = next((e for e in crossings if e.type is EventType.ENTERED), crossings[0])
+    say("the first entry as the desk reads it (Slack and Telegram carry the same fields):")
+    for line in plain_text(enricher.context(entry)).splitlines():
+        out.write(f"   | {line}\n")
+    out.flush()
+
+
+def _save_maps(events: Sequence[AirspaceEvent], enricher: Enricher, maps_dir: Path) -> int:
+    """Write each event's map as ``<time>-<callsign or icao24>-<type>.png``; returns how many."""
+    maps_dir.mkdir(parents=True, exist_ok=True)
+    written = 0
+    for event in events:
+        png = enricher.image(event)
+        if png is None:
+            continue
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(event.ts))
+        name = f"{stamp}-{event.callsign or event.icao24}-{event.type.value}.png"
+        (maps_dir / "".join(c if c.isalnum() or c in "-_." else "_" for c in name)).write_bytes(png)
+        written += 1
+    return written
 
 
 async def _wait_until_drained(pipeline: Pipeline, sent: int, *, deadline: float) -> bool:

@@ -1,0 +1,253 @@
+"""Delivery guarantee across a hard crash, on Apache Kafka: each alert reaches each routed
+channel exactly once, none lost, through an outage of 503/429 answers.
+
+Two real ``skyfence worker`` processes in turn (A, then B after A is SIGKILLed) deliver the
+alerts of the seed to in-process fake Slack and Telegram servers. After the first few alerts
+both fakes fail every request for a window of wall time (Slack: 503 / 429 + ``Retry-After``;
+Telegram: flood control / 502), so worker A holds pending alerts in its outbox when it dies.
+Worker B must recover them from the outbox changelog and deliver them once the outage ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+import orjson
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from streams.producer import PositionPublisher, replay
+from streams.replay import read_recording_raw
+from tests.conftest import REPO, SEED_GOLDEN, SEED_SCENARIO
+from tests.fakes.peers import FakeSlackWebhook, FakeTelegram, Recorded, Reply, accepted_event_ids
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
+
+#: Requests each fake accepts before its outage starts.
+OK_BEFORE_OUTAGE = 3
+#: Wall time the outage lasts, from the first failed request (per fake).
+OUTAGE_S = 25.0
+#: Failed requests per fake, at least, before worker A is killed.
+FAILURES_BEFORE_KILL = 3
+
+
+@dataclass
+class Outage:
+    """An outage hook for a fake: accept ``ok_first`` requests, then answer ``failures`` in
+    turn for ``window_s`` seconds of wall time, then accept again. Records each request with
+    its arrival time (monotonic), so the test can tell which worker it came from."""
+
+    failures: Sequence[Reply]
+    ok_first: int = OK_BEFORE_OUTAGE
+    window_s: float = OUTAGE_S
+    started_s: float | None = None
+    seen: list[tuple[float, Recorded]] = field(default_factory=list)
+    failed: int = 0
+
+    def __call__(self, rec: Recorded) -> Reply | None:
+        now = time.monotonic()
+        self.seen.append((now, rec))
+        if self.started_s is None:
+            if len(self.seen) <= self.ok_first:
+                return None  # the fake's documented success
+            self.started_s = now
+        if now - self.started_s < self.window_s:
+            reply = self.failures[self.failed % len(self.failures)]
+            self.failed += 1
+            return reply
+        return None
+
+    @property
+    def ended(self) -> bool:
+        return self.started_s is not None and time.monotonic() - self.started_s >= self.window_s
+
+    def accepted(self, before: float | None = None, after: float | None = None) -> list[str]:
+        """Event ids answered 200, arrived before/after the given monotonic times."""
+        return [
+            eid
+            for t, r in self.seen
+            if r.status == 200
+            and (before is None or t < before)
+            and (after is None or t >= after)
+            and (eid := r.event_id())
+        ]
+
+
+def _expected_ids() -> list[str]:
+    # Quick channels get the default routing: every event type but the `approaching` forecast.
+    events = [orjson.loads(line) for line in SEED_GOLDEN.read_bytes().splitlines() if line.strip()]
+    return sorted(e["event_id"] for e in events if e["type"] != "approaching")
+
+
+@dataclass
+class Worker:
+    name: str
+    proc: subprocess.Popen[bytes]
+    stdout: Path
+    stderr: Path
+    files: tuple[IO[bytes], IO[bytes]]
+
+    def stderr_text(self) -> str:
+        return self.stderr.read_text(errors="replace")
+
+    def close_files(self) -> None:
+        for f in self.files:
+            f.close()
+
+    def dump(self) -> str:
+        return (
+            f"===== worker {self.name} (rc={self.proc.returncode}) stdout =====\n"
+            f"{self.stdout.read_text(errors='replace')[-20000:]}\n"
+            f"===== worker {self.name} stderr =====\n{self.stderr_text()[-40000:]}\n"
+        )
+
+
+def _start_worker(name: str, cmd: list[str], env: dict[str, str], tmp: Path) -> Worker:
+    out, err = tmp / f"worker-{name}.out", tmp / f"worker-{name}.err"
+    fo, fe = out.open("wb"), err.open("wb")
+    proc = subprocess.Popen(cmd, stdout=fo, stderr=fe, env=env, cwd=REPO)
+    return Worker(name, proc, out, err, (fo, fe))
+
+
+async def _wait_for(cond, timeout_s: float, what: str, workers: Sequence[Worker]) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout_s
+    while not cond():
+        for w in workers:
+            if w.proc.poll() is not None:
+                raise AssertionError(f"worker {w.name} exited ({w.proc.returncode}) while waiting for {what}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
+        await asyncio.sleep(0.1)
+
+
+async def test_alerts_exactly_once_through_outage_and_sigkill(kafka_broker, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    bootstrap = kafka_broker.bootstrap
+    run = uuid.uuid4().hex[:8]
+    expected = _expected_ids()
+    assert len(expected) == 15
+
+    slack_outage = Outage(
+        [Reply(503, "service_unavailable"), FakeSlackWebhook.error(429, "rate_limited", 2)]
+    )
+    telegram_outage = Outage([FakeTelegram.flood(2), FakeTelegram.error(502, "Bad Gateway")])
+    workers: list[Worker] = []
+    async with (
+        FakeSlackWebhook(lifetime_s=290) as slack,
+        FakeTelegram(lifetime_s=290) as telegram,
+    ):
+        slack.outage = slack_outage
+        telegram.outage = telegram_outage
+        env = {
+            **os.environ,
+            "SKYFENCE_APP_ID": f"alerts-{run}",
+            "SKYFENCE_POSITIONS_TOPIC": f"alerts-{run}.positions",
+            "SKYFENCE_EVENTS_TOPIC": f"alerts-{run}.events",
+            "SKYFENCE_DEAD_LETTER_TOPIC": f"alerts-{run}.dlq",
+            "SKYFENCE_ALERTS_DEAD_LETTER_TOPIC": f"alerts-{run}.alerts-dlq",
+            "SKYFENCE_PARTITIONS": "4",
+            "SKYFENCE_DATA_DIR": str(tmp_path / "faust"),
+            "SKYFENCE_ALERT_RETRY_MAX_S": "3",
+            "SKYFENCE_SESSION_TIMEOUT_S": "6",  # Apache Kafka's minimum
+            "PYTHONUNBUFFERED": "1",
+        }
+        cmd = [
+            sys.executable, "-m", "alerts.cli", "-v", "worker",
+            "--broker", bootstrap,
+            "--slack-webhook", slack.webhook_url,
+            "--telegram-token", telegram.token,
+            "--telegram-chat", telegram.chat_id,
+            "--telegram-api-url", telegram.url,
+            "--replay-alerts", "--no-maps", "--no-console",
+        ]  # fmt: skip
+        try:
+            a = _start_worker("A", cmd, env, tmp_path)
+            workers.append(a)
+            # The worker creates the topics before it says it runs.
+            await _wait_for(lambda: "worker running" in a.stderr_text(), 60, "worker A to start", workers)
+
+            producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, acks="all")
+            await producer.start()
+            try:
+                await replay(
+                    read_recording_raw(SEED_SCENARIO),
+                    PositionPublisher(producer, f"alerts-{run}.positions"),
+                )
+            finally:
+                await producer.stop()
+
+            def outage_bit() -> bool:
+                return all(
+                    o.started_s is not None and o.failed >= FAILURES_BEFORE_KILL
+                    for o in (slack_outage, telegram_outage)
+                )
+
+            await _wait_for(outage_bit, 60, "the first alerts and then failures on both fakes", workers)
+            assert not slack_outage.ended and not telegram_outage.ended, "outage over before the kill"
+            # Hard crash. Nothing is accepted during the outage (both fakes answer every
+            # request with a failure until it ends, and it has not ended), so the kill cannot
+            # land between a peer's 200 and the `delivered` record of that alert reaching the
+            # outbox changelog: the one window where a redelivery is allowed (notifier
+            # docstring). Exactly once is therefore the required outcome, not just likely.
+            a.proc.send_signal(signal.SIGKILL)
+            a.proc.wait(timeout=10)
+            killed_s = time.monotonic()
+            assert a.proc.returncode == -signal.SIGKILL
+
+            b = _start_worker("B", cmd, env, tmp_path)
+            workers.append(b)
+            started_b_s = time.monotonic()
+
+            def all_delivered() -> bool:
+                return (
+                    len(accepted_event_ids(slack)) >= len(expected)
+                    and len(accepted_event_ids(telegram)) >= len(expected)
+                )
+
+            await _wait_for(all_delivered, 120, "every alert on both channels", [b])
+            await asyncio.sleep(2.0)  # a duplicate would arrive about now
+            b.proc.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.to_thread(b.proc.wait, 30)
+            except subprocess.TimeoutExpired:
+                raise AssertionError("worker B did not stop within 30 s of SIGTERM") from None
+            assert b.proc.returncode == 0
+
+            for name, peer, outage in (
+                ("slack", slack, slack_outage),
+                ("telegram", telegram, telegram_outage),
+            ):
+                got = accepted_event_ids(peer)
+                assert sorted(got) == expected, f"{name}: not each alert exactly once: {got}"
+                assert outage.failed >= FAILURES_BEFORE_KILL, f"{name}: no outage seen"
+                assert all(r.status == 200 for _t, r in outage.seen if _t >= outage.started_s + outage.window_s), name  # type: ignore[operator]
+                by_a = outage.accepted(before=killed_s)
+                by_b = outage.accepted(after=started_b_s)
+                assert len(by_a) == OK_BEFORE_OUTAGE, f"{name}: accepted from A: {by_a}"
+                assert len(by_b) == len(expected) - OK_BEFORE_OUTAGE, f"{name}: accepted from B: {by_b}"
+                assert not set(by_a) & set(by_b), f"{name}: B resent what A delivered"
+            assert "restored" in b.stderr_text(), "B did not restore pending alerts from the outbox"
+        except BaseException:
+            for w in workers:
+                if w.proc.poll() is None:
+                    w.proc.kill()
+                    w.proc.wait(10)
+                print(w.dump())
+            print(f"slack: {[(r.status, r.event_id()) for r in slack.requests]}")
+            print(f"telegram: {[(r.status, r.event_id()) for r in telegram.requests]}")
+            raise
+        finally:
+            for w in workers:
+                if w.proc.poll() is None:
+                    w.proc.kill()
+                    w.proc.wait(10)
+                w.close_files()
