@@ -100,13 +100,14 @@ class Enricher:
 
     def _build(self, event: AirspaceEvent) -> AlertContext:
         zone = self.zones.get(event.zone)
-        distance_m = tz_name = tz_offset_s = None
+        distance_m = tz_name = tz_offset_s = inside = None
         if zone is not None:
             # From the aircraft's latest fix (the trail ends there), not the crossing point,
             # which is on the boundary: how deep inside, or how close, the aircraft is now.
             lat, lon = event.trail[-1] if event.trail else (event.lat, event.lon)
             try:
                 distance_m = zone.distance_m(lat, lon)
+                inside = zone.contains_2d(lat, lon)
             except Exception:
                 log.warning("distance to %s failed for %s", zone.id, event.event_id)
             point = zone.geometry.representative_point()
@@ -125,6 +126,7 @@ class Enricher:
             distance_to_boundary_m=distance_m,
             tz_name=tz_name,
             tz_offset_s=tz_offset_s,
+            distance_inside=inside,
         )
 
     def image(self, event: AirspaceEvent) -> bytes | None:

@@ -162,6 +162,8 @@ class AlertContext:
     track_deg: float | None
     distance_to_boundary_m: float | None
     links: tuple[Link, ...]
+    #: Whether the latest fix is inside the zone (None: not known); words the distance.
+    distance_inside: bool | None = None
 
     @property
     def who(self) -> str:
@@ -189,7 +191,8 @@ class AlertContext:
         d = self.distance_to_boundary_m
         if d is None:
             return None
-        return f"{d / 1000:.1f} km ({d / 1852:.1f} NM) from the boundary"
+        where = {True: "inside", False: "outside", None: "from"}[self.distance_inside]
+        return f"{d / 1000:.1f} km ({d / 1852:.1f} NM) {where} the boundary"
 
 
 def _cap(text: str | None, limit: int) -> str | None:
@@ -252,6 +255,7 @@ def build_context(
     distance_to_boundary_m: float | None = None,
     tz_name: str | None = None,
     tz_offset_s: int | None = None,
+    distance_inside: bool | None = None,
 ) -> AlertContext:
     """Assemble the context of one alert.
 
@@ -310,6 +314,7 @@ def build_context(
         track_deg=event.track_deg,
         distance_to_boundary_m=distance_to_boundary_m,
         links=tuple(links),
+        distance_inside=distance_inside,
     )
 
 

@@ -46,6 +46,7 @@ def test_the_il62_entry_reads_like_a_desk_alert(enricher: Enricher) -> None:
     assert zone.contains_2d(lat, lon)
     assert ctx.distance_to_boundary_m == pytest.approx(zone.distance_m(lat, lon))
     assert ctx.distance_to_boundary_m > 0
+    assert ctx.distance_text is not None and ctx.distance_text.endswith("inside the boundary")
     assert enricher.context(entered) is ctx  # cached: one enrichment per fan-out
 
 
