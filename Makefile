@@ -26,7 +26,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 demo: install
-	$(BIN)/skyfence demo
+	$(BIN)/skyfence demo $(ARGS)
 
 lint: install
 	$(BIN)/ruff check .

@@ -132,6 +132,7 @@ async def _wait_for(cond, timeout_s: float, what: str, workers: Sequence[Worker]
 
 async def test_alerts_exactly_once_through_outage_and_sigkill(kafka_broker, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     bootstrap = kafka_broker.bootstrap
+    t0 = time.monotonic()
     run = uuid.uuid4().hex[:8]
     expected = _expected_ids()
     assert len(expected) == 15
@@ -236,6 +237,15 @@ async def test_alerts_exactly_once_through_outage_and_sigkill(kafka_broker, tmp_
                 assert len(by_b) == len(expected) - OK_BEFORE_OUTAGE, f"{name}: accepted from B: {by_b}"
                 assert not set(by_a) & set(by_b), f"{name}: B resent what A delivered"
             assert "restored" in b.stderr_text(), "B did not restore pending alerts from the outbox"
+            print(
+                f"kill {killed_s - t0:.1f} s after start; "
+                + "; ".join(
+                    f"{n}: outage from {o.started_s - t0:.1f} s, {o.failed} failed, "  # type: ignore[operator]
+                    f"{len(o.accepted(before=killed_s))} accepted by A, "
+                    f"{len(o.accepted(after=started_b_s))} by B, last at {o.seen[-1][0] - t0:.1f} s"
+                    for n, o in (("slack", slack_outage), ("telegram", telegram_outage))
+                )
+            )
         except BaseException:
             for w in workers:
                 if w.proc.poll() is None:
