@@ -206,17 +206,7 @@ async def worker(
         desk_channels(alert_settings, zones, secrets=secrets) as (built, enricher),
         embedded_or_given_broker(settings, say=say) as (bootstrap, settings),
     ):
-        pipeline = await start_pipeline(
-            settings,
-            bootstrap,
-            built.channels,
-            tracker=Tracker(zones),
-            router=built.router,
-            limits=built.limits,
-            enricher=enricher,
-            policy=_policy(alert_settings),
-            alerts_dead_letter_topic=alert_settings.alerts_dead_letter_topic,
-        )
+        pipeline = await _start_desk(settings, bootstrap, built, enricher, alert_settings)
         metrics_runner = None
         if settings.metrics_port:
             metrics_runner = await serve_metrics(
@@ -234,6 +224,29 @@ async def worker(
                 await metrics_runner.cleanup()
             await pipeline.stop()
     return 0
+
+
+async def _start_desk(
+    settings: StreamSettings,
+    bootstrap: str,
+    built: Channels,
+    enricher: Enricher,
+    alert_settings: AlertSettings,
+    *,
+    replay: bool | None = None,
+) -> Pipeline:
+    """:func:`start_pipeline` with the configured channels, routing, limits and policy."""
+    return await start_pipeline(
+        settings,
+        bootstrap,
+        built.channels,
+        tracker=Tracker(list(enricher.zones.values())),
+        router=built.router,
+        limits=built.limits,
+        enricher=enricher,
+        policy=_policy(alert_settings, replay=replay),
+        alerts_dead_letter_topic=alert_settings.alerts_dead_letter_topic,
+    )
 
 
 def _policy(alert_settings: AlertSettings, *, replay: bool | None = None) -> DeliveryPolicy:
@@ -322,16 +335,8 @@ async def demo(
         if channels is not None:  # tests: exactly these channels, every event to each
             built = Channels(channels=list(channels), router=None, limits={})
         t_broker = time.monotonic()
-        pipeline = await start_pipeline(
-            settings,
-            bootstrap,
-            built.channels,
-            tracker=Tracker(zones),
-            router=built.router,
-            limits=built.limits,
-            enricher=enricher,
-            policy=_policy(alert_settings, replay=True),
-            alerts_dead_letter_topic=alert_settings.alerts_dead_letter_topic,
+        pipeline = await _start_desk(
+            settings, bootstrap, built, enricher, alert_settings, replay=True
         )
         say(
             f"worker started in {time.monotonic() - t_broker:.1f} s; channels "

@@ -5,7 +5,7 @@ Both are thin shells: :func:`alerts.render.slack_blocks` makes the body,
 per-request timeout, no retries), :func:`alerts.responses.classify` judges the answer.
 
 :class:`SlackWebhookChannel` POSTs the blocks to an incoming-webhook URL (the URL is the
-credential, so it is a :class:`~alerts.secrets.Secret`). Its name must start with ``slack``.
+credential, so it is a :class:`~alerts.secrets.Secret`).
 
 :class:`SlackApiChannel` calls ``chat.postMessage`` with a bot token (``Authorization: Bearer``)
 and keeps one thread per *visit* (one aircraft in one zone): the first alert of a visit

@@ -24,6 +24,10 @@ async def _scrape() -> str:
     tracker.events.labels("entered", "dprk").inc()
     tracker.position_age.observe(0.4)
     notifier.deliveries.labels("console", "delivered").inc()
+    notifier.retries.labels("slack", "http_503").inc()
+    notifier.dead_letters.labels("slack", "channel_not_found").inc()
+    notifier.pending.labels("slack").set(2)
+    notifier.latency.labels("slack").observe(1.3)
     port = free_port()
     runner = await serve_metrics(registry, "127.0.0.1", port)
     try:
@@ -51,6 +55,10 @@ async def test_metrics_endpoint_serves_every_skyfence_metric() -> None:
         "skyfence_position_age_seconds",
         "skyfence_notifier_events",
         "skyfence_alerts",
+        "skyfence_alert_retries",
+        "skyfence_alert_dead_letters",
+        "skyfence_alerts_pending",
+        "skyfence_alert_latency_seconds",
     ):
         assert name in families, name
     accepted = [s for s in families["skyfence_positions"].samples if s.labels.get("outcome") == "accepted"]
