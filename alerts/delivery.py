@@ -34,7 +34,7 @@ from typing import Any
 
 from alerts.channels.base import Channel
 from alerts.errors import DeliveryError
-from alerts.outbox import OutboxEntry
+from alerts.outbox import DELIVERY_PARTITION, OutboxEntry
 from alerts.ratelimit import MultiLimit
 from alerts.retry import Backoff
 from streams.models import AirspaceEvent
@@ -174,6 +174,7 @@ class ChannelWorker:
             self._idle.set()
 
     async def _deliver(self, job: Job) -> None:
+        DELIVERY_PARTITION.set(job.partition)  # this task's context only
         attempts = 0
         image: bytes | None = None
         if self._image_for is not None:

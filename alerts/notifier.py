@@ -49,13 +49,16 @@ from alerts.delivery import ChannelWorker, Job
 from alerts.enrich import Enricher
 from alerts.metrics import NotifierMetrics
 from alerts.outbox import (
+    THREAD_PREFIX,
     DictOutbox,
     EntryState,
     OutboxEntry,
     OutboxStore,
+    OutboxThreadStore,
     decode_entry,
     encode_entry,
     outbox_key,
+    thread_record_age,
 )
 from alerts.ratelimit import MultiLimit
 from alerts.retry import Backoff
@@ -152,6 +155,10 @@ class Notifier:
         self._clock = clock
         self._monotonic = monotonic
         limits = limits or {}
+        for channel in channels:
+            if hasattr(channel, "threads") and getattr(channel, "persist_threads", True):
+                # Slack Web API threads in the durable outbox: they survive restarts.
+                channel.threads = OutboxThreadStore(lambda: self.outbox, channel.name, clock)
         self.workers = {
             name: ChannelWorker(
                 channel,
@@ -381,6 +388,8 @@ class Notifier:
             self.owned = set(partitions) if self.owned is None else self.owned | partitions
         queued = 0
         for key, raw in self.outbox.scan():
+            if key.startswith(THREAD_PREFIX):
+                continue
             try:
                 entry = decode_entry(raw)
             except ValueError:
@@ -423,6 +432,12 @@ class Notifier:
         horizon = now_s - self.policy.retention_s
         gone = 0
         for key, raw in self.outbox.scan():
+            if key.startswith(THREAD_PREFIX):
+                aged = thread_record_age(raw, now_s)
+                if aged is not None and aged[1] > self.policy.retention_s:
+                    self.outbox.delete(aged[0], key)
+                    gone += 1
+                continue
             try:
                 entry = decode_entry(raw)
             except ValueError:
@@ -435,7 +450,9 @@ class Notifier:
 
     def entries(self) -> Iterator[OutboxEntry]:
         """Every decodable outbox entry (for inspection and tests)."""
-        for _key, raw in self.outbox.scan():
+        for key, raw in self.outbox.scan():
+            if key.startswith(THREAD_PREFIX):
+                continue
             try:
                 yield decode_entry(raw)
             except ValueError:

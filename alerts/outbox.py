@@ -28,7 +28,8 @@ one events partition can be found again after a rebalance.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Protocol
@@ -36,13 +37,17 @@ from typing import Protocol
 import orjson
 
 __all__ = [
+    "DELIVERY_PARTITION",
+    "THREAD_PREFIX",
     "DictOutbox",
     "EntryState",
     "OutboxEntry",
     "OutboxStore",
+    "OutboxThreadStore",
     "decode_entry",
     "encode_entry",
     "outbox_key",
+    "thread_record_age",
 ]
 
 
@@ -186,3 +191,62 @@ class DictOutbox:
     def entries(self) -> list[OutboxEntry]:
         """Every entry, decoded (for tests and inspection)."""
         return [decode_entry(v) for v in self.data.values()]
+
+
+#: The events partition of the alert being delivered (set by the delivery worker), so stores
+#: written during a send (Slack threads) land in that partition's changelog.
+DELIVERY_PARTITION: ContextVar[int] = ContextVar("skyfence_delivery_partition", default=0)
+#: Outbox keys of Slack thread records start with this (they are not delivery entries).
+THREAD_PREFIX = b"thread|"
+
+
+class OutboxThreadStore:
+    """A Slack :class:`~alerts.channels.slack.ThreadStore` kept in the outbox, so a visit's
+    thread survives restarts (an entry in Pyongyang and the exit two days later stay in one
+    thread). Keys: ``thread|<channel>|<icao24>|<zone>``; values: JSON ``{"ts", "u"}`` (the
+    thread's first message ``ts`` and the wall time of the write, for the retention sweep).
+
+    ``outbox`` is a callable, because the notifier swaps its store for a Faust table's when
+    it is attached to an app.
+    """
+
+    def __init__(
+        self, outbox: Callable[[], OutboxStore], channel: str, clock: Callable[[], float]
+    ) -> None:
+        self._outbox = outbox
+        self._channel = channel
+        self._clock = clock
+
+    def _key(self, key: str) -> bytes:
+        return THREAD_PREFIX + f"{self._channel}|{key}".encode()
+
+    def get(self, key: str) -> str | None:
+        """The thread ``ts`` for ``key``, or None."""
+        raw = self._outbox().get(self._key(key))
+        if raw is None:
+            return None
+        try:
+            ts = orjson.loads(raw.partition(b"|")[2]).get("ts")
+        except (orjson.JSONDecodeError, AttributeError):
+            return None
+        return ts if isinstance(ts, str) else None
+
+    def set(self, key: str, ts: str) -> None:
+        """Remember ``ts`` as the thread of ``key``."""
+        partition = DELIVERY_PARTITION.get()
+        body = orjson.dumps({"ts": ts, "u": round(self._clock(), 3)})
+        self._outbox().put(partition, self._key(key), b"%d|" % partition + body)
+
+    def discard(self, key: str) -> None:
+        """Forget ``key`` (the visit ended)."""
+        self._outbox().delete(DELIVERY_PARTITION.get(), self._key(key))
+
+
+def thread_record_age(raw: bytes, now_s: float) -> tuple[int, float] | None:
+    """(partition, age in seconds) of a thread record, or None if it is not one."""
+    head, _, body = raw.partition(b"|")
+    try:
+        updated = float(orjson.loads(body)["u"])
+        return int(head), now_s - updated
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+        return None

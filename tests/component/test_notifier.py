@@ -4,6 +4,7 @@ cooldowns, and a 60 s outage of real (fake) Slack, Telegram and webhook servers.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import io
 from collections import Counter
 from typing import Any
@@ -373,3 +374,35 @@ async def test_sixty_seconds_of_503_and_429_then_a_crash_lose_and_double_nothing
     assert clock.now_s > outage_end_s
     assert {e.state for e in b.entries()} == {EntryState.DELIVERED}
     assert registry.get_sample_value("skyfence_alerts_pending", {"channel": "slack"}) == 0
+
+
+async def test_slack_api_threads_and_maps_survive_a_restart() -> None:
+    """Entry and exit of one visit stay in one Slack thread even when the worker restarted
+    in between (the thread is in the outbox); the map image is uploaded into the thread."""
+    from alerts.channels.slack import SlackApiChannel
+    from alerts.enrich import Enricher
+    from streams.zones import load_zones
+    from tests.fakes import FakeSlackApi
+
+    clock = VirtualClock(T0)
+    outbox = DictOutbox()
+    enricher = Enricher(load_zones(["dprk"]))
+    trail = ((40.4, 124.2), (40.2, 124.4), (40.1, 124.5))
+    entered = dataclasses.replace(_event(), trail=trail)
+    exited = dataclasses.replace(_event(T0 + 7200, EventType.EXITED), trail=trail)
+    async with FakeSlackApi() as api, aiohttp.ClientSession() as session:
+        for event in (entered, exited):  # one process per event: a restart in between
+            channel = SlackApiChannel(Secret(api.token), api.channel, session, api.api_url, "slack_api")
+            notifier, _ = _notifier([channel], clock, outbox=outbox, enricher=enricher)
+            await notifier.start()
+            await notifier.handle(encode_event(event))
+            assert await notifier.drain(5)
+            await notifier.close()
+    posts = [r.json for r in api.routed("chat.postMessage")]
+    assert len(posts) == 2 and "thread_ts" not in posts[0]
+    first_ts = "1700000000.000100"
+    assert posts[1]["thread_ts"] == first_ts
+    shares = api.routed("files.completeUploadExternal")
+    assert len(shares) == 2 and all(s.form.get("thread_ts") == first_ts for s in shares)
+    # The exit ended the visit: its thread record is gone from the outbox.
+    assert not any(k.startswith(b"thread|") for k in outbox.data)
