@@ -147,7 +147,7 @@ async def test_alerts_exactly_once_through_outage_and_sigkill(kafka_broker, tmp_
     workers: list[Worker] = []
     async with (
         FakeSlackWebhook(lifetime_s=290) as slack,
-        FakeTelegram(lifetime_s=290) as telegram,
+        FakeTelegram(chat_id="424242", lifetime_s=290) as telegram,
     ):
         slack.outage = slack_outage
         telegram.outage = telegram_outage
