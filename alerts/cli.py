@@ -7,6 +7,8 @@ the reverse). Sub-commands::
                                         embedded broker + worker + seed replay, prints alerts
     skyfence worker [--broker B] [--routing FILE]
                                         tracker + notifier (embedded broker if no --broker)
+    skyfence test-alert [--routing FILE | --slack-webhook URL ...]
+                                        one marked test alert to each channel, no Kafka
     skyfence replay FILE [--speed X | --max] --broker B
     skyfence evaluate FILE [--zones ...]   offline, no Kafka: events as JSON lines on stdout
     skyfence zones list | export SPEC
@@ -166,6 +168,12 @@ def build_parser() -> argparse.ArgumentParser:
     pace.add_argument("--max", action="store_true", help="as fast as possible")
 
     p = sub.add_parser(
+        "test-alert", help="send one marked test alert to every configured channel and report"
+    )
+    _add_zones(p)
+    _add_alerts(p, worker=False)
+
+    p = sub.add_parser(
         "evaluate", help="run detection offline on a recording; events as JSON lines"
     )
     p.add_argument("file", help="recording (JSON lines, optionally gzip) or another --format")
@@ -268,6 +276,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                     maps_dir=Path(args.maps_dir) if args.maps_dir else None,
                 )
             )
+        if args.command == "test-alert":
+            alert_settings, secrets = _alert_settings(args)
+            return runner.run(runner.test_alert(_settings(args), alert_settings, secrets=secrets))
         if args.command == "worker":
             settings = _settings(args)
             if args.metrics_port is not None:

@@ -295,6 +295,56 @@ async def replay_file(
     return 0
 
 
+async def test_alert(
+    settings: StreamSettings,
+    alert_settings: AlertSettings,
+    *,
+    secrets: Mapping[str, Secret] | None = None,
+    out: Any = None,
+    clock: Any = time.time,
+) -> int:
+    """``skyfence test-alert``: send one clearly marked test alert to every configured
+    channel (no routing, no Kafka) and say what each answered. 0 when all delivered."""
+    from alerts.errors import DeliveryError
+    from streams.models import Confidence, make_event_id
+
+    out = out or sys.stdout
+    zones = load_zones(settings.zones)
+    zone = zones[0]
+    point = zone.geometry.representative_point()
+    now_s = float(int(clock()))
+    event = AirspaceEvent(
+        event_id=make_event_id("000000", zone.id, "entered", now_s),
+        type=EventType.ENTERED,
+        icao24="000000",
+        zone=zone.id,
+        ts=now_s,
+        lat=round(point.y, 5),
+        lon=round(point.x, 5),
+        observed_ts=now_s,
+        callsign="TEST",
+        confidence=Confidence.OBSERVED,
+        zone_name=f"{zone.name} (skyfence test alert, not a real aircraft)",
+    )
+    failed = 0
+    async with desk_channels(alert_settings, zones, secrets=secrets, console_stream=out) as (built, enricher):
+        for channel in built.channels:
+            try:
+                if getattr(channel, "accepts_image", False):
+                    await channel.send(event, image_png=enricher.image(event))  # type: ignore[call-arg]
+                else:
+                    await channel.send(event)
+            except DeliveryError as exc:
+                failed += 1
+                how = "retriable" if exc.retriable else "not retriable"
+                out.write(f"-- {channel.name}: FAILED ({exc.reason}, {how})\n")
+            else:
+                out.write(f"-- {channel.name}: delivered\n")
+    if not built.channels:
+        out.write("-- no channels configured\n")
+    return 1 if failed else 0
+
+
 def _stderr(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 

@@ -105,3 +105,26 @@ def test_cli_flags_become_settings_and_secrets(caplog: pytest.LogCaptureFixture)
     assert secrets["SKYFENCE_SLACK_WEBHOOK_URL"].reveal() == HOOK
     assert "SECRET" not in repr(secrets) and "SECRET" not in repr(settings)
     assert "SECRET" not in caplog.text
+
+
+async def test_test_alert_reports_each_channel() -> None:
+    import io
+
+    from alerts.runner import test_alert
+    from streams.config import StreamSettings
+    from tests.fakes import FakeSlackWebhook, FakeTelegram
+
+    async with FakeSlackWebhook() as slack, FakeTelegram(chat_id="42") as telegram:
+        out = io.StringIO()
+        settings = AlertSettings(telegram_chat="43", telegram_api_url=telegram.url)  # wrong chat
+        secrets = {
+            "SKYFENCE_SLACK_WEBHOOK_URL": Secret(slack.webhook_url),
+            "SKYFENCE_TELEGRAM_TOKEN": Secret(telegram.token),
+        }
+        code = await test_alert(StreamSettings(), settings, secrets=secrets, out=out)
+    text = out.getvalue()
+    assert code == 1
+    assert "-- slack: delivered" in text
+    assert "-- telegram: FAILED (bad_request, not retriable)" in text
+    assert "-- console: delivered" in text and "TEST" in text
+    assert slack.requests[0].json["blocks"][0]["text"]["text"].startswith("🚨 TEST entered")
