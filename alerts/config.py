@@ -155,7 +155,10 @@ def build_channels(
     given = dict(secrets or {})
 
     def secret(name: str) -> Secret | None:
-        return given.get(name) or secret_from_env(name, env)
+        try:
+            return given.get(name) or secret_from_env(name, env)
+        except OSError as exc:  # an unreadable NAME_FILE: the message names it, not the secret
+            raise ConfigError(str(exc)) from None
 
     if settings.routing:
         config = RoutingConfig.load(settings.routing)

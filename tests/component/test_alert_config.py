@@ -54,6 +54,11 @@ async def test_secret_files_and_command_line_values(tmp_path: Path) -> None:
     assert [c.name for c in built.channels] == ["slack", "telegram"]
 
 
+async def test_unreadable_secret_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="SKYFENCE_TELEGRAM_TOKEN_FILE: cannot read"):
+        await _build(AlertSettings(telegram_chat="1"), {"SKYFENCE_TELEGRAM_TOKEN_FILE": str(tmp_path / "nope")})
+
+
 async def test_telegram_needs_token_and_chat() -> None:
     with pytest.raises(ConfigError, match="both a token"):
         await _build(AlertSettings(telegram_chat="42"), {})
