@@ -249,6 +249,10 @@ def destination(
     return math.degrees(p2), math.degrees(l2)
 
 
+#: Metres per degree of arc on the tracker's sphere.
+_RAD_M = EARTH_RADIUS_M * math.pi / 180.0
+
+
 def _r_ts(ts: float) -> float:
     return round(ts, 3)
 
@@ -271,6 +275,9 @@ class Tracker:
         ]
         # Watch rings for signal loss, built lazily (a geodesic buffer takes ~0.5 s for DPRK).
         self._watch: dict[str, Zone] = {}
+        # The far-from-zones shortcut in _advance relies on bounding boxes; zones across the
+        # antimeridian take the general path.
+        self._far_path = not any(z.wraps for z in self.zones)
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -308,6 +315,13 @@ class Tracker:
             **extra,  # type: ignore[arg-type]
         )
 
+    def _may_touch_any(self, lat1: float, lon1: float, lat2: float, lon2: float) -> bool:
+        # A plain loop: any() over a generator costs a frame per position on the hot path.
+        for zone in self.zones:  # noqa: SIM110
+            if zone.segment_may_touch(lat1, lon1, lat2, lon2):
+                return True
+        return False
+
     def is_near(self, lat: float, lon: float) -> bool:
         """True when the point is within ``near_margin_deg`` of any zone's bounding box."""
         for min_lon, min_lat, max_lon, max_lat in self._near_boxes:
@@ -322,6 +336,10 @@ class Tracker:
         return ring
 
     def _implausible(self, ts1: float, lat1: float, lon1: float, report: PositionReport) -> bool:
+        # Cheap exact bound first: the great-circle distance never exceeds R * (|dlat| + |dlon|)
+        # (radians), so a fix that close is never a jump (the usual case: 1 Hz feeds).
+        if _RAD_M * (abs(report.lat - lat1) + abs(report.lon - lon1)) <= self.policy.min_jump_m:
+            return False
         dist_m = haversine_m(lat1, lon1, report.lat, report.lon)
         if dist_m <= self.policy.min_jump_m:
             return False
@@ -444,7 +462,8 @@ class Tracker:
 
     def step(self, state: AircraftState | None, report: PositionReport) -> StepResult:
         """Advance one aircraft's state by one report; see the module docstring for the rules."""
-        return _with_trail(self._step(state, report))
+        result = self._step(state, report)
+        return _with_trail(result) if result.events else result
 
     def _step(self, state: AircraftState | None, report: PositionReport) -> StepResult:
         policy = self.policy
@@ -576,6 +595,29 @@ class Tracker:
         if lost:
             state.lost = []
             changed = True
+
+        if (
+            self._far_path
+            and not reanchored
+            and not state.visits
+            and not lost
+            and not state.approach
+            and not state.approach_raised
+            and not state.trail
+            and not self.is_near(report.lat, report.lon)
+            and not self._may_touch_any(lat0, lon0, report.lat, report.lon)
+        ):
+            # Far from every zone, before and now, on a path that cannot touch one: nothing to
+            # walk or predict (the zones loop below would find no visit, no containment and no
+            # crossing). Most of the world's traffic takes this path.
+            state.heading_known = self._velocity(state, report) is not None
+            state.ts, state.lat, state.lon, state.alt_ft = (
+                report.ts, report.lat, report.lon, report.alt_ft,
+            )  # fmt: skip
+            if changed or report.ts - state.written_ts >= policy.checkpoint_far_s:
+                state.written_ts = report.ts
+                return StepResult(state, [], Outcome.ACCEPTED, True)
+            return StepResult(state, [], Outcome.ACCEPTED, False)
 
         for zone in self.zones:
             visit = state.visits.get(zone.id)

@@ -189,19 +189,33 @@ class Zone:
         if lat1 == lat2 and lon1 == lon2:
             return []
         geometry = self.geometry
+        unwrapped = False
         if abs(lon2 - lon1) > 180.0:
             # The short way round crosses the antimeridian: unwrap the second fix.
             lon2 = lon1 + ((lon2 - lon1 + 180.0) % 360.0 - 180.0)
             if not self.wraps:
                 return []
             geometry = self._ext
-        elif not self.segment_may_touch(lat1, lon1, lat2, lon2):
+            unwrapped = True
+        elif not self.segment_may_touch(lat1, lon1, lat2, lon2) or self._clear_of_boundary(
+            lat1, lon1, lat2, lon2
+        ):
             return []
         line = LineString([(lon1, lat1), (lon2, lat2)])
-        hits = line.intersection(geometry.boundary)
-        if hits.is_empty:
+        pieces = None if unwrapped else self._boundary_pieces(lat1, lon1, lat2, lon2)
+        if pieces is None:
+            hits = line.intersection(self._boundary(geometry, unwrapped))
+            found = [] if hits.is_empty else list(_fractions_of(line, hits))
+        else:
+            # Short path: intersect only the outline pieces of the grid cells it spans.
+            found = []
+            for piece in pieces:
+                hits = line.intersection(piece)
+                if not hits.is_empty:
+                    found.extend(_fractions_of(line, hits))
+        if not found:
             return []
-        fractions = sorted({0.0, 1.0, *(_fractions_of(line, hits))})
+        fractions = sorted({0.0, 1.0, *found})
         # Status is constant between consecutive boundary hits: sample each interval's middle.
         out: list[Crossing] = []
         prev_inside = bool(shapely.intersects_xy(geometry, lon1, lat1))
@@ -225,6 +239,102 @@ class Zone:
                 )
                 prev_inside = inside
         return out
+
+    def _boundary(self, geometry: MultiPolygon, unwrapped: bool) -> Any:
+        """The outline of ``geometry`` (cached: 17,000 vertices for the DPRK)."""
+        key = ("boundary", unwrapped)
+        boundary = self._cache.get(key)
+        if boundary is None:
+            boundary = self._cache[key] = geometry.boundary
+        return boundary
+
+    def _segment_cells(self, lat1: float, lon1: float, lat2: float, lon2: float) -> list[int] | None:
+        """Indices of the grid cells the segment passes through (within the zone's bounding
+        box), by a grid walk (Amanatides-Woo); None when the grid is not built or the walk
+        would be long. Cells meeting the segment only at a corner are included."""
+        grid = self._grid
+        if grid is None:
+            grid = _Grid(self.geometry, self._bounds)
+            object.__setattr__(self, "_grid", grid)
+        min_lon, min_lat, _, _ = self._bounds
+        inv, cols = grid.inv_cell_deg, grid.cols
+        rows = len(grid.cells) // cols
+        gx1, gy1 = (lon1 - min_lon) * inv, (lat1 - min_lat) * inv
+        gx2, gy2 = (lon2 - min_lon) * inv, (lat2 - min_lat) * inv
+        col, row = math.floor(gx1), math.floor(gy1)
+        end_col, end_row = math.floor(gx2), math.floor(gy2)
+        steps = abs(end_col - col) + abs(end_row - row)
+        if steps > _WALK_CELLS_MAX:
+            return None
+        dx, dy = gx2 - gx1, gy2 - gy1
+        step_c = 1 if dx > 0 else -1
+        step_r = 1 if dy > 0 else -1
+        inf = math.inf
+        t_x = ((col + (dx > 0)) - gx1) / dx if dx else inf
+        t_y = ((row + (dy > 0)) - gy1) / dy if dy else inf
+        d_x = abs(1.0 / dx) if dx else inf
+        d_y = abs(1.0 / dy) if dy else inf
+        out: list[int] = []
+
+        def visit(c: int, r: int) -> None:
+            if 0 <= c < cols and 0 <= r < rows:
+                out.append(r * cols + c)
+
+        visit(col, row)
+        for _ in range(steps + 2):
+            if col == end_col and row == end_row:
+                break
+            if abs(t_x - t_y) < 1e-9:  # through a corner: take both neighbours too
+                visit(col + step_c, row)
+                visit(col, row + step_r)
+                col, row = col + step_c, row + step_r
+                t_x, t_y = t_x + d_x, t_y + d_y
+            elif t_x < t_y:
+                col, t_x = col + step_c, t_x + d_x
+            else:
+                row, t_y = row + step_r, t_y + d_y
+            visit(col, row)
+        return out
+
+    def _boundary_pieces(
+        self, lat1: float, lon1: float, lat2: float, lon2: float
+    ) -> list[Any] | None:
+        """The outline clipped to each boundary cell the segment passes through (clipped
+        once per cell, then cached), or None when the cells are not known."""
+        cells_on = self._segment_cells(lat1, lon1, lat2, lon2)
+        grid = self._grid
+        if cells_on is None or grid is None:
+            return None
+        min_lon, min_lat, _, _ = self._bounds
+        cache = self._cache.setdefault("pieces", {})
+        cells, cols, cell_deg = grid.cells, grid.cols, 1.0 / grid.inv_cell_deg
+        out = []
+        for index in cells_on:
+            if cells[index] != _BOUNDARY:
+                continue
+            piece = cache.get(index)
+            if piece is None:
+                row, col = divmod(index, cols)
+                x0, y0 = min_lon + col * cell_deg, min_lat + row * cell_deg
+                # A hair larger than the cell, so a crossing on a cell edge is not lost.
+                pad = cell_deg * 1e-6
+                piece = cache[index] = shapely.clip_by_rect(
+                    self._boundary(self.geometry, False),
+                    x0 - pad, y0 - pad, x0 + cell_deg + pad, y0 + cell_deg + pad,
+                )  # fmt: skip
+            if not piece.is_empty:
+                out.append(piece)
+        return out
+
+    def _clear_of_boundary(self, lat1: float, lon1: float, lat2: float, lon2: float) -> bool:
+        """True when every grid cell the segment passes through is wholly inside or wholly
+        outside (so it cannot cross the outline); False when unsure."""
+        cells_on = self._segment_cells(lat1, lon1, lat2, lon2)
+        grid = self._grid
+        if cells_on is None or grid is None:
+            return False
+        cells = grid.cells
+        return all(cells[i] != _BOUNDARY for i in cells_on)
 
     def distance_m(self, lat: float, lon: float) -> float:
         """Distance in metres from the point to the zone's outline (0 on the boundary).
@@ -302,6 +412,8 @@ _OUTSIDE, _INSIDE, _BOUNDARY = 0, 1, 2
 #: Target number of grid cells per zone: ~64k cells (64 KB) resolve ~95% of points near the
 #: DPRK outline without calling shapely, and build in well under a second.
 _GRID_TARGET_CELLS = 65_536
+#: Segments crossing more grid cells than this go straight to shapely (long, sparse paths).
+_WALK_CELLS_MAX = 2_000
 
 
 class _Grid:
