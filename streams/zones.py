@@ -242,7 +242,7 @@ class Zone:
 
     def _boundary(self, geometry: MultiPolygon, unwrapped: bool) -> Any:
         """The outline of ``geometry`` (cached: 17,000 vertices for the DPRK)."""
-        key = ("boundary", unwrapped)
+        key = "boundary-ext" if unwrapped else "boundary"
         boundary = self._cache.get(key)
         if boundary is None:
             boundary = self._cache[key] = geometry.boundary
