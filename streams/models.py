@@ -1,7 +1,9 @@
 """The records that cross process boundaries: position reports in, airspace events out.
 
-Both are frozen, slotted dataclasses so they are cheap, hashable and cannot be changed by
-accident on their way through the pipeline. Their JSON form (recording format v1 and event
+Events are frozen, slotted dataclasses: cheap, hashable, and not changed by accident on their
+way to the desk. Position reports are slotted but not frozen, and are treated as read-only by
+convention: a frozen dataclass pays ``object.__setattr__`` per field, 1.1 us against 0.2 us
+to build one, on a path that sees every position in the world. Their JSON form (recording format v1 and event
 format v1) is defined in :mod:`streams.codec` and documented in the README.
 
 Units are in the field names: ``_ft`` feet, ``_kt`` knots, ``_deg`` degrees, ``_fpm`` feet per
@@ -24,7 +26,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class PositionReport:
     """One position of one aircraft (recording format v1).
 
