@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -88,8 +88,16 @@ def faust_settings(settings: StreamSettings, bootstrap: str) -> dict[str, Any]:
         "broker_rebalance_timeout": max(10.0, settings.session_timeout_s),
         "broker_commit_every": 1000,
         "broker_commit_interval": 1.0,
+        # A batch message can make hundreds of table writes at once (first fixes,
+        # checkpoints): the changelog's produce batches must hold them, or each 16 KB
+        # batch waits for the previous one's round trip while Faust's producer buffer fills.
+        "producer_max_batch_size": 512 * 1024,
     }
 
+
+#: Table writes within one batch message after which the agent lets Faust's producer
+#: buffer drain (Faust's own limit is 100 pending messages).
+EBB_EVERY_WRITES = 50
 
 #: Event-time interval between sweeps of expired aircraft state in one partition.
 SWEEP_INTERVAL_S = 60.0
@@ -145,6 +153,11 @@ class TrackerApp:
     messages: int = 0
     #: Partition that owns each icao24 seen (Kafka's default partitioner): a cache.
     owners: dict[str, int] = field(default_factory=dict)
+    #: Awaited every ``EBB_EVERY_WRITES`` table writes inside a batch: Faust's own "wait until
+    #: the producer buffer is of an acceptable size", which it otherwise does only between
+    #: messages (None in tests without Faust).
+    ebb: Callable[[], Awaitable[None]] | None = None
+    _writes_since_ebb: int = 0
     _outcome_counters: dict[Outcome, Any] = field(default_factory=dict)
 
     @property
@@ -188,6 +201,15 @@ class TrackerApp:
     def _persist(self, partition: int, state: AircraftState) -> None:
         self.table[state.icao24.encode()] = encode_table_value(partition, state)
         self.metrics.state_writes.inc()
+        self._writes_since_ebb += 1
+
+    async def _maybe_ebb(self) -> None:
+        """Let Faust drain its producer buffer (changelog writes) after many table writes in
+        one batch, as it does between messages, so the buffer stays bounded."""
+        if self._writes_since_ebb >= EBB_EVERY_WRITES:
+            self._writes_since_ebb = 0
+            if self.ebb is not None:
+                await self.ebb()
 
     async def handle(self, key: bytes | None, value: bytes | None, partition: int) -> None:
         """Process one message of ``partition`` (the agent's body, callable from tests)."""
@@ -298,6 +320,8 @@ class TrackerApp:
                     states[icao24] = state
                     if result.persist:
                         self._persist(partition, state)
+                        if self._writes_since_ebb >= EBB_EVERY_WRITES:
+                            await self._maybe_ebb()
                     next_due = due_ts(state)
                     if next_due is not None:
                         push(next_due, icao24)
@@ -412,6 +436,11 @@ def create_tracker_app(
         partitions={},
         listeners=[],
     )
+
+    async def _ebb() -> None:
+        await app.producer.buffer.wait_until_ebb()
+
+    bundle.ebb = _ebb
 
     async def tracker_agent(stream: Any) -> None:
         async for event in stream.events():
