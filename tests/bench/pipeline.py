@@ -144,8 +144,14 @@ def _last_increase_t(samples: list[tuple[float, int]]) -> float | None:
     return last
 
 
-async def _wait_total(children: Sequence[Child], total: int, timeout_s: float) -> None:
+class Stalled(TimeoutError):
+    """Workers made no progress for a while (see the report: a known, rare stall)."""
+
+
+async def _wait_total(children: Sequence[Child], total: int, timeout_s: float,
+                      stall_s: float = 30.0) -> None:
     deadline = time.monotonic() + timeout_s
+    last_done, last_change = -1, time.monotonic()
     while time.monotonic() < deadline:
         done = sum((_progress(c) or [(0.0, 0)])[-1][1] for c in children)
         if done >= total:
@@ -153,6 +159,11 @@ async def _wait_total(children: Sequence[Child], total: int, timeout_s: float) -
             return
         if all(c.proc.returncode is not None for c in children):
             raise RuntimeError(f"workers exited after {done} of {total} positions")
+        if done != last_done:
+            last_done, last_change = done, time.monotonic()
+        elif done > 0 and time.monotonic() - last_change > stall_s:
+            last = [c.last("progress") for c in children]
+            raise Stalled(f"workers stalled at {done} of {total} positions for {stall_s} s: {last}")
         await asyncio.sleep(0.1)
     last = [c.last("progress") for c in children]
     raise TimeoutError(f"workers handled fewer than {total} positions in {timeout_s} s: {last}")
@@ -272,15 +283,23 @@ async def throughput(bootstrap: str, broker_name: str, *, seconds: int, session_
     # (b) and (c): skyfence workers over the pre-loaded batched topic, a fresh group each.
     rates: dict[int, float] = {}
     backlog: dict[int, float] = {}
+    stalls: list[str] = []
     for n in workers_list:
-        _say(f"{broker_name}: {n} worker(s) over {n_big:,} positions")
-        app_id = f"tp{n}-{run}"
-        children = [await _worker(bootstrap, app_id, batched, session_timeout_s) for _ in range(n)]
-        try:
-            await _wait_total(children, n_big, timeout_s=240)
-        finally:
-            for child in children:
-                await child.stop()
+        for attempt in range(3):
+            _say(f"{broker_name}: {n} worker(s) over {n_big:,} positions")
+            app_id = f"tp{n}-{run}-{attempt}"
+            children = [await _worker(bootstrap, app_id, batched, session_timeout_s) for _ in range(n)]
+            try:
+                await _wait_total(children, n_big, timeout_s=240)
+                break
+            except Stalled as exc:
+                _say(f"{broker_name}: STALLED, recorded and retried with a fresh group: {exc}")
+                stalls.append(str(exc))
+            finally:
+                for child in children:
+                    await child.stop()
+        else:
+            raise RuntimeError(f"{n} worker(s) stalled three times: {stalls}")
         rate, window = _steady_rate(children)
         rates[n] = rate
         backlog[n] = _backlog_rate(children, n_big)
@@ -302,6 +321,7 @@ async def throughput(bootstrap: str, broker_name: str, *, seconds: int, session_
     if out["baseline_positions_per_s"]:
         out["ratio"] = out["pipeline_positions_per_s"] / out["baseline_positions_per_s"]
     out["positions"] = n_big
+    out["worker_stalls"] = stalls
     return out
 
 
@@ -493,7 +513,11 @@ async def run_on_broker(broker: Any, *, full: bool, seconds: int, rate_fraction:
                            workers_list=(1, 2) if full else (1,))
     if full:
         _say(f"{broker.name}: restart with 20,000 aircraft")
-        out.update(await recovery(broker.bootstrap, session_timeout_s=session_timeout_s))
+        try:
+            out.update(await recovery(broker.bootstrap, session_timeout_s=session_timeout_s))
+        except Stalled as exc:
+            _say(f"{broker.name}: STALLED during the restart benchmark: {exc}")
+            out["worker_stalls"].append(str(exc))
         rate = max(1000.0, rate_fraction * out["pipeline_positions_per_s"])
         _say(f"{broker.name}: alert latency at {rate:,.0f} positions/s")
         out.update(await latency(broker.bootstrap, session_timeout_s=session_timeout_s, rate_per_s=rate))
