@@ -161,7 +161,7 @@ async def _wait_total(children: Sequence[Child], total: int, timeout_s: float,
             raise RuntimeError(f"workers exited after {done} of {total} positions")
         if done != last_done:
             last_done, last_change = done, time.monotonic()
-        elif done > 0 and time.monotonic() - last_change > stall_s:
+        elif time.monotonic() - last_change > (stall_s if done > 0 else 2 * stall_s):
             last = [c.last("progress") for c in children]
             raise Stalled(f"workers stalled at {done} of {total} positions for {stall_s} s: {last}")
         await asyncio.sleep(0.1)
