@@ -241,7 +241,8 @@ async def _one_shot(*args: str, timeout_s: float = 300.0) -> dict[str, Any]:
 
 
 async def throughput(bootstrap: str, broker_name: str, *, seconds: int, session_timeout_s: float,
-                     workers_list: Sequence[int] = (1, 2), baseline_single_seconds: int = 40) -> dict[str, Any]:
+                     workers_list: Sequence[int] = (1, 2), baseline_single_seconds: int = 40,
+                     restart_broker: Any = None) -> dict[str, Any]:
     """(a), (b), (c), (h) on one broker."""
     run = uuid.uuid4().hex[:6]
     WORK.mkdir(parents=True, exist_ok=True)
@@ -293,8 +294,14 @@ async def throughput(bootstrap: str, broker_name: str, *, seconds: int, session_
                 await _wait_total(children, n_big, timeout_s=240)
                 break
             except Stalled as exc:
-                _say(f"{broker_name}: STALLED, recorded and retried with a fresh group: {exc}")
+                _say(f"{broker_name}: STALLED, recorded; restarting the broker and retrying "
+                     f"with a fresh group: {exc}")
                 stalls.append(str(exc))
+                for child in children:
+                    await child.stop()
+                if restart_broker is not None:
+                    # Once a worker stalled, new groups did not start on that broker either.
+                    await restart_broker()
             finally:
                 for child in children:
                     await child.stop()
@@ -510,7 +517,8 @@ async def run_on_broker(broker: Any, *, full: bool, seconds: int, rate_fraction:
     session_timeout_s = 2.0 if broker.name == "tansu" else 10.0
     out = await throughput(broker.bootstrap, broker.name, seconds=seconds,
                            session_timeout_s=session_timeout_s,
-                           workers_list=(1, 2) if full else (1,))
+                           workers_list=(1, 2) if full else (1,),
+                           restart_broker=lambda: asyncio.to_thread(broker.restart))
     if full:
         _say(f"{broker.name}: restart with 20,000 aircraft")
         try:
