@@ -4,13 +4,15 @@
 streams a recording into the positions topic, either paced by event time (``speed`` times
 real time) or as fast as the producer goes (``speed=None``), and returns counters.
 
-By default positions go out in batches (see :mod:`streams.codec`): one message per
+With ``batch_max_positions > 1`` (what ``skyfence replay`` uses) positions go out in
+batches (see :mod:`streams.codec`): one message per
 partition holds up to ``BATCH_MAX_POSITIONS`` raw positions of aircraft that partition owns
 (Kafka's default murmur2 partitioner, computed here), so the worker pays Faust's per-message
 cost once per batch. A batch is sent when full, before a paced replay sleeps (so live
 positions never wait for a batch to fill), before each watermark and at the end. A batch of
-one goes out as a plain keyed v1 message. ``batch_max_positions=1`` sends every position
-alone, keyed by icao24, as before.
+one goes out as a plain keyed v1 message. The default, ``batch_max_positions=1``, sends
+every position alone, keyed by icao24, as before (see the README's open problem: a worker
+on Apache Kafka sometimes stalls on a large batched backlog).
 """
 
 from __future__ import annotations
@@ -23,7 +25,6 @@ from typing import Any
 
 from streams.codec import (
     BATCH_MAX_BYTES,
-    BATCH_MAX_POSITIONS,
     encode_batch,
     encode_watermark,
     partition_of,
@@ -49,7 +50,7 @@ class PositionPublisher:
         producer: Any,
         topic: str,
         *,
-        batch_max_positions: int = BATCH_MAX_POSITIONS,
+        batch_max_positions: int = 1,
         batch_max_bytes: int = BATCH_MAX_BYTES,
     ) -> None:
         self._producer = producer

@@ -177,7 +177,7 @@ async def live(args: argparse.Namespace) -> None:
     """Wall-clock load: every 20 ms, the aircraft whose phase falls in that slice report."""
     from aiokafka import AIOKafkaProducer
 
-    from streams.codec import decode_position
+    from streams.codec import BATCH_MAX_POSITIONS, decode_position
     from streams.producer import PositionPublisher
     from tests.bench.traffic import make_fleet
 
@@ -186,7 +186,7 @@ async def live(args: argparse.Namespace) -> None:
                        first_crosser_s=args.first_crosser_s)
     producer = AIOKafkaProducer(bootstrap_servers=args.bootstrap, linger_ms=0, acks="all")
     await producer.start()
-    publisher = PositionPublisher(producer, args.topic)
+    publisher = PositionPublisher(producer, args.topic, batch_max_positions=BATCH_MAX_POSITIONS)
     sent = 0
     try:
         t0 = float(int(time.time()) + 1)
