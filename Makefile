@@ -44,14 +44,21 @@ integration: install
 fetch-kafka: install
 	$(BIN)/python -m streams.brokers fetch
 
-# Debian tools the tests use for real checks (promtool). Installed when missing and root;
-# otherwise the tests that need them skip with the reason (and fail under CI=true).
+# Debian tools the tests use for real checks (promtool; kcat, a third-party Kafka producer).
+# Installed when missing and root; otherwise the tests that need them skip with the reason
+# (and fail under CI=true).
 tools:
 	@if ! command -v promtool >/dev/null 2>&1; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    echo "installing Debian's prometheus (promtool)"; \
 	    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null; \
 	  else echo "promtool not found and cannot install it: its test will skip"; fi; \
+	fi
+	@if ! command -v kcat >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian's kcat"; \
+	    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kcat >/dev/null; \
+	  else echo "kcat not found and cannot install it: its test will skip"; fi; \
 	fi
 
 test: install tools lint typecheck

@@ -272,6 +272,8 @@ async def replay_file(
     """``skyfence replay``: publish a recording to the positions topic."""
     from aiokafka import AIOKafkaProducer
 
+    from streams.codec import BATCH_MAX_POSITIONS
+
     if not settings.broker:
         _stderr("skyfence replay: --broker (or SKYFENCE_BROKER) is required")
         return 2
@@ -282,7 +284,9 @@ async def replay_file(
         started = time.monotonic()
         stats = await replay(
             read_source_raw(path, fmt, start_ts=start_ts),
-            PositionPublisher(producer, settings.positions_topic),
+            PositionPublisher(
+                producer, settings.positions_topic, batch_max_positions=BATCH_MAX_POSITIONS
+            ),
             speed=speed,
         )
     finally:

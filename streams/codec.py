@@ -9,6 +9,13 @@ Positions (one JSON object per line in recordings, one per Kafka message value):
 A producer may also send ``{"watermark": ts}`` to every partition: "every position up to
 ``ts`` has been sent" (see :class:`~streams.models.Watermark`).
 
+Batch form (what ``skyfence replay`` sends; one position per message stays valid from any
+producer): a JSON array of recording-format-v1 objects, ``[{...},{...}]``, sent without a key
+to an explicit partition. Every position in it must belong to that partition under Kafka's
+default partitioner (:func:`partition_of`: murmur2 of the icao24 bytes); the worker
+re-publishes any that does not under its own key. :func:`encode_batch` joins raw v1 lines
+without re-encoding them; :func:`decode_positions` decodes either form.
+
 ``icao24``, ``ts``, ``lat`` and ``lon`` are required; the rest are optional and may be absent
 or null. Unknown keys are ignored (forward compatible). Anything else is a
 :class:`~streams.errors.DecodeError` with a bounded ``reason``.
@@ -22,6 +29,8 @@ Pure: imports only the standard library, orjson and this package.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -30,13 +39,20 @@ from streams.errors import DecodeError
 from streams.models import AirspaceEvent, Confidence, EventType, PositionReport, Watermark
 
 __all__ = [
+    "BATCH_MAX_BYTES",
+    "BATCH_MAX_POSITIONS",
     "EVENT_FORMAT_VERSION",
+    "BadItem",
+    "PositionBatch",
     "decode_event",
     "decode_message",
     "decode_position",
+    "decode_positions",
+    "encode_batch",
     "encode_event",
     "encode_position",
     "encode_watermark",
+    "partition_of",
     "position_from_mapping",
 ]
 
@@ -68,11 +84,117 @@ def _optional_number(obj: dict[str, Any], key: str) -> float | None:
     return float(value)
 
 
+#: Valid icao24 spellings seen, mapped to their normalised form (bounded, see below).
+_ICAO_SEEN: dict[str, str] = {}
+_ICAO_SEEN_MAX = 200_000
+_MAX_EXACT_INT = 2**53
+
+
+def _fast_position(obj: dict[str, Any]) -> PositionReport | None:
+    """The common case of :func:`position_from_mapping` in fewer operations, or ``None``
+    when anything is unusual (the full validation then decides, and names the problem).
+
+    Same result as the full path for every input it accepts: a test compares the two.
+    """
+    get = obj.get
+    icao24 = get("icao24")
+    if type(icao24) is not str:
+        return None
+    norm = _ICAO_SEEN.get(icao24)
+    if norm is None:
+        norm = icao24.lower()
+        if len(icao24) != 6 or not _HEX.issuperset(norm):
+            return None
+        if len(_ICAO_SEEN) >= _ICAO_SEEN_MAX:
+            _ICAO_SEEN.clear()
+        _ICAO_SEEN[icao24] = norm
+    ts = get("ts")
+    lat = get("lat")
+    lon = get("lon")
+    # type() is not isinstance(): bool (a subclass of int) is rejected, as the full path does.
+    if type(ts) is not float:
+        if type(ts) is not int or not -_MAX_EXACT_INT < ts < _MAX_EXACT_INT:
+            return None
+        ts = float(ts)
+    if type(lat) is not float:
+        if type(lat) is not int or not -_MAX_EXACT_INT < lat < _MAX_EXACT_INT:
+            return None
+        lat = float(lat)
+    if type(lon) is not float:
+        if type(lon) is not int or not -_MAX_EXACT_INT < lon < _MAX_EXACT_INT:
+            return None
+        lon = float(lon)
+    # Range checks also reject NaN (every comparison with NaN is false) and infinities.
+    if not (
+        946_684_800.0 <= ts <= 4_102_444_800.0 and -90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0
+    ):
+        return None
+    alt = get("alt_ft")
+    if alt is not None:
+        if type(alt) is int and -_MAX_EXACT_INT < alt < _MAX_EXACT_INT:
+            pass
+        elif type(alt) is float and alt - alt == 0.0:  # finite
+            alt = round(alt)
+        else:
+            return None
+    gs = get("gs_kt")
+    if gs is not None:
+        if type(gs) is float and gs - gs == 0.0:
+            pass
+        elif type(gs) is int and -_MAX_EXACT_INT < gs < _MAX_EXACT_INT:
+            gs = float(gs)
+        else:
+            return None
+    track = get("track_deg")
+    if track is not None:
+        if type(track) is float and track - track == 0.0:
+            track = track % 360.0
+        elif type(track) is int and -_MAX_EXACT_INT < track < _MAX_EXACT_INT:
+            track = float(track) % 360.0
+        else:
+            return None
+    vrate = get("vrate_fpm")
+    if vrate is not None:
+        if type(vrate) is int and -_MAX_EXACT_INT < vrate < _MAX_EXACT_INT:
+            pass
+        elif type(vrate) is float and vrate - vrate == 0.0:
+            vrate = round(vrate)
+        else:
+            return None
+    callsign = get("callsign")
+    if callsign is not None:
+        if type(callsign) is not str:
+            return None
+        callsign = callsign.strip() or None
+    squawk = get("squawk")
+    if squawk is not None and (
+        type(squawk) is not str or len(squawk) != 4 or not _SQUAWK.issuperset(squawk)
+    ):
+        return None
+    on_ground = get("on_ground")
+    if on_ground is not None and type(on_ground) is not bool:
+        return None
+    source = get("source")
+    if source is not None and type(source) is not str:
+        return None
+    return PositionReport(
+        norm, ts, lat, lon, alt, gs, track, vrate, callsign, squawk, on_ground, source
+    )
+
+
 def position_from_mapping(obj: Any) -> PositionReport:
     """Validate a decoded JSON object and build a :class:`PositionReport`.
 
     Raises :class:`DecodeError` naming the first problem found.
     """
+    if type(obj) is dict:
+        fast = _fast_position(obj)
+        if fast is not None:
+            return fast
+    return _position_from_mapping_full(obj)
+
+
+def _position_from_mapping_full(obj: Any) -> PositionReport:
     if not isinstance(obj, dict):
         raise DecodeError("not_object", f"expected a JSON object, got {type(obj).__name__}")
     icao24 = obj.get("icao24")
@@ -150,6 +272,100 @@ def decode_message(data: bytes | str) -> PositionReport | Watermark:
             raise DecodeError("bad_ts", "'watermark' must be epoch seconds")
         return Watermark(float(ts))
     return position_from_mapping(obj)
+
+
+#: Most positions the producer puts in one batch message (a batch is ~100 KB at this size,
+#: far below Kafka's 1 MB default message limit).
+BATCH_MAX_POSITIONS = 500
+#: Most bytes of raw positions in one batch message.
+BATCH_MAX_BYTES = 256 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class BadItem:
+    """An element of a batch that is not a valid position: dead-lettered on its own."""
+
+    index: int
+    reason: str
+    detail: str
+    raw: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class PositionBatch:
+    """A decoded batch message: positions (in order) and the bad elements, if any."""
+
+    reports: list[PositionReport]
+    bad: list[BadItem]
+
+
+def encode_batch(raws: Sequence[bytes]) -> bytes:
+    """A batch message from raw recording-format-v1 objects (each one JSON object, no newline)."""
+    return b"[" + b",".join(raws) + b"]"
+
+
+def decode_positions(data: bytes | str) -> PositionReport | Watermark | PositionBatch:
+    """Decode a positions-topic message in any accepted form: one position (v1), a producer
+    watermark, or a batch (a JSON array of v1 positions).
+
+    A message that is not JSON raises :class:`DecodeError`; a batch's bad elements are
+    returned in :attr:`PositionBatch.bad`, so one bad element never costs the others.
+    """
+    try:
+        obj = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise DecodeError("json", f"not valid JSON: {exc}") from None
+    if type(obj) is list:
+        reports: list[PositionReport] = []
+        bad: list[BadItem] = []
+        append = reports.append
+        for index, item in enumerate(obj):
+            try:
+                append(position_from_mapping(item))
+            except DecodeError as exc:
+                bad.append(BadItem(index, exc.reason, exc.detail, orjson.dumps(item)))
+        return PositionBatch(reports, bad)
+    if isinstance(obj, dict) and "watermark" in obj and "icao24" not in obj:
+        ts = obj["watermark"]
+        if isinstance(ts, bool) or not isinstance(ts, int | float) or not math.isfinite(ts):
+            raise DecodeError("bad_ts", "'watermark' must be epoch seconds")
+        return Watermark(float(ts))
+    return position_from_mapping(obj)
+
+
+def _murmur2(data: bytes) -> int:
+    """Kafka's murmur2 (``org.apache.kafka.common.utils.Utils.murmur2``), as a signed int."""
+    length = len(data)
+    m = 0x5BD1E995
+    h = (0x9747B28C ^ length) & 0xFFFFFFFF
+    length4 = length // 4
+    for i in range(length4):
+        i4 = i * 4
+        k = data[i4] | (data[i4 + 1] << 8) | (data[i4 + 2] << 16) | (data[i4 + 3] << 24)
+        k = (k * m) & 0xFFFFFFFF
+        k ^= k >> 24
+        k = (k * m) & 0xFFFFFFFF
+        h = (h * m) & 0xFFFFFFFF
+        h ^= k
+    extra = length % 4
+    tail = length4 * 4
+    if extra >= 3:
+        h ^= data[tail + 2] << 16
+    if extra >= 2:
+        h ^= data[tail + 1] << 8
+    if extra >= 1:
+        h ^= data[tail]
+        h = (h * m) & 0xFFFFFFFF
+    h ^= h >> 13
+    h = (h * m) & 0xFFFFFFFF
+    h ^= h >> 15
+    return h - (1 << 32) if h & 0x80000000 else h
+
+
+def partition_of(icao24: str, partitions: int) -> int:
+    """The partition Kafka's default partitioner (Java client, aiokafka, librdkafka's
+    ``murmur2_random``) gives the key ``icao24``: ``(murmur2(key) & 0x7fffffff) % partitions``."""
+    return (_murmur2(icao24.encode()) & 0x7FFFFFFF) % partitions
 
 
 def encode_watermark(ts: float) -> bytes:

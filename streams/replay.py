@@ -96,7 +96,15 @@ def fire_due(
     Shared by :func:`evaluate` and the Faust agent: it must run *before* a report with time
     ``ts`` is stepped, which makes timers independent of partitioning (see tracking).
     """
-    for icao24 in queue.advance(ts):
+    return tick_due(tracker, queue, states, queue.advance(ts))
+
+
+def tick_due(
+    tracker: Tracker, queue: DueQueue, states: dict[str, AircraftState], icaos: list[str]
+) -> Iterator[tuple[AircraftState, StepResult]]:
+    """Tick the aircraft ``queue.advance`` returned (the second half of :func:`fire_due`;
+    the agent's batch loop calls ``advance`` itself and comes here only when it returned some)."""
+    for icao24 in icaos:
         state = states.get(icao24)
         if state is None:
             continue

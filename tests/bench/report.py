@@ -1,0 +1,158 @@
+"""The README's Performance table, generated from bench-results.json.
+
+``python -m tests.bench.report`` rewrites the text between ``<!-- perf:begin -->`` and
+``<!-- perf:end -->`` in README.md (``make bench`` does it after measuring).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+__all__ = ["table", "update_readme"]
+
+REPO = Path(__file__).resolve().parents[2]
+README = REPO / "README.md"
+RESULTS = REPO / "bench-results.json"
+BEGIN = "<!-- perf:begin -->"
+END = "<!-- perf:end -->"
+
+
+def _rate(v: float) -> str:
+    return f"{v:,.0f}/s"
+
+
+def _x(v: float) -> str:
+    return f"{v:.2f}x"
+
+
+def _s(v: float) -> str:
+    return f"{v:.2f} s"
+
+
+def _ms(v: float) -> str:
+    return f"{v * 1000:,.0f} ms"
+
+
+def _ns(v: float) -> str:
+    return f"{v:,.0f} ns"
+
+
+def _bytes(v: float) -> str:
+    return f"{v:,.0f} B"
+
+
+def _mb(v: float) -> str:
+    return f"{v:,.0f} MB"
+
+
+#: (label, key, formatter, target text)
+ROWS: list[tuple[str, str, Callable[[float], str], str]] = [
+    ("(a) baseline: raw aiokafka consumer + orjson + point-in-zone, 1 position/message",
+     "baseline_positions_per_s", _rate, ""),
+    ("(a') the same baseline on batch messages", "baseline_batched_positions_per_s", _rate, ""),
+    ("(b) skyfence worker (Faust, tracker, table, events), positions/s",
+     "pipeline_positions_per_s", _rate, ">= 100,000/s"),
+    ("(b)/(a)", "ratio", _x, ">= 0.5"),
+    ("(c) 2 workers on 2 cores vs 1", "scaling_2_workers", _x, ">= 1.7x"),
+    ("(d) alert latency p50, position produced -> fake Slack", "latency_p50_s", _ms, ""),
+    ("(d) alert latency p99", "latency_p99_s", _ms, "< 500 ms"),
+    ("(d) alert latency max", "latency_max_s", _ms, ""),
+    ("(e) point-in-zone, global traffic mix", "geometry_ns_per_position", _ns, "<= 1,000 ns"),
+    ("(e) point-in-zone within 20 km of the DPRK outline", "geometry_boundary_ns_per_position",
+     _ns, ""),
+    ("(e) whole tracker step, global mix", "tracker_step_ns_per_position", _ns, ""),
+    ("(f) memory per tracked aircraft (state, table value, caches)", "bytes_per_aircraft",
+     _bytes, "< 1,024 B"),
+    ("(f) worker RSS with 20,000 aircraft tracked", "worker_rss_mb_20k_aircraft", _mb, ""),
+    ("(f) worker RSS just started", "worker_rss_mb_at_start", _mb, ""),
+    ("(g) worker start -> first position processed", "startup_s", _s, "<= 5 s"),
+    ("(g) restart with 20,000 aircraft in the table -> first position", "recovery_s", _s,
+     "<= 15 s"),
+    ("(h) `skyfence replay --max` (batches)", "producer_replay_positions_per_s", _rate, ""),
+    ("(h) raw aiokafka producer, same lines, 1 per message", "producer_raw_positions_per_s",
+     _rate, ""),
+    ("`evaluate` on the seed scenario (offline, no Kafka)", "evaluate_seed_positions_per_s",
+     _rate, ""),
+]
+
+
+def table(results: dict[str, Any]) -> str:
+    """A Markdown table of the figures, Apache Kafka and (where measured) Tansu."""
+    tansu = results.get("tansu") or {}
+    targets = results.get("targets") or {}
+    lines = [
+        "| figure | Apache Kafka | Tansu | target | |",
+        "|---|---|---|---|---|",
+    ]
+    for label, key, fmt, target in ROWS:
+        value = results.get(key)
+        if not isinstance(value, int | float):
+            continue
+        other = tansu.get(key)
+        status = ""
+        check = targets.get(key)
+        if isinstance(check, dict) and check.get("met") is not None:
+            status = "met" if check["met"] else f"missed ({check.get('missed_by', '')})"
+        lines.append(
+            f"| {label} | {fmt(value)} | {fmt(other) if isinstance(other, int | float) else ''} "
+            f"| {target} | {status} |"
+        )
+    return "\n".join(lines)
+
+
+def section(results: dict[str, Any]) -> str:
+    """The generated part of the README's Performance section."""
+    machine = results.get("machine") or {}
+    rate = results.get("latency_rate_positions_per_s")
+    alerts = results.get("latency_alerts")
+    notes = [
+        f"Latest `make bench` ({'quick run, ' if results.get('quick') else ''}"
+        f"{results.get('broker', 'Apache Kafka')}; {machine.get('cores')} cores, "
+        f"{machine.get('cpu_model')}; 1-min load average {machine.get('load_1m')} at the start, "
+        f"{machine.get('load_1m_after')} at the end; traffic: {results.get('positions', 0):,} "
+        "generated positions of 15,000 aircraft):",
+        "",
+        table(results),
+        "",
+    ]
+    if rate:
+        notes.append(
+            f"Latency: {alerts} alerts (`approaching` and `entered` of crossing aircraft, "
+            f"0.5 alerts/s) while {rate:,.0f} positions/s of live traffic (50% of (b)) flowed, "
+            "each measured from its triggering position's time stamp (the wall time it was "
+            "sent, to within 20 ms) to the fake Slack webhook receiving it."
+        )
+    missed = [
+        f"- `{key}` {check['missed_by']}: {check['limited_by']}."
+        for key, check in (results.get("targets") or {}).items()
+        if isinstance(check, dict) and check.get("met") is False
+    ]
+    if missed:
+        notes += ["", "Targets missed, and what limits them:", "", *missed]
+    return "\n".join(notes)
+
+
+def update_readme(results: dict[str, Any], readme: Path = README) -> bool:
+    """Rewrite the text between the markers; False (and nothing written) without them."""
+    text = readme.read_text()
+    if BEGIN not in text or END not in text:
+        return False
+    head, rest = text.split(BEGIN, 1)
+    _old, tail = rest.split(END, 1)
+    readme.write_text(f"{head}{BEGIN}\n{section(results)}\n{END}{tail}")
+    return True
+
+
+def main() -> None:
+    results = json.loads(RESULTS.read_text())
+    if update_readme(results):
+        print(f"updated {README.relative_to(REPO)} from {RESULTS.relative_to(REPO)}")
+    else:
+        print(f"no {BEGIN} / {END} markers in {README}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,66 @@
+"""The tracker shell on batch messages: the same events as single messages, strays re-keyed,
+bad elements dead-lettered one by one (fakes instead of Faust and Kafka, as in
+test_tracker_shell)."""
+
+from __future__ import annotations
+
+import orjson
+
+from streams.codec import decode_event, encode_batch, partition_of
+from tests.component.test_tracker_shell import T0, _fix, _shell, _types
+
+PARTITIONS = 4  # StreamSettings() default, which _shell uses
+OWNER = partition_of("7278a2", PARTITIONS)
+
+
+async def test_a_batch_gives_the_events_single_messages_give() -> None:
+    single, single_table, _ = _shell()
+    for i in range(40):
+        await single.handle(b"7278a2", _fix(i), OWNER)
+    batched, batched_table, registry = _shell()
+    for start in range(0, 40, 15):
+        await batched.handle(None, encode_batch([_fix(i) for i in range(start, min(40, start + 15))]), OWNER)
+    assert _types(batched) == _types(single) == ["approaching", "entered"]
+    assert [s["value"] for s in batched.events.sent] == [s["value"] for s in single.events.sent]
+    assert batched_table == single_table
+    assert batched.handled == single.handled == 40
+    accepted = registry.get_sample_value("skyfence_positions_total", {"outcome": "accepted"})
+    assert accepted == 40
+
+
+async def test_strays_are_republished_under_their_own_key() -> None:
+    bundle, _table, registry = _shell()
+    wrong = (OWNER + 1) % PARTITIONS
+    stray_icao = next(f"{n:06x}" for n in range(1, 10_000) if partition_of(f"{n:06x}", PARTITIONS) == OWNER)
+    stray = orjson.dumps({"icao24": stray_icao, "ts": T0, "lat": 10.0, "lon": 10.0})
+    await bundle.handle(None, encode_batch([stray, _fix(0)]), wrong)
+    # Neither belongs on `wrong`: both go back to the positions topic, keyed, unchanged in meaning.
+    assert [s["key"] for s in bundle.positions.sent] == [stray_icao.encode(), b"7278a2"]
+    assert orjson.loads(bundle.positions.sent[1]["value"]) == orjson.loads(_fix(0))
+    assert registry.get_sample_value("skyfence_positions_total", {"outcome": "rekeyed"}) == 2
+    assert bundle.tracked == 0
+    # Re-read on their own partition under their key, they are tracked.
+    for sent in bundle.positions.sent:
+        await bundle.handle(sent["key"], sent["value"], partition_of(sent["key"].decode(), PARTITIONS))
+    assert bundle.tracked == 2
+
+
+async def test_bad_elements_are_dead_lettered_and_the_rest_processed() -> None:
+    bundle, _table, registry = _shell()
+    batch = b"[" + b",".join([_fix(0), b'{"icao24":"7278a2","ts":1,"lat":1,"lon":1}', _fix(1)]) + b"]"
+    await bundle.handle(None, batch, OWNER)
+    assert [s["headers"]["skyfence-reason"] for s in bundle.dead_letters.sent] == [b"bad_ts"]
+    assert registry.get_sample_value("skyfence_positions_total", {"outcome": "accepted"}) == 2
+    await bundle.handle(None, b"[{", OWNER)  # not JSON at all: the whole message, once
+    assert bundle.dead_letters.sent[-1]["value"] == b"[{"
+    assert bundle.handled == 4
+
+
+async def test_timers_fire_inside_a_batch_before_the_position_that_passes_them() -> None:
+    bundle, _table, _ = _shell()
+    far_icao = next(f"{n:06x}" for n in range(1, 10_000) if partition_of(f"{n:06x}", PARTITIONS) == OWNER)
+    fixes = [_fix(i) for i in range(30)]  # enters, then falls silent
+    later = orjson.dumps({"icao24": far_icao, "ts": T0 + 290 + 900, "lat": 10.0, "lon": 10.0})
+    await bundle.handle(None, encode_batch([*fixes, later]), OWNER)
+    assert _types(bundle) == ["approaching", "entered", "signal_lost"]
+    assert decode_event(bundle.events.sent[-1]["value"]).last_seen_ts == T0 + 290
