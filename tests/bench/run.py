@@ -12,8 +12,9 @@ object and the table, never asserted. On a fresh machine this fetches the Apache
 - on Tansu, as a second column: (h), (a), (b).
 
 ``--quick`` uses less traffic (a smoke run of the harness, figures less steady);
-``--no-tansu`` and ``--no-pipeline`` skip parts. Figures not measured this time are kept from
-the previous file.
+``--no-tansu`` and ``--no-pipeline`` skip parts. The file is written afresh every run: a
+figure not measured this time (skipped, or lost to a stalled worker, see ``worker_stalls``) is
+absent, never carried over from an earlier run.
 """
 
 from __future__ import annotations
@@ -146,7 +147,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-pipeline", action="store_true", help="no broker benchmarks")
     args = parser.parse_args(argv)
     started = time.monotonic()
-    results: dict[str, Any] = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    results: dict[str, Any] = {}
     machine = _machine()
     machine["load_1m"] = round(wait_for_quiet(0.0 if args.quick else 300.0), 2)
     results.update(geometry.run())
