@@ -2,7 +2,13 @@
 
 A channel turns one event into one delivered alert. It raises
 :class:`~alerts.errors.DeliveryError` when it cannot, with ``retriable`` and ``retry_after_s``
-set so the caller decides what to do; it never retries on its own.
+set so the caller decides what to do; it never retries on its own (the notifier's
+:class:`~alerts.delivery.ChannelWorker` does, with backoff and rate limits).
+
+Optional attributes the notifier reads: ``kind`` (``slack_webhook``, ``telegram``...: which
+response rules apply), ``local`` (True for the console: a local log that flood control never
+holds back), ``accepts_image`` (True when ``send`` takes ``image_png=``: the map), ``threads``
+(a Slack thread store, which the notifier keeps in its outbox).
 """
 
 from __future__ import annotations
