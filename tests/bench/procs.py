@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import resource
 import signal
 import sys
@@ -44,6 +45,39 @@ def rss_kb() -> int:
     except OSError:
         pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def _dump_tasks(app: Any = None) -> None:
+    """SIGUSR1: the consumer's flow state and every asyncio task's stack on stderr (for
+    diagnosing a stalled worker)."""
+    if app is not None:
+        consumer = app.consumer
+        thread = getattr(consumer, "_thread", None)
+        inner = getattr(thread, "_consumer", None)
+        for name, value in (
+            ("flow_control_active", app.flow_control.is_active()),
+            ("rebalancing", app.rebalancing),
+            ("in_recovery", app.tables.recovery.in_recovery),
+            ("active_partitions", getattr(consumer, "_active_partitions", None)),
+            ("paused_partitions", getattr(consumer, "_paused_partitions", None)),
+            ("aiokafka_paused", inner.paused() if inner is not None else None),
+            ("aiokafka_assignment", inner.assignment() if inner is not None else None),
+            ("buffer_sizes", {tp: q.qsize() for tp, q in getattr(app.topics, "_queues", {}).items()}
+             if hasattr(app.topics, "_queues") else None),
+        ):
+            print(f"=== {name}: {value}", file=sys.stderr)
+    for task in asyncio.all_tasks():
+        print(f"--- task {task.get_name()}", file=sys.stderr)
+        coro: Any = task.get_coro()
+        depth = 0
+        while coro is not None and depth < 30:
+            frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
+            if frame is not None:
+                print(f"    {frame.f_code.co_filename}:{frame.f_lineno} {frame.f_code.co_name}",
+                      file=sys.stderr)
+            coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
+            depth += 1
+    sys.stderr.flush()
 
 
 async def worker(args: argparse.Namespace) -> None:
@@ -78,6 +112,7 @@ async def worker(args: argparse.Namespace) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     pipeline = await start_pipeline(settings, args.bootstrap, channels)
+    loop.add_signal_handler(signal.SIGUSR1, _dump_tasks, pipeline.bundle.app)
     bundle = pipeline.bundle
     emit(ev="started", t=time.time(), rss_kb=rss_kb())
     last_handled = -1
@@ -259,6 +294,8 @@ def main(argv: list[str] | None = None) -> None:
     role = {"worker": worker, "baseline": baseline, "rawsend": rawsend, "live": live}[args.role]
     try:
         import uvloop
+        if os.environ.get("SKYFENCE_NO_UVLOOP"):
+            raise ImportError("uvloop turned off")
     except ImportError:  # pragma: no cover
         asyncio.run(role(args))
         return
