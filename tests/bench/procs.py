@@ -71,11 +71,21 @@ def _dump_tasks(app: Any = None) -> None:
         coro: Any = task.get_coro()
         depth = 0
         while coro is not None and depth < 30:
-            frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
+            frame = (
+                getattr(coro, "cr_frame", None)
+                or getattr(coro, "gi_frame", None)
+                or getattr(coro, "ag_frame", None)
+            )
             if frame is not None:
                 print(f"    {frame.f_code.co_filename}:{frame.f_lineno} {frame.f_code.co_name}",
                       file=sys.stderr)
-            coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
+            else:
+                print(f"    <{type(coro).__name__}>", file=sys.stderr)
+            coro = (
+                getattr(coro, "cr_await", None)
+                or getattr(coro, "gi_yieldfrom", None)
+                or getattr(coro, "ag_await", None)
+            )
             depth += 1
     sys.stderr.flush()
 
