@@ -306,7 +306,10 @@ async def throughput(bootstrap: str, broker_name: str, *, seconds: int, session_
                 for child in children:
                     await child.stop()
         else:
-            raise RuntimeError(f"{n} worker(s) stalled three times: {stalls}")
+            # Three stalls: no figure for this stage (recorded in worker_stalls), but the
+            # other benchmarks still run.
+            _say(f"{broker_name}: {n} worker(s) stalled three times; no figure for this stage")
+            continue
         rate, window = _steady_rate(children)
         rates[n] = rate
         backlog[n] = _backlog_rate(children, n_big)
@@ -317,7 +320,7 @@ async def throughput(bootstrap: str, broker_name: str, *, seconds: int, session_
             out["startup_s"] = (first - children[0].spawned_t) if first else None
             out["worker_peak_rss_mb"] = max(
                 (line.get("rss_kb", 0) for line in children[0].lines), default=0) / 1024
-    out["pipeline_positions_per_s"] = rates.get(1, 0.0)
+    out["pipeline_positions_per_s"] = rates.get(1)
     if 1 in rates and 2 in rates and rates[1] > 0 and backlog[1] > 0:
         # Headline: time to clear the same backlog, 2 workers vs 1, start-up excluded but the
         # first rebalance (and what it makes a worker re-read) included. The steady-window
@@ -325,7 +328,7 @@ async def throughput(bootstrap: str, broker_name: str, *, seconds: int, session_
         out["pipeline_2_workers_positions_per_s"] = backlog[2]
         out["scaling_2_workers"] = backlog[2] / backlog[1]
         out["scaling_2_workers_steady"] = rates[2] / rates[1]
-    if out["baseline_positions_per_s"]:
+    if out["baseline_positions_per_s"] and out["pipeline_positions_per_s"]:
         out["ratio"] = out["pipeline_positions_per_s"] / out["baseline_positions_per_s"]
     out["positions"] = n_big
     out["worker_stalls"] = stalls
@@ -526,7 +529,10 @@ async def run_on_broker(broker: Any, *, full: bool, seconds: int, rate_fraction:
         except Stalled as exc:
             _say(f"{broker.name}: STALLED during the restart benchmark: {exc}")
             out["worker_stalls"].append(str(exc))
-        rate = max(1000.0, rate_fraction * out["pipeline_positions_per_s"])
+        # Half the measured maximum; without a measurement (a stalled stage), a live load
+        # of 20,000 positions/s, above the world's ~15,000 aircraft at 1 Hz.
+        measured = out.get("pipeline_positions_per_s")
+        rate = max(1000.0, rate_fraction * measured) if measured else 20_000.0
         _say(f"{broker.name}: alert latency at {rate:,.0f} positions/s")
         out.update(await latency(broker.bootstrap, session_timeout_s=session_timeout_s, rate_per_s=rate))
     return out
