@@ -197,12 +197,14 @@ class Zone:
                 return []
             geometry = self._ext
             unwrapped = True
-        elif not self.segment_may_touch(lat1, lon1, lat2, lon2) or self._clear_of_boundary(
-            lat1, lon1, lat2, lon2
-        ):
+        elif not self.segment_may_touch(lat1, lon1, lat2, lon2):
+            return []
+        # The outline pieces along the path; [] when the grid says the path touches no
+        # outline cell (it cannot cross), None for long or unwrapped paths (whole outline).
+        pieces = None if unwrapped else self._boundary_pieces(lat1, lon1, lat2, lon2)
+        if pieces == []:
             return []
         line = LineString([(lon1, lat1), (lon2, lat2)])
-        pieces = None if unwrapped else self._boundary_pieces(lat1, lon1, lat2, lon2)
         if pieces is None:
             hits = line.intersection(self._boundary(geometry, unwrapped))
             found = [] if hits.is_empty else list(_fractions_of(line, hits))
@@ -325,16 +327,6 @@ class Zone:
             if not piece.is_empty:
                 out.append(piece)
         return out
-
-    def _clear_of_boundary(self, lat1: float, lon1: float, lat2: float, lon2: float) -> bool:
-        """True when every grid cell the segment passes through is wholly inside or wholly
-        outside (so it cannot cross the outline); False when unsure."""
-        cells_on = self._segment_cells(lat1, lon1, lat2, lon2)
-        grid = self._grid
-        if cells_on is None or grid is None:
-            return False
-        cells = grid.cells
-        return all(cells[i] != _BOUNDARY for i in cells_on)
 
     def distance_m(self, lat: float, lon: float) -> float:
         """Distance in metres from the point to the zone's outline (0 on the boundary).
