@@ -25,7 +25,8 @@ from typing import IO
 
 import orjson
 import pytest
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from streams.producer import PositionPublisher, replay
 from streams.replay import read_recording_raw
@@ -38,6 +39,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 OK_BEFORE_OUTAGE = 3
 #: Wall time the outage lasts, from the first failed request (per fake).
 OUTAGE_S = 25.0
+#: Partitions of each topic.
+PARTITIONS = 4
 #: Failed requests per fake, at least, before worker A is killed.
 FAILURES_BEFORE_KILL = 3
 
@@ -133,6 +136,30 @@ async def _wait_for(cond, timeout_s: float, what: str, workers: Sequence[Worker]
         await asyncio.sleep(0.1)
 
 
+async def _events_committed(bootstrap: str, group: str, topic: str, total: int) -> bool:
+    """True once the group has committed every event of ``topic`` and the topic holds ``total``.
+
+    Faust flushes its producer (the outbox changelog included) before it commits, so from
+    then on each pending entry A wrote is in the changelog, and B must take it from there
+    rather than from the events read again."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await admin.start()
+    await consumer.start()
+    try:
+        tps = [TopicPartition(topic, p) for p in range(PARTITIONS)]
+        ends = await consumer.end_offsets(tps)
+        committed = await admin.list_consumer_group_offsets(group, partitions=tps)
+        if sum(ends.values()) != total:
+            return False
+        return all(
+            (meta := committed.get(tp)) is not None and meta.offset >= ends[tp] for tp in tps
+        )
+    finally:
+        await consumer.stop()
+        await admin.close()
+
+
 async def test_alerts_exactly_once_through_outage_and_sigkill(kafka_broker, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     bootstrap = kafka_broker.bootstrap
     t0 = time.monotonic()
@@ -158,7 +185,7 @@ async def test_alerts_exactly_once_through_outage_and_sigkill(kafka_broker, tmp_
             "SKYFENCE_EVENTS_TOPIC": f"alerts-{run}.events",
             "SKYFENCE_DEAD_LETTER_TOPIC": f"alerts-{run}.dlq",
             "SKYFENCE_ALERTS_DEAD_LETTER_TOPIC": f"alerts-{run}.alerts-dlq",
-            "SKYFENCE_PARTITIONS": "4",
+            "SKYFENCE_PARTITIONS": str(PARTITIONS),
             "SKYFENCE_DATA_DIR": str(tmp_path / "faust"),
             "SKYFENCE_ALERT_RETRY_MAX_S": "3",
             "SKYFENCE_SESSION_TIMEOUT_S": "6",  # Apache Kafka's minimum
@@ -200,6 +227,16 @@ async def test_alerts_exactly_once_through_outage_and_sigkill(kafka_broker, tmp_
             await _wait_for(
                 outage_bit, 60, "the first alerts and then failures on both fakes", workers
             )
+            # Kill only once A has taken in every event (its offsets committed), so what B
+            # delivers must come from the outbox, not from events it reads again.
+            n_events = sum(1 for line in SEED_GOLDEN.read_bytes().splitlines() if line.strip())
+            deadline = time.monotonic() + 15
+            while not await _events_committed(
+                bootstrap, f"alerts-{run}", f"alerts-{run}.events", n_events
+            ):
+                assert a.proc.poll() is None, "worker A exited before committing the events"
+                assert time.monotonic() < deadline, "A did not commit every event within 15 s"
+                await asyncio.sleep(0.2)
             assert not slack_outage.ended and not telegram_outage.ended, (
                 "outage over before the kill"
             )
