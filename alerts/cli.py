@@ -81,11 +81,21 @@ def _add_alerts(p: argparse.ArgumentParser, *, worker: bool) -> None:
         "environment or NAME_FILE secret files: command-line values are visible in ps)",
     )
     g.add_argument("--routing", help="routing TOML: channels, rules, mutes (SKYFENCE_ROUTING)")
-    g.add_argument("--slack-webhook", metavar="URL", help="Slack incoming webhook (SKYFENCE_SLACK_WEBHOOK_URL)")
-    g.add_argument("--telegram-token", metavar="TOKEN", help="Telegram bot token (SKYFENCE_TELEGRAM_TOKEN)")
-    g.add_argument("--telegram-chat", metavar="CHAT_ID", help="Telegram chat id (SKYFENCE_TELEGRAM_CHAT)")
-    g.add_argument("--webhook-url", metavar="URL", help="generic JSON webhook (SKYFENCE_WEBHOOK_URL)")
-    g.add_argument("--slack-api-url", metavar="URL", help="Slack Web API root (SKYFENCE_SLACK_API_URL)")
+    g.add_argument(
+        "--slack-webhook", metavar="URL", help="Slack incoming webhook (SKYFENCE_SLACK_WEBHOOK_URL)"
+    )
+    g.add_argument(
+        "--telegram-token", metavar="TOKEN", help="Telegram bot token (SKYFENCE_TELEGRAM_TOKEN)"
+    )
+    g.add_argument(
+        "--telegram-chat", metavar="CHAT_ID", help="Telegram chat id (SKYFENCE_TELEGRAM_CHAT)"
+    )
+    g.add_argument(
+        "--webhook-url", metavar="URL", help="generic JSON webhook (SKYFENCE_WEBHOOK_URL)"
+    )
+    g.add_argument(
+        "--slack-api-url", metavar="URL", help="Slack Web API root (SKYFENCE_SLACK_API_URL)"
+    )
     g.add_argument(
         "--telegram-api-url", metavar="URL",
         help="Telegram Bot API root, e.g. a self-hosted Bot API server (SKYFENCE_TELEGRAM_API_URL)",

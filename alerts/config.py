@@ -187,7 +187,9 @@ def build_channels(
             )  # fmt: skip
         if secret(WEBHOOK_URL_ENV):
             specs.append(
-                ChannelSpec("webhook", "webhook", url_env=WEBHOOK_URL_ENV, secret_env=WEBHOOK_SECRET_ENV)
+                ChannelSpec(
+                    "webhook", "webhook", url_env=WEBHOOK_URL_ENV, secret_env=WEBHOOK_SECRET_ENV
+                )
             )
         config = RoutingConfig.default(specs)
     config.check_zones(zone_ids)

@@ -37,7 +37,9 @@ _BUILTIN_TZ = {"dprk": "Asia/Pyongyang"}
 #: Contexts and images remembered (by event id): enough for one event's fan-out and retries.
 _CACHE_SIZE = 64
 #: Map attribution when the zone gives none.
-_SHORT_ATTRIBUTION = {"dprk": "Outline: timezone-boundary-builder, (c) OpenStreetMap contributors, ODbL"}
+_SHORT_ATTRIBUTION = {
+    "dprk": "Outline: timezone-boundary-builder, (c) OpenStreetMap contributors, ODbL"
+}
 
 T = TypeVar("T")
 
@@ -65,7 +67,10 @@ def load_watchlist(path: str | Path | None) -> Watchlist | None:
         return None
     watchlist = Watchlist.from_csv(Path(path).read_text(encoding="utf-8"))
     log.info(
-        "watchlist %s: %d aircraft, %d bad rows skipped", path, len(watchlist), len(watchlist.bad_rows)
+        "watchlist %s: %d aircraft, %d bad rows skipped",
+        path,
+        len(watchlist),
+        len(watchlist.bad_rows),
     )
     return watchlist
 

@@ -237,7 +237,9 @@ class Notifier:
         except DecodeError as exc:
             log.error("undecodable event set aside: %s", exc)
             metrics.events.labels("undecodable").inc()
-            await self._send_dead_letter(None, value, {REASON_HEADER: f"undecodable:{exc.reason}".encode()})
+            await self._send_dead_letter(
+                None, value, {REASON_HEADER: f"undecodable:{exc.reason}".encode()}
+            )
             return None
         if self.owned is not None:
             self.owned.add(partition)
@@ -310,9 +312,7 @@ class Notifier:
         now_s: float,
     ) -> None:
         for name in channels:
-            entry = OutboxEntry(
-                event.event_id, name, partition, state, now_s, now_s, reason=reason
-            )
+            entry = OutboxEntry(event.event_id, name, partition, state, now_s, now_s, reason=reason)
             self.outbox.put(partition, entry.key, encode_entry(entry))
 
     def _submit(self, job: Job) -> None:
@@ -371,7 +371,9 @@ class Notifier:
         # new owner, if it recovered before this landed, may send once more (see docstring).
         self.outbox.put(entry.partition, entry.key, encode_entry(entry))
 
-    async def _send_dead_letter(self, key: bytes | None, value: bytes, headers: dict[str, bytes]) -> None:
+    async def _send_dead_letter(
+        self, key: bytes | None, value: bytes, headers: dict[str, bytes]
+    ) -> None:
         if self._dead_letter is None:
             return
         try:
@@ -502,11 +504,15 @@ def create_outbox_table(bundle: TrackerApp) -> Any:
         partitions=bundle.settings.partitions,
         key_type=bytes,
         value_type=bytes,
-        schema=faust.Schema(key_type=bytes, value_type=bytes, key_serializer=raw, value_serializer=raw),
+        schema=faust.Schema(
+            key_type=bytes, value_type=bytes, key_serializer=raw, value_serializer=raw
+        ),
     )
 
 
-def attach_notifier(bundle: TrackerApp, notifier: Notifier, *, dead_letter_topic: str | None = None) -> None:
+def attach_notifier(
+    bundle: TrackerApp, notifier: Notifier, *, dead_letter_topic: str | None = None
+) -> None:
     """Run ``notifier`` as a Faust agent on the events topic of ``bundle``'s app, with its
     outbox in a Faust table and its dead letters in ``dead_letter_topic`` (if given)."""
     app = bundle.app
@@ -514,9 +520,13 @@ def attach_notifier(bundle: TrackerApp, notifier: Notifier, *, dead_letter_topic
     notifier.owned = set()
     events_topic = bundle.settings.events_topic
     if dead_letter_topic:
-        dlq = app.topic(dead_letter_topic, partitions=1, key_serializer="raw", value_serializer="raw")
+        dlq = app.topic(
+            dead_letter_topic, partitions=1, key_serializer="raw", value_serializer="raw"
+        )
 
-        async def send_dead_letter(key: bytes | None, value: bytes, headers: dict[str, bytes]) -> None:
+        async def send_dead_letter(
+            key: bytes | None, value: bytes, headers: dict[str, bytes]
+        ) -> None:
             await dlq.send(key=key, value=value, headers=headers)
 
         notifier._dead_letter = send_dead_letter
@@ -527,7 +537,9 @@ def attach_notifier(bundle: TrackerApp, notifier: Notifier, *, dead_letter_topic
             try:
                 await notifier.handle(message.value, message.partition)
             except Exception:  # a bug must not stop alerting; the event is in the topic
-                log.exception("notifier failed on %s[%s]@%s", message.topic, message.partition, message.offset)
+                log.exception(
+                    "notifier failed on %s[%s]@%s", message.topic, message.partition, message.offset
+                )
 
     app.agent(bundle.events, name="notifier")(notifier_agent)
 

@@ -160,9 +160,7 @@ async def desk_channels(
     """The configured channels (routing file or quick flags) on one HTTP session."""
     import aiohttp
 
-    enricher = Enricher(
-        zones, load_watchlist(alert_settings.watchlist), images=alert_settings.maps
-    )
+    enricher = Enricher(zones, load_watchlist(alert_settings.watchlist), images=alert_settings.maps)
     async with aiohttp.ClientSession() as session:
         built = build_channels(
             alert_settings,
@@ -331,7 +329,10 @@ async def test_alert(
         zone_name=f"{zone.name} (skyfence test alert, not a real aircraft)",
     )
     failed = 0
-    async with desk_channels(alert_settings, zones, secrets=secrets, console_stream=out) as (built, enricher):
+    async with desk_channels(alert_settings, zones, secrets=secrets, console_stream=out) as (
+        built,
+        enricher,
+    ):
         for channel in built.channels:
             try:
                 if getattr(channel, "accepts_image", False):
@@ -383,7 +384,10 @@ async def demo(
     events: list[AirspaceEvent] = []
     zones = load_zones(settings.zones)
     async with (
-        desk_channels(alert_settings, zones, secrets=secrets, console_stream=out) as (built, enricher),
+        desk_channels(alert_settings, zones, secrets=secrets, console_stream=out) as (
+            built,
+            enricher,
+        ),
         embedded_or_given_broker(settings, say=say) as (bootstrap, settings),
     ):
         if channels is not None:  # tests: exactly these channels, every event to each
@@ -431,7 +435,11 @@ async def demo(
     # Partitions deliver in parallel, so alerts arrive interleaved; recap the crossings in
     # event-time order.
     crossings = sorted(
-        (e for e in events if e.type in (EventType.ENTERED, EventType.EXITED, EventType.FIRST_SEEN_INSIDE)),
+        (
+            e
+            for e in events
+            if e.type in (EventType.ENTERED, EventType.EXITED, EventType.FIRST_SEEN_INSIDE)
+        ),
         key=lambda e: (e.ts, e.icao24),
     )
     if crossings:

@@ -670,7 +670,10 @@ class Tracker:
             trail = state.trail
             if not trail or report.ts - trail[-1][0] >= policy.trail_spacing_s:
                 keep = policy.trail_points - 1
-                state.trail = (*(trail[-keep:] if keep > 0 else ()), (report.ts, report.lat, report.lon))
+                state.trail = (
+                    *(trail[-keep:] if keep > 0 else ()),
+                    (report.ts, report.lat, report.lon),
+                )
                 changed = True
             vrate: float | None = report.vrate_fpm
             derive = vrate is None and prev is not None and 0 < dt <= policy.velocity_max_gap_s

@@ -250,7 +250,9 @@ class Zone:
             boundary = self._cache[key] = geometry.boundary
         return boundary
 
-    def _segment_cells(self, lat1: float, lon1: float, lat2: float, lon2: float) -> list[int] | None:
+    def _segment_cells(
+        self, lat1: float, lon1: float, lat2: float, lon2: float
+    ) -> list[int] | None:
         """Indices of the grid cells the segment passes through (within the zone's bounding
         box), by a grid walk (Amanatides-Woo); None when the grid is not built or the walk
         would be long. Cells meeting the segment only at a corner are included."""

@@ -112,7 +112,6 @@ async def exchange(
     raise DeliveryError(channel, reason, retriable=reason != "bad_url")
 
 
-
 class WebhookChannel:
     """POSTs signed event JSON to one URL (see the module docstring for the contract)."""
 
