@@ -190,9 +190,8 @@ class TrackerApp:
 
     async def _emit(self, events: list[AirspaceEvent]) -> None:
         for event in events:
-            await self.events.send(
-                key=event.icao24.encode(), value=encode_event(event), timestamp=event.observed_ts
-            )
+            # Record timestamp: now (Faust's default), not event time; see streams.producer.
+            await self.events.send(key=event.icao24.encode(), value=encode_event(event))
             self.metrics.events.labels(event.type.value, event.zone).inc()
             self.emitted += 1
             for listener in self.listeners:
@@ -236,7 +235,7 @@ class TrackerApp:
         if key != icao_key:
             # Wrong or missing key: re-publish under the right one (it lands on the partition
             # that owns this aircraft's state) instead of corrupting co-partitioning.
-            await self.positions.send(key=icao_key, value=value, timestamp=report.ts)
+            await self.positions.send(key=icao_key, value=value)
             metrics.positions.labels("rekeyed").inc()
             return
         part = self._partition(partition)
@@ -259,9 +258,7 @@ class TrackerApp:
     def _outcome_counter(self, outcome: Outcome) -> Any:
         counter = self._outcome_counters.get(outcome)
         if counter is None:
-            counter = self._outcome_counters[outcome] = self.metrics.positions.labels(
-                outcome.value
-            )
+            counter = self._outcome_counters[outcome] = self.metrics.positions.labels(outcome.value)
         return counter
 
     async def _handle_batch(self, batch: PositionBatch, partition: int) -> None:
@@ -298,9 +295,7 @@ class TrackerApp:
                 if owner != partition:
                     # A stray: its state lives on another partition. Re-publish it alone,
                     # under its own key, as the single-message path does.
-                    await self.positions.send(
-                        key=icao24.encode(), value=encode_position(report), timestamp=report.ts
-                    )
+                    await self.positions.send(key=icao24.encode(), value=encode_position(report))
                     rekeyed += 1
                     continue
                 ts = report.ts

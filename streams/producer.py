@@ -1,4 +1,11 @@
-"""Publish positions to Kafka: keyed by icao24, Kafka timestamp = position time.
+"""Publish positions to Kafka: keyed by icao24, Kafka timestamp = publish time.
+
+The record timestamp is left to the producer (the wall clock when it is sent), never the
+position's own time, which travels in the payload. Brokers delete by record timestamp
+(``retention.ms`` against CreateTime): a replayed recording from 2023 stamped with its event
+time would be deleted at the broker's next retention check, minutes after it was written,
+under a consumer still reading it (the consumer's offset is then out of range and resets past
+the lost positions).
 
 :class:`PositionPublisher` wraps an injected, started ``AIOKafkaProducer``. :func:`replay`
 streams a recording into the positions topic, either paced by event time (``speed`` times
@@ -11,8 +18,7 @@ partition holds up to ``BATCH_MAX_POSITIONS`` raw positions of aircraft that par
 cost once per batch. A batch is sent when full, before a paced replay sleeps (so live
 positions never wait for a batch to fill), before each watermark and at the end. A batch of
 one goes out as a plain keyed v1 message. The default, ``batch_max_positions=1``, sends
-every position alone, keyed by icao24, as before (see the README's open problem: a worker
-on Apache Kafka sometimes stalls on a large batched backlog).
+every position alone, keyed by icao24: the form any third-party producer uses.
 """
 
 from __future__ import annotations
@@ -42,8 +48,9 @@ _MAX_IN_FLIGHT = 5000
 
 
 class PositionPublisher:
-    """Sends raw position lines with the position time as Kafka timestamp: alone (keyed by
-    icao24, :meth:`publish`) or in per-partition batches (:meth:`add` and :meth:`flush`)."""
+    """Sends raw position lines (record timestamp: publish time, see the module docstring):
+    alone (keyed by icao24, :meth:`publish`) or in per-partition batches (:meth:`add` and
+    :meth:`flush`)."""
 
     def __init__(
         self,
@@ -59,10 +66,9 @@ class PositionPublisher:
         self._batch_max_bytes = batch_max_bytes
         self._partition_count = 0
         self._owners: dict[str, int] = {}
-        #: Per partition: raw positions waiting, their bytes, newest time, first report.
+        #: Per partition: raw positions waiting, their bytes, first report.
         self._buffers: dict[int, list[bytes]] = {}
         self._buffer_bytes: dict[int, int] = {}
-        self._buffer_ts: dict[int, float] = {}
         self._buffer_first: dict[int, PositionReport] = {}
         #: Messages sent (a batch counts once).
         self.messages = 0
@@ -80,10 +86,7 @@ class PositionPublisher:
         partitions = sorted(await self._producer.partitions_for(self._topic))
         value = encode_watermark(ts)
         futures = [
-            await self._producer.send(
-                self._topic, value=value, partition=p, timestamp_ms=int(ts * 1000)
-            )
-            for p in partitions
+            await self._producer.send(self._topic, value=value, partition=p) for p in partitions
         ]
         await asyncio.gather(*futures)
         self.messages += len(partitions)
@@ -93,12 +96,7 @@ class PositionPublisher:
         """Queue one position alone (recording format v1, keyed by icao24); returns the
         future of its acknowledgement."""
         self.messages += 1
-        return await self._producer.send(
-            self._topic,
-            value=raw,
-            key=report.icao24.encode(),
-            timestamp_ms=int(report.ts * 1000),
-        )
+        return await self._producer.send(self._topic, value=raw, key=report.icao24.encode())
 
     async def add(self, report: PositionReport, raw: bytes) -> Awaitable[Any] | None:
         """Put one position in its partition's batch; returns the future of the batch's
@@ -113,12 +111,9 @@ class PositionPublisher:
         if buffer is None:
             buffer = self._buffers[partition] = []
             self._buffer_bytes[partition] = 0
-            self._buffer_ts[partition] = report.ts
             self._buffer_first[partition] = report
         buffer.append(raw)
         self._buffer_bytes[partition] += len(raw) + 1
-        if report.ts > self._buffer_ts[partition]:
-            self._buffer_ts[partition] = report.ts
         if (
             len(buffer) >= self.batch_max_positions
             or self._buffer_bytes[partition] >= self._batch_max_bytes
@@ -133,17 +128,11 @@ class PositionPublisher:
     async def _send_buffer(self, partition: int) -> Awaitable[Any]:
         raws = self._buffers.pop(partition)
         del self._buffer_bytes[partition]
-        newest_ts = self._buffer_ts.pop(partition)
         first = self._buffer_first.pop(partition)
         if len(raws) == 1:
             return await self.publish(first, raws[0])
         self.messages += 1
-        return await self._producer.send(
-            self._topic,
-            value=encode_batch(raws),
-            partition=partition,
-            timestamp_ms=int(newest_ts * 1000),
-        )
+        return await self._producer.send(self._topic, value=encode_batch(raws), partition=partition)
 
 
 @dataclass(slots=True)
@@ -181,7 +170,9 @@ async def replay(
     pending: list[Awaitable[Any]] = []
     batched = publisher.batched
     # Batches are acknowledged in fewer, larger futures: bound the positions in flight.
-    max_in_flight = max(1, _MAX_IN_FLIGHT // publisher.batch_max_positions) if batched else _MAX_IN_FLIGHT
+    max_in_flight = (
+        max(1, _MAX_IN_FLIGHT // publisher.batch_max_positions) if batched else _MAX_IN_FLIGHT
+    )
     start_wall = clock()
     last_watermark_wall = start_wall
     for item, raw in items:

@@ -300,7 +300,8 @@ async def throughput(bootstrap: str, broker_name: str, *, seconds: int, session_
                 for child in children:
                     await child.stop()
                 if restart_broker is not None:
-                    # Once a worker stalled, new groups did not start on that broker either.
+                    # A fresh broker: whatever stalled the worker (records deleted by
+                    # retention, once) should not carry over to the next attempt.
                     await restart_broker()
             finally:
                 for child in children:

@@ -47,6 +47,48 @@ def rss_kb() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
+def _queues(app: Any) -> list[str]:
+    """Each subscribed channel's queue: size, maxsize and pending pressure-drop callbacks."""
+    out = []
+    for chan in getattr(app.topics, "_topics", ()):
+        q = getattr(chan, "_queue", None)
+        if q is not None:
+            pending = len(getattr(q, "_pending_pressure_drop_callbacks", ()))
+            out.append(f"{chan}: qsize={q.qsize()} max={q.maxsize} pending_drop={pending}")
+    return out
+
+
+def _fetcher_state(inner: Any) -> dict[str, Any] | None:
+    """aiokafka's fetcher: buffered results per partition, in-flight nodes, positions."""
+    fetcher = getattr(inner, "_fetcher", None)
+    if fetcher is None:
+        return None
+    records = {}
+    for tp, res in list(fetcher._records.items()):
+        has_more = getattr(res, "has_more", None)
+        records[f"{tp.topic}[{tp.partition}]"] = (
+            type(res).__name__,
+            has_more() if callable(has_more) else None,
+            round(res.calculate_backoff(), 3),
+        )
+    assignment = fetcher._subscriptions.subscription
+    positions = {}
+    if assignment is not None and assignment.assignment is not None:
+        for tp in assignment.assignment.tps:
+            st = assignment.assignment.state_value(tp)
+            positions[f"{tp.topic}[{tp.partition}]"] = (
+                st.position if st.has_valid_position else None, st.paused
+            )
+    return {
+        "records": records,
+        "in_flight": set(fetcher._in_flight),
+        "pending_tasks": len(fetcher._pending_tasks),
+        "fetch_task_done": fetcher._fetch_task.done() if fetcher._fetch_task else None,
+        "fetch_waiters": len(fetcher._fetch_waiters),
+        "positions": positions,
+    }
+
+
 def _dump_tasks(app: Any = None) -> None:
     """SIGUSR1: the consumer's flow state and every asyncio task's stack on stderr (for
     diagnosing a stalled worker)."""
@@ -62,8 +104,14 @@ def _dump_tasks(app: Any = None) -> None:
             ("paused_partitions", getattr(consumer, "_paused_partitions", None)),
             ("aiokafka_paused", inner.paused() if inner is not None else None),
             ("aiokafka_assignment", inner.assignment() if inner is not None else None),
-            ("buffer_sizes", {tp: q.qsize() for tp, q in getattr(app.topics, "_queues", {}).items()}
-             if hasattr(app.topics, "_queues") else None),
+            ("buffered_partitions", getattr(consumer, "_buffered_partitions", None)),
+            ("read_offsets", dict(getattr(consumer, "_read_offset", {}))),
+            ("committed_offsets", dict(getattr(consumer, "_committed_offset", {}))),
+            ("acked", {tp: (len(a), min(a), max(a)) for tp, a in getattr(consumer, "_acked", {}).items() if a}),
+            ("unacked_messages", len(getattr(consumer, "_unacked_messages", ()))),
+            ("gaps", {tp: len(g) for tp, g in getattr(consumer, "_gap", {}).items()}),
+            ("channel_queues", _queues(app)),
+            ("aiokafka_fetcher", _fetcher_state(inner)),
         ):
             print(f"=== {name}: {value}", file=sys.stderr)
     for task in asyncio.all_tasks():
@@ -91,7 +139,12 @@ def _dump_tasks(app: Any = None) -> None:
 
 
 async def worker(args: argparse.Namespace) -> None:
+    import logging
+
     import aiohttp
+
+    # Warnings and errors of the worker (Faust's included) on stderr, which the harness shows.
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     from alerts.channels.base import ListChannel
     from alerts.runner import start_pipeline

@@ -1,0 +1,137 @@
+"""Replayed history survives the broker's time-based retention (Apache Kafka).
+
+Kafka deletes a segment once its newest record timestamp is older than ``retention.ms`` (7 days
+by default), at each retention check. Records stamped with their event time (a recording
+from 2023) would be deleted at the next check, minutes after they were written, while a
+worker still reads them: its offset falls out of range, resets to the log end, and the rest
+of the replay is silently gone. That is what once looked like a "stalled worker" in
+``make bench``. skyfence stamps records with their publish time and keeps event time in the
+payload; this test runs the seed (September 2023) through the whole pipeline on a broker that
+checks retention every 200 ms, and proves with a control record stamped in 2023 that the
+check really ran after the writes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from alerts.channels.base import ListChannel
+from alerts.runner import start_pipeline
+from streams.brokers import ApacheKafkaBroker
+from streams.codec import encode_event
+from streams.config import StreamSettings
+from streams.models import PositionReport
+from streams.producer import PositionPublisher, replay
+from streams.replay import read_recording_raw
+from streams.topics import ensure_topics
+from tests.conftest import SEED_GOLDEN, SEED_SCENARIO
+from tests.integration.conftest import require_apache_kafka
+
+pytestmark = [pytest.mark.integration, pytest.mark.apache_kafka, pytest.mark.timeout(240)]
+
+PARTITIONS = 4
+#: How long the broker may take to run a retention check that deletes the control record.
+RETENTION_WAIT_S = 30.0
+
+
+@pytest.fixture(scope="module")
+def retention_kafka() -> Iterator[ApacheKafkaBroker]:
+    """Apache Kafka that checks retention every 200 ms from the start (default: every 5 min,
+    after 30 s), with the default 7-day ``retention.ms``."""
+    require_apache_kafka()
+    props = {"log.retention.check.interval.ms": "200", "log.initial.task.delay.ms": "0"}
+    with ApacheKafkaBroker(properties=props) as broker:
+        yield broker
+
+
+def _seed_first_ts_ms() -> int:
+    report = next(r for r, _ in read_recording_raw(SEED_SCENARIO) if isinstance(r, PositionReport))
+    return int(report.ts * 1000)
+
+
+async def _offsets(bootstrap: str, topic: str, partitions: int) -> tuple[list[int], list[int]]:
+    """(beginning offsets, end offsets) of every partition of ``topic``."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(topic, p) for p in range(partitions)]
+        begin = await consumer.beginning_offsets(tps)
+        end = await consumer.end_offsets(tps)
+        return [begin[tp] for tp in tps], [end[tp] for tp in tps]
+    finally:
+        await consumer.stop()
+
+
+async def _retention_ran(bootstrap: str, producer: AIOKafkaProducer, topic: str) -> None:
+    """Write a record stamped with the seed's own (2023) time to ``topic`` and wait until the
+    broker deletes it: from then on, a retention check has run after every earlier write."""
+    before = (await _offsets(bootstrap, topic, 1))[1][0]
+    await producer.send_and_wait(topic, b"control", partition=0, timestamp_ms=_seed_first_ts_ms())
+    deadline = time.monotonic() + RETENTION_WAIT_S
+    while (await _offsets(bootstrap, topic, 1))[0][0] <= before:
+        assert time.monotonic() < deadline, (
+            f"the broker kept a 2023 record for {RETENTION_WAIT_S:.0f} s: retention never ran, "
+            "so this test proves nothing"
+        )
+        await asyncio.sleep(0.2)
+
+
+async def test_replayed_2023_recording_survives_retention_end_to_end(
+    retention_kafka: ApacheKafkaBroker, tmp_path: Path
+) -> None:
+    bootstrap = retention_kafka.bootstrap
+    run = uuid.uuid4().hex[:8]
+    settings = StreamSettings(
+        broker=bootstrap,
+        session_timeout_s=10.0,
+        app_id=f"rt-{run}",
+        positions_topic=f"rt-{run}.positions",
+        events_topic=f"rt-{run}.events",
+        dead_letter_topic=f"rt-{run}.dlq",
+        partitions=PARTITIONS,
+        data_dir=str(tmp_path / "faust"),
+    )
+    control = f"rt-{run}.control"
+    await ensure_topics(bootstrap, settings, extra=[(control, 1)])
+
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, acks="all")
+    await producer.start()
+    try:
+        # Both message forms: batches (what `skyfence replay` sends) and single messages.
+        publisher = PositionPublisher(producer, settings.positions_topic, batch_max_positions=50)
+        stats = await replay(read_recording_raw(SEED_SCENARIO), publisher)
+        assert stats.sent > 0 and publisher.messages < stats.sent  # batches went out
+        await _retention_ran(bootstrap, producer, control)
+        begin, end = await _offsets(bootstrap, settings.positions_topic, PARTITIONS)
+        assert begin == [0] * PARTITIONS, f"positions deleted by retention: log starts at {begin}"
+        assert sum(end) == publisher.messages
+
+        # Only now start the worker: it reads what survived the retention check.
+        channel = ListChannel()
+        pipeline = await start_pipeline(settings, bootstrap, [channel])
+        try:
+            want = sorted(SEED_GOLDEN.read_bytes().splitlines())
+            deadline = time.monotonic() + 120
+            while len(channel.events) < len(want):
+                assert time.monotonic() < deadline, (
+                    f"only {len(channel.events)} of {len(want)} events arrived"
+                )
+                await asyncio.sleep(0.1)
+        finally:
+            await pipeline.stop()
+        assert sorted(encode_event(e) for e in channel.events) == want
+
+        # The events the tracker emitted (event times in 2023) survive a check too.
+        await _retention_ran(bootstrap, producer, control)
+        begin, end = await _offsets(bootstrap, settings.events_topic, PARTITIONS)
+        assert begin == [0] * PARTITIONS, f"events deleted by retention: log starts at {begin}"
+        assert sum(end) == len(want)
+    finally:
+        await producer.stop()
