@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -343,7 +343,7 @@ class TrackerApp:
             await self._emit(ticked.events)
         self._maybe_sweep(part)
 
-    async def _fire(self, partition: int, part: PartitionTracker, due: list[str]) -> None:
+    async def _fire(self, partition: int, part: PartitionTracker, due: Sequence[str]) -> None:
         """Tick the aircraft ``part.queue.advance`` returned, then sweep if it is time."""
         for ticked_state, ticked in tick_due(self.tracker, part.queue, part.states, due):
             if ticked.persist:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import gzip
 import io
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -100,7 +100,7 @@ def fire_due(
 
 
 def tick_due(
-    tracker: Tracker, queue: DueQueue, states: dict[str, AircraftState], icaos: list[str]
+    tracker: Tracker, queue: DueQueue, states: dict[str, AircraftState], icaos: Sequence[str]
 ) -> Iterator[tuple[AircraftState, StepResult]]:
     """Tick the aircraft ``queue.advance`` returned (the second half of :func:`fire_due`;
     the agent's batch loop calls ``advance`` itself and comes here only when it returned some)."""

@@ -408,6 +408,14 @@ class Tracker:
 
     def due_ts(self, state: AircraftState) -> float | None:
         """Event time at which :meth:`tick` has something to do for this aircraft, if any."""
+        if not state.visits and not state.approach and not self.is_near(state.lat, state.lon):
+            # Most of the world's traffic: no visit, no prediction, not near any zone, so no
+            # exit to confirm and nothing watched (see ``_watched``).
+            return None
+        return self._due_ts_full(state)
+
+    def _due_ts_full(self, state: AircraftState) -> float | None:
+        """:meth:`due_ts` without its shortcut (a test checks the two agree)."""
         due: float | None = None
         for visit in state.visits.values():
             if visit.exit_ts is not None:
@@ -833,6 +841,10 @@ class Tracker:
         return events, visit
 
 
+#: What :meth:`DueQueue.advance` returns when no timer is due (shared, immutable).
+_NOTHING_DUE: tuple[str, ...] = ()
+
+
 class DueQueue:
     """Which aircraft have a timer due (exit confirmation, signal loss), by event time.
 
@@ -853,12 +865,14 @@ class DueQueue:
         """Remember that ``icao24`` may need a tick at ``due_ts``."""
         heapq.heappush(self._heap, (due_ts, icao24))
 
-    def advance(self, ts: float) -> list[str]:
+    def advance(self, ts: float) -> Sequence[str]:
         """Raise the watermark to ``ts`` and return the aircraft whose timers may be due."""
         if ts > self.watermark:
             self.watermark = ts
-        due: list[str] = []
         heap = self._heap
+        if not heap or heap[0][0] > self.watermark:
+            return _NOTHING_DUE  # the usual case: no list built per position
+        due: list[str] = []
         while heap and heap[0][0] <= self.watermark:
             icao24 = heapq.heappop(heap)[1]
             if icao24 not in due:

@@ -229,10 +229,10 @@ def test_due_queue_returns_due_aircraft_once() -> None:
     q.push(10.0, "a")
     q.push(5.0, "b")
     q.push(10.0, "a")
-    assert q.advance(4.0) == []
-    assert q.advance(10.0) == ["b", "a"]
+    assert list(q.advance(4.0)) == []
+    assert list(q.advance(10.0)) == ["b", "a"]
     assert len(q) == 0 and q.watermark == 10.0
-    assert q.advance(3.0) == [] and q.watermark == 10.0
+    assert list(q.advance(3.0)) == [] and q.watermark == 10.0
 
 
 def test_entry_after_a_long_silence_uses_the_last_prediction() -> None:
@@ -248,3 +248,40 @@ def test_entry_after_a_long_silence_uses_the_last_prediction() -> None:
     assert [e.type for e in back.events] == [EventType.SIGNAL_REGAINED, EventType.ENTERED]
     entered = [e for e in back.events if e.type is EventType.ENTERED]
     assert len(entered) == 1 and entered[0].ts == pytest.approx(predicted_eta, abs=0.01)
+
+
+def test_due_ts_shortcut_agrees_with_the_full_rule_on_world_traffic() -> None:
+    """``due_ts`` skips the zone walk for aircraft with no visit, no prediction and not near
+    a zone; on generated traffic with many aircraft near and across the DPRK border (visits,
+    predictions, exits awaiting confirmation) it must give what the full rule gives."""
+    import orjson
+
+    from streams.codec import position_from_mapping
+    from streams.tracking import DueQueue
+    from streams.zones import builtin_zone
+    from tests.bench.traffic import make_fleet
+
+    tracker = Tracker([builtin_zone("dprk")])
+    fleet = make_fleet(1_500, seed=7, near_share=0.4, crossers=6, crosser_every_s=5.0)
+    states: dict[str, AircraftState] = {}
+    queue = DueQueue()
+    checked = shortcut = timed = 0
+    for second in fleet.seconds(1_695_690_000.0, 90):
+        for raw in second:
+            report = position_from_mapping(orjson.loads(raw))
+            for icao24 in queue.advance(report.ts):
+                if icao24 in states:
+                    states[icao24] = tracker.tick(states[icao24], queue.watermark).state or states[icao24]
+            result = tracker.step(states.get(report.icao24), report)
+            if result.state is None:
+                continue
+            state = states[report.icao24] = result.state
+            full = tracker._due_ts_full(state)
+            assert tracker.due_ts(state) == full, state
+            checked += 1
+            if full is not None:
+                timed += 1
+                queue.push(full, report.icao24)
+            elif not state.visits and not state.approach:
+                shortcut += 1
+    assert checked > 100_000 and shortcut > 50_000 and timed > 100, (checked, shortcut, timed)
