@@ -109,6 +109,8 @@ class Pipeline:
         await self.notifier.stop()
         await self.bundle.app.stop()
         await self.notifier.close()
+        if self.bundle.offset_watch is not None:
+            self.bundle.offset_watch.remove()
 
 
 async def start_pipeline(

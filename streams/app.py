@@ -52,6 +52,7 @@ from streams.config import StreamSettings
 from streams.errors import DecodeError
 from streams.metrics import TrackerMetrics
 from streams.models import AirspaceEvent, PositionReport, Watermark
+from streams.offset_watch import OffsetResetWatch
 from streams.replay import fire_due, tick_due
 from streams.tracking import AircraftState, DueQueue, Outcome, Tracker, decode_state, encode_state
 
@@ -157,6 +158,9 @@ class TrackerApp:
     #: the producer buffer is of an acceptable size", which it otherwise does only between
     #: messages (None in tests without Faust).
     ebb: Callable[[], Awaitable[None]] | None = None
+    #: Counts and logs the consumer's offset resets (installed by :func:`create_tracker_app`;
+    #: whoever stops the app removes it).
+    offset_watch: OffsetResetWatch | None = None
     _writes_since_ebb: int = 0
     _outcome_counters: dict[Outcome, Any] = field(default_factory=dict)
 
@@ -436,6 +440,8 @@ def create_tracker_app(
         await app.producer.buffer.wait_until_ebb()
 
     bundle.ebb = _ebb
+    bundle.offset_watch = OffsetResetWatch(metrics.offset_resets)
+    bundle.offset_watch.install()
 
     async def tracker_agent(stream: Any) -> None:
         async for event in stream.events():

@@ -52,3 +52,11 @@ class TrackerMetrics:
             buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 3600, float("inf")),
             registry=registry,
         )
+        self.offset_resets = Counter(
+            "skyfence_consumer_offset_resets_total",
+            "Fetch positions found out of range and reset to the earliest retained offset, "
+            "by topic: records in between were deleted (retention) before this worker read "
+            "them. Should stay at zero.",
+            ["topic"],
+            registry=registry,
+        )

@@ -14,6 +14,7 @@ check really ran after the writes.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
 
 from alerts.channels.base import ListChannel
 from alerts.runner import start_pipeline
@@ -135,3 +137,82 @@ async def test_replayed_2023_recording_survives_retention_end_to_end(
         assert sum(end) == len(want)
     finally:
         await producer.stop()
+
+
+async def test_an_offset_reset_is_counted_and_logged(
+    retention_kafka: ApacheKafkaBroker, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Records deleted under a worker that had not read them yet (what retention did to
+    event-time stamps): the worker's fetch position is out of range, the consumer resets to
+    the earliest retained offset and goes on from there, and ops see it in
+    ``skyfence_consumer_offset_resets_total`` and a warning, not only at aiokafka's INFO."""
+    bootstrap = retention_kafka.bootstrap
+    run = uuid.uuid4().hex[:8]
+    settings = StreamSettings(
+        broker=bootstrap,
+        session_timeout_s=10.0,
+        app_id=f"rs-{run}",
+        positions_topic=f"rs-{run}.positions",
+        events_topic=f"rs-{run}.events",
+        dead_letter_topic=f"rs-{run}.dlq",
+        partitions=PARTITIONS,
+        data_dir=str(tmp_path / "faust"),
+    )
+    await ensure_topics(bootstrap, settings)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, acks="all")
+    await producer.start()
+    try:
+        await replay(
+            read_recording_raw(SEED_SCENARIO), PositionPublisher(producer, settings.positions_topic)
+        )
+    finally:
+        await producer.stop()
+    tps = [TopicPartition(settings.positions_topic, p) for p in range(PARTITIONS)]
+    _, end = await _offsets(bootstrap, settings.positions_topic, PARTITIONS)
+    deleted = 5
+    assert min(end) > deleted
+
+    # The group had read one message per partition; then the first `deleted` go.
+    group = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=settings.app_id)
+    await group.start()
+    try:
+        group.assign(tps)
+        await group.commit({tp: 1 for tp in tps})
+    finally:
+        await group.stop()
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.delete_records({tp: RecordsToDelete(deleted) for tp in tps})
+    finally:
+        await admin.close()
+    assert (await _offsets(bootstrap, settings.positions_topic, PARTITIONS))[0] == [deleted] * 4
+
+    caplog.set_level(logging.WARNING)
+    pipeline = await start_pipeline(settings, bootstrap, [ListChannel()])
+    try:
+        remaining = sum(end) - PARTITIONS * deleted
+        deadline = time.monotonic() + 60
+        while pipeline.bundle.handled < remaining:
+            assert time.monotonic() < deadline, (
+                f"handled {pipeline.bundle.handled} of the {remaining} retained messages"
+            )
+            await asyncio.sleep(0.1)
+        resets = pipeline.registry.get_sample_value(
+            "skyfence_consumer_offset_resets_total", {"topic": settings.positions_topic}
+        )
+        # At least once per partition (Faust may seek to the committed offset again before its
+        # first commit, which resets again).
+        assert resets is not None and resets >= PARTITIONS
+        assert pipeline.bundle.handled == remaining  # nothing else was read
+    finally:
+        await pipeline.stop()
+    warned = [
+        r
+        for r in caplog.records
+        if r.name == "aiokafka.consumer.fetcher"
+        and r.levelno == logging.WARNING
+        and settings.positions_topic in r.getMessage()
+    ]
+    assert len(warned) == resets, [r.getMessage() for r in warned]
+    assert "out of range" in warned[0].getMessage()
