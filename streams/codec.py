@@ -44,6 +44,8 @@ __all__ = [
     "EVENT_FORMAT_VERSION",
     "BadItem",
     "PositionBatch",
+    "PositionFields",
+    "RawBatch",
     "decode_event",
     "decode_message",
     "decode_position",
@@ -53,6 +55,7 @@ __all__ = [
     "encode_position",
     "encode_watermark",
     "partition_of",
+    "position_fields",
     "position_from_mapping",
 ]
 
@@ -90,12 +93,28 @@ _ICAO_SEEN_MAX = 200_000
 _MAX_EXACT_INT = 2**53
 
 
+#: The fields of a :class:`PositionReport`, in its constructor's order.
+PositionFields = tuple[
+    str, float, float, float, int | None, float | None, float | None, int | None,
+    str | None, str | None, bool | None, str | None,
+]  # fmt: skip
+
+
 def _fast_position(obj: dict[str, Any]) -> PositionReport | None:
     """The common case of :func:`position_from_mapping` in fewer operations, or ``None``
     when anything is unusual (the full validation then decides, and names the problem).
 
     Same result as the full path for every input it accepts: a test compares the two.
     """
+    fields = position_fields(obj)
+    return None if fields is None else PositionReport(*fields)
+
+
+def position_fields(obj: dict[str, Any]) -> PositionFields | None:
+    """The validated, normalised fields of a v1 position (``PositionReport(*fields)`` is what
+    :func:`position_from_mapping` returns), or ``None`` when anything is unusual: then
+    :func:`position_from_mapping` decides and names the problem. For the worker's hot path,
+    which often needs no report object at all."""
     get = obj.get
     icao24 = get("icao24")
     if type(icao24) is not str:
@@ -177,9 +196,7 @@ def _fast_position(obj: dict[str, Any]) -> PositionReport | None:
     source = get("source")
     if source is not None and type(source) is not str:
         return None
-    return PositionReport(
-        norm, ts, lat, lon, alt, gs, track, vrate, callsign, squawk, on_ground, source
-    )
+    return (norm, ts, lat, lon, alt, gs, track, vrate, callsign, squawk, on_ground, source)
 
 
 def position_from_mapping(obj: Any) -> PositionReport:
@@ -304,18 +321,32 @@ def encode_batch(raws: Sequence[bytes]) -> bytes:
     return b"[" + b",".join(raws) + b"]"
 
 
-def decode_positions(data: bytes | str) -> PositionReport | Watermark | PositionBatch:
+@dataclass(frozen=True, slots=True)
+class RawBatch:
+    """A batch message decoded as JSON but not yet validated (see :func:`decode_positions`):
+    its elements, in order, for :func:`position_fields` / :func:`position_from_mapping`."""
+
+    items: list[Any]
+
+
+def decode_positions(
+    data: bytes | str, *, validate_batch: bool = True
+) -> PositionReport | Watermark | PositionBatch | RawBatch:
     """Decode a positions-topic message in any accepted form: one position (v1), a producer
     watermark, or a batch (a JSON array of v1 positions).
 
     A message that is not JSON raises :class:`DecodeError`; a batch's bad elements are
-    returned in :attr:`PositionBatch.bad`, so one bad element never costs the others.
+    returned in :attr:`PositionBatch.bad`, so one bad element never costs the others. With
+    ``validate_batch=False`` a batch comes back as a :class:`RawBatch`, for a caller that
+    validates each element itself (the worker, which then builds no report for most).
     """
     try:
         obj = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
         raise DecodeError("json", f"not valid JSON: {exc}") from None
     if type(obj) is list:
+        if not validate_batch:
+            return RawBatch(obj)
         reports: list[PositionReport] = []
         bad: list[BadItem] = []
         append = reports.append

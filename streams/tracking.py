@@ -336,14 +336,19 @@ class Tracker:
         return ring
 
     def _implausible(self, ts1: float, lat1: float, lon1: float, report: PositionReport) -> bool:
+        return self._implausible_at(ts1, lat1, lon1, report.ts, report.lat, report.lon)
+
+    def _implausible_at(
+        self, ts1: float, lat1: float, lon1: float, ts: float, lat: float, lon: float
+    ) -> bool:
         # Cheap exact bound first: the great-circle distance never exceeds R * (|dlat| + |dlon|)
         # (radians), so a fix that close is never a jump (the usual case: 1 Hz feeds).
-        if _RAD_M * (abs(report.lat - lat1) + abs(report.lon - lon1)) <= self.policy.min_jump_m:
+        if _RAD_M * (abs(lat - lat1) + abs(lon - lon1)) <= self.policy.min_jump_m:
             return False
-        dist_m = haversine_m(lat1, lon1, report.lat, report.lon)
+        dist_m = haversine_m(lat1, lon1, lat, lon)
         if dist_m <= self.policy.min_jump_m:
             return False
-        dt_s = report.ts - ts1
+        dt_s = ts - ts1
         if dt_s <= 0:
             return True
         return dist_m / dt_s / MPS_PER_KT > self.policy.max_speed_kt
@@ -356,15 +361,19 @@ class Tracker:
             return report.gs_kt, report.track_deg
         if prev is None:
             return None
-        dt = report.ts - prev.ts
+        return self._derived_velocity(prev, report.ts, report.lat, report.lon)
+
+    def _derived_velocity(
+        self, prev: AircraftState, ts: float, lat: float, lon: float
+    ) -> tuple[float, float] | None:
+        """(ground speed kt, track deg) from the last fix to this one, if recent and apart."""
+        dt = ts - prev.ts
         if dt <= 0 or dt > self.policy.velocity_max_gap_s:
             return None
-        dist_m = haversine_m(prev.lat, prev.lon, report.lat, report.lon)
+        dist_m = haversine_m(prev.lat, prev.lon, lat, lon)
         if dist_m < 1.0:
             return None
-        return dist_m / dt / MPS_PER_KT, initial_bearing_deg(
-            prev.lat, prev.lon, report.lat, report.lon
-        )
+        return dist_m / dt / MPS_PER_KT, initial_bearing_deg(prev.lat, prev.lon, lat, lon)
 
     def _predict_entry(
         self, zone: Zone, report: PositionReport, velocity: tuple[float, float]
@@ -472,6 +481,60 @@ class Tracker:
         """Advance one aircraft's state by one report; see the module docstring for the rules."""
         result = self._step(state, report)
         return _with_trail(result) if result.events else result
+
+    def step_far(
+        self,
+        state: AircraftState,
+        ts: float,
+        lat: float,
+        lon: float,
+        alt_ft: int | None,
+        gs_kt: float | None,
+        track_deg: float | None,
+        callsign: str | None,
+    ) -> bool | None:
+        """:meth:`step` for the world's common case, from a fix's validated fields (no report
+        object, no result object): an aircraft already tracked, with nothing pending, far from
+        every zone before and now, on a plausible path that cannot touch one. Returns whether
+        to persist the state, or ``None``, with the state untouched, when the case does not
+        apply and :meth:`step` must decide.
+
+        Where it applies, :meth:`step` would accept the fix, raise no event, and update the
+        state exactly so (``_advance``'s far branch); a test runs both on generated traffic.
+        """
+        policy = self.policy
+        t0 = state.ts
+        if (
+            not self._far_path
+            or ts <= t0  # duplicate, out of order, or same-second fixes: step() decides
+            or state.visits
+            or state.lost
+            or state.approach
+            or state.approach_raised
+            or state.trail
+            or state.candidate is not None
+            or ts - t0 > policy.ttl_outside_s  # expired: step() starts afresh
+        ):
+            return None
+        lat0, lon0 = state.lat, state.lon
+        if _RAD_M * (abs(lat - lat0) + abs(lon - lon0)) > policy.min_jump_m and (
+            self._implausible_at(t0, lat0, lon0, ts, lat, lon)
+        ):
+            return None  # a suspect fix: step() holds it
+        if self.is_near(lat, lon) or self._may_touch_any(lat0, lon0, lat, lon):
+            return None
+        changed = False
+        if callsign and callsign != state.callsign:
+            state.callsign = callsign
+            changed = True
+        state.heading_known = (gs_kt is not None and track_deg is not None) or (
+            self._derived_velocity(state, ts, lat, lon) is not None
+        )
+        state.ts, state.lat, state.lon, state.alt_ft = ts, lat, lon, alt_ft
+        if changed or ts - state.written_ts >= policy.checkpoint_far_s:
+            state.written_ts = ts
+            return True
+        return False
 
     def _step(self, state: AircraftState | None, report: PositionReport) -> StepResult:
         policy = self.policy
