@@ -325,9 +325,8 @@ class TrackerApp:
                     await self._fire(partition, part, due)
                 state = states.get(icao24)
                 if fields is not None and state is not None:
-                    persist = step_far(
-                        state, ts, fields[2], fields[3], fields[4], fields[5], fields[6], fields[8]
-                    )
+                    _, _, lat, lon, alt_ft, gs_kt, track_deg, _, callsign, _, _, _ = fields
+                    persist = step_far(state, ts, lat, lon, alt_ft, gs_kt, track_deg, callsign)
                     if persist is not None:
                         far += 1
                         if oldest_accepted_ts is None:

@@ -517,11 +517,17 @@ class Tracker:
         ):
             return None
         lat0, lon0 = state.lat, state.lon
-        if _RAD_M * (abs(lat - lat0) + abs(lon - lon0)) > policy.min_jump_m and (
+        dlat, dlon = abs(lat - lat0), abs(lon - lon0)
+        if _RAD_M * (dlat + dlon) > policy.min_jump_m and (
             self._implausible_at(t0, lat0, lon0, ts, lat, lon)
         ):
             return None  # a suspect fix: step() holds it
-        if self.is_near(lat, lon) or self._may_touch_any(lat0, lon0, lat, lon):
+        if self.is_near(lat, lon):
+            return None
+        margin = policy.near_margin_deg
+        if (dlat >= margin or dlon >= margin) and self._may_touch_any(lat0, lon0, lat, lon):
+            # (A step shorter than the margin from a point outside every zone's box widened
+            # by the margin cannot reach a zone's box: no need to ask.)
             return None
         changed = False
         if callsign and callsign != state.callsign:
