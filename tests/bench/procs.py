@@ -286,6 +286,10 @@ async def live(args: argparse.Namespace) -> None:
     await producer.start()
     publisher = PositionPublisher(producer, args.topic, batch_max_positions=BATCH_MAX_POSITIONS)
     sent = 0
+    # How late the generator itself sent a slice (after its positions' time stamps plus the
+    # slice): latency the worker did not cause. Large means this machine could not produce
+    # the load and run the worker and broker at once.
+    late_max_s = 0.0
     try:
         t0 = float(int(time.time()) + 1)
         emit(ev="start", t0=t0, crossing_s=fleet.crossing_s)
@@ -313,11 +317,12 @@ async def live(args: argparse.Namespace) -> None:
                         pending.append(sent_future)
                 pending.extend(await publisher.flush())
                 sent += len(part)
+                late_max_s = max(late_max_s, time.time() - (second_start + (j + 1) / _SLICES))
                 await asyncio.gather(*pending)
             await publisher.publish_watermark(second_start + 1)
     finally:
         await producer.stop()
-    emit(ev="done", sent=sent)
+    emit(ev="done", sent=sent, late_max_s=late_max_s)
 
 
 def main(argv: list[str] | None = None) -> None:
