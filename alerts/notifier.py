@@ -49,12 +49,15 @@ from alerts.delivery import ChannelWorker, Job
 from alerts.enrich import Enricher
 from alerts.metrics import NotifierMetrics
 from alerts.outbox import (
+    COOLDOWN_PREFIX,
     THREAD_PREFIX,
     DictOutbox,
     EntryState,
     OutboxEntry,
     OutboxStore,
     OutboxThreadStore,
+    cooldown_record,
+    decode_cooldown_record,
     decode_entry,
     encode_entry,
     outbox_key,
@@ -271,10 +274,15 @@ class Notifier:
                 )  # fmt: skip
             if not fresh:
                 return event
-        if not self.cooldowns.allow(cooldown_key(event), event.observed_ts):
+        key = cooldown_key(event)
+        if not self.cooldowns.allow(key, event.observed_ts):
             self._record(event, partition, fresh, EntryState.SUPPRESSED, "cooldown", now_s)
             metrics.events.labels("suppressed_cooldown").inc()
             return event
+        if self.cooldowns.window_s > 0:
+            # Durable, so a restart (or the next owner of the partition) keeps the window.
+            record_key, record = cooldown_record(key, partition, event.observed_ts, now_s)
+            self.outbox.put(partition, record_key, record)
         metrics.events.labels("new").inc()
         for name in fresh:
             entry = OutboxEntry(
@@ -392,6 +400,11 @@ class Notifier:
         for key, raw in self.outbox.scan():
             if key.startswith(THREAD_PREFIX):
                 continue
+            if key.startswith(COOLDOWN_PREFIX):
+                record = decode_cooldown_record(key, raw)
+                if record is not None and (partitions is None or record[1] in partitions):
+                    self.cooldowns.remember(record[0], record[2])
+                continue
             try:
                 entry = decode_entry(raw)
             except ValueError:
@@ -440,6 +453,13 @@ class Notifier:
                     self.outbox.delete(aged[0], key)
                     gone += 1
                 continue
+            if key.startswith(COOLDOWN_PREFIX):
+                record = decode_cooldown_record(key, raw)
+                mine = record is not None and (self.owned is None or record[1] in self.owned)
+                if record is not None and mine and now_s - record[3] > self.policy.retention_s:
+                    self.outbox.delete(record[1], key)
+                    gone += 1
+                continue
             try:
                 entry = decode_entry(raw)
             except ValueError:
@@ -453,7 +473,7 @@ class Notifier:
     def entries(self) -> Iterator[OutboxEntry]:
         """Every decodable outbox entry (for inspection and tests)."""
         for key, raw in self.outbox.scan():
-            if key.startswith(THREAD_PREFIX):
+            if key.startswith((THREAD_PREFIX, COOLDOWN_PREFIX)):
                 continue
             try:
                 yield decode_entry(raw)

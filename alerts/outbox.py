@@ -37,6 +37,7 @@ from typing import Protocol
 import orjson
 
 __all__ = [
+    "COOLDOWN_PREFIX",
     "DELIVERY_PARTITION",
     "THREAD_PREFIX",
     "DictOutbox",
@@ -44,6 +45,8 @@ __all__ = [
     "OutboxEntry",
     "OutboxStore",
     "OutboxThreadStore",
+    "cooldown_record",
+    "decode_cooldown_record",
     "decode_entry",
     "encode_entry",
     "outbox_key",
@@ -248,5 +251,35 @@ def thread_record_age(raw: bytes, now_s: float) -> tuple[int, float] | None:
     try:
         updated = float(orjson.loads(body)["u"])
         return int(head), now_s - updated
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+        return None
+
+
+#: Outbox keys of cooldown records: ``cooldown|<icao24>|<zone>|<event type>``.
+COOLDOWN_PREFIX = b"cooldown|"
+
+
+def cooldown_record(
+    key: tuple[str, str, str], partition: int, event_ts: float, now_s: float
+) -> tuple[bytes, bytes]:
+    """(outbox key, value) remembering that ``key`` (aircraft, zone, event type) alerted at
+    event time ``event_ts``: ``b"<partition>|"`` + JSON ``{"t", "u"}`` (``u``: wall time of
+    the write, for the retention sweep)."""
+    body = orjson.dumps({"t": event_ts, "u": round(now_s, 3)})
+    return COOLDOWN_PREFIX + "|".join(key).encode(), b"%d|" % partition + body
+
+
+def decode_cooldown_record(
+    key: bytes, raw: bytes
+) -> tuple[tuple[str, str, str], int, float, float] | None:
+    """(cooldown key, partition, event time, wall time of the write) of a cooldown record,
+    or None if it is not a valid one."""
+    parts = key[len(COOLDOWN_PREFIX) :].decode(errors="replace").split("|")
+    head, _, body = raw.partition(b"|")
+    try:
+        obj = orjson.loads(body)
+        if len(parts) != 3:
+            return None
+        return (parts[0], parts[1], parts[2]), int(head), float(obj["t"]), float(obj["u"])
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
         return None

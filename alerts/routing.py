@@ -383,6 +383,16 @@ class Cooldowns:
             del self._last[next(iter(self._last))]
         return True
 
+    def remember(self, key: Any, ts: float) -> None:
+        """Take in an alert of ``key`` at event time ``ts`` made before (a record restored
+        after a restart), keeping the later one if ``key`` is known already."""
+        if self.window_s <= 0:
+            return
+        last = self._last.pop(key, None)
+        self._last[key] = ts if last is None else max(last, ts)
+        self._latest_ts = max(self._latest_ts, ts)
+        self._evict()
+
     def _evict(self) -> None:
         horizon = self._latest_ts - self.window_s
         # Oldest allows first; with out-of-order event times an entry can outlive its window

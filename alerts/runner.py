@@ -293,7 +293,7 @@ async def replay_file(
         await producer.stop()
     took = time.monotonic() - started
     _stderr(
-        f"replayed {stats.sent} positions in {took:.1f} s ({stats.sent / max(took, 1e-9):,.0f}/s), "
+        f"replayed {stats.sent} positions in {took:.2f} s ({stats.sent / max(took, 1e-9):,.0f}/s), "
         f"{stats.bad_lines} bad lines skipped"
     )
     return 0

@@ -21,7 +21,7 @@ from alerts.channels.webhook import WebhookChannel
 from alerts.errors import DeliveryError
 from alerts.metrics import NotifierMetrics
 from alerts.notifier import DeliveryPolicy, Notifier
-from alerts.outbox import DictOutbox, EntryState
+from alerts.outbox import COOLDOWN_PREFIX, DictOutbox, EntryState
 from alerts.ratelimit import slack_webhook_limit, telegram_bot_bucket, telegram_chat_limit
 from alerts.retry import Backoff
 from alerts.routing import Router, RoutingConfig
@@ -289,6 +289,48 @@ async def test_cooldown_suppresses_and_records() -> None:
     assert registry.get_sample_value("skyfence_notifier_events_total", {"outcome": "suppressed_cooldown"}) == 1
     suppressed = [e for e in notifier.entries() if e.state is EntryState.SUPPRESSED]
     assert [e.event_id for e in suppressed] == [b.event_id]
+
+
+async def test_cooldown_survives_a_restart_and_is_swept_after_retention() -> None:
+    """The cooldown window is in the outbox: a new notifier on the same outbox (a restart,
+    or the next owner of the partition after a rebalance) still suppresses a repeat within
+    it, and lets one through after it. Old cooldown records are swept like settled entries."""
+    clock = VirtualClock(T0)
+    toml = '[channels.airspace]\nkind = "console"\n[cooldown]\nper_aircraft_zone_s = 600\n'
+    outbox = DictOutbox()
+    first_desk = ListChannel("airspace")
+    first, _ = _notifier([first_desk], clock, router=Router(RoutingConfig.from_toml(toml)), outbox=outbox)
+    await first.start()
+    a = _event(T0)
+    await first.handle(encode_event(a), partition=2)
+    assert await first.drain(5)
+    await first.close()
+    assert first_desk.events == [a]
+
+    desk = ListChannel("airspace")
+    policy = DeliveryPolicy(retention_s=3600.0)
+    second, registry = _notifier(
+        [desk], clock, router=Router(RoutingConfig.from_toml(toml)), outbox=outbox, policy=policy
+    )
+    second.restore({2})
+    await second.start()
+    b, c = _event(T0 + 300), _event(T0 + 700)  # within the window of a, then after it
+    for e in (b, c):
+        await second.handle(encode_event(e), partition=2)
+    assert await second.drain(5)
+    assert desk.events == [c]
+    assert registry.get_sample_value("skyfence_notifier_events_total", {"outcome": "suppressed_cooldown"}) == 1
+
+    # A partition this notifier does not own keeps its records to itself.
+    third, _ = _notifier([ListChannel("airspace")], clock, router=Router(RoutingConfig.from_toml(toml)), outbox=outbox)
+    third.restore({0})
+    assert len(third.cooldowns) == 0
+
+    cooldown_keys = [k for k, _ in outbox.scan() if k.startswith(COOLDOWN_PREFIX)]
+    assert len(cooldown_keys) == 1  # one per (aircraft, zone, type): c's replaced a's
+    second.sweep(clock.time() + 3601.0)
+    assert [k for k, _ in outbox.scan() if k.startswith(COOLDOWN_PREFIX)] == []
+    await second.close()
 
 
 async def test_settled_entries_are_swept_after_retention() -> None:
