@@ -103,6 +103,13 @@ async def test_bad_messages_are_dead_lettered_and_unkeyed_ones_rekeyed(broker, t
         producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap, acks="all")
         await producer.start()
         try:
+            # First let the worker take one keyed position and so be consuming live: unkeyed
+            # messages land on random partitions, and a backlog of them would be read
+            # partition by partition, re-keyed out of order, and the track's early fixes
+            # dropped as out of order (see the README's Operations, "Keys").
+            warm = orjson.dumps({"icao24": "a00001", "ts": t0, "lat": 10.0, "lon": 10.0})
+            await producer.send_and_wait(settings.positions_topic, value=warm, key=b"a00001")
+            await _drain(pipeline, 1, timeout_s=60)
             for raw in bad:
                 await producer.send_and_wait(settings.positions_topic, value=raw, key=b"junk")
             # No key at all, as kcat or another team's producer might send: rekeyed, not lost.
@@ -111,7 +118,7 @@ async def test_bad_messages_are_dead_lettered_and_unkeyed_ones_rekeyed(broker, t
         finally:
             await producer.stop()
         # Each unkeyed message is handled twice: once to rekey it, once under its own key.
-        await _drain(pipeline, len(bad) + 2 * len(track), timeout_s=120)
+        await _drain(pipeline, 1 + len(bad) + 2 * len(track), timeout_s=120)
         registry = pipeline.registry
         assert registry.get_sample_value("skyfence_dead_letters_total", {"reason": "json"}) == 1
         assert registry.get_sample_value("skyfence_dead_letters_total", {"reason": "bad_icao24"}) == 1
