@@ -119,9 +119,9 @@ def check_targets(results: dict[str, Any]) -> dict[str, Any]:
         entry: dict[str, Any] = {"target": f"{op} {threshold:g}", "value": value, "met": met}
         if not met:
             if op == ">=":
-                entry["missed_by"] = f"{(threshold - value) / threshold:.0%} below"
+                entry["missed_by"] = f"{(threshold - value) / threshold:.1%} below"
             else:
-                entry["missed_by"] = f"{(value - threshold) / threshold:.0%} above"
+                entry["missed_by"] = f"{(value - threshold) / threshold:.1%} above"
             entry["limited_by"] = limit
         out[key] = entry
     return out
