@@ -533,11 +533,26 @@ class Tracker:
         if callsign and callsign != state.callsign:
             state.callsign = callsign
             changed = True
+        return self._move_far(state, ts, lat, lon, alt_ft, gs_kt, track_deg, changed)
+
+    def _move_far(
+        self,
+        state: AircraftState,
+        ts: float,
+        lat: float,
+        lon: float,
+        alt_ft: int | None,
+        gs_kt: float | None,
+        track_deg: float | None,
+        changed: bool,
+    ) -> bool:
+        """Move an aircraft far from every zone to a new fix (both step paths): heading,
+        position, and whether a checkpoint is due (or ``changed`` asks for a write)."""
         state.heading_known = (gs_kt is not None and track_deg is not None) or (
             self._derived_velocity(state, ts, lat, lon) is not None
         )
         state.ts, state.lat, state.lon, state.alt_ft = ts, lat, lon, alt_ft
-        if changed or ts - state.written_ts >= policy.checkpoint_far_s:
+        if changed or ts - state.written_ts >= self.policy.checkpoint_far_s:
             state.written_ts = ts
             return True
         return False
@@ -687,14 +702,11 @@ class Tracker:
             # Far from every zone, before and now, on a path that cannot touch one: nothing to
             # walk or predict (the zones loop below would find no visit, no containment and no
             # crossing). Most of the world's traffic takes this path.
-            state.heading_known = self._velocity(state, report) is not None
-            state.ts, state.lat, state.lon, state.alt_ft = (
-                report.ts, report.lat, report.lon, report.alt_ft,
+            persist = self._move_far(
+                state, report.ts, report.lat, report.lon, report.alt_ft, report.gs_kt,
+                report.track_deg, changed,
             )  # fmt: skip
-            if changed or report.ts - state.written_ts >= policy.checkpoint_far_s:
-                state.written_ts = report.ts
-                return StepResult(state, [], Outcome.ACCEPTED, True)
-            return StepResult(state, [], Outcome.ACCEPTED, False)
+            return StepResult(state, [], Outcome.ACCEPTED, persist)
 
         for zone in self.zones:
             visit = state.visits.get(zone.id)

@@ -53,6 +53,21 @@ def retention_kafka() -> Iterator[ApacheKafkaBroker]:
         yield broker
 
 
+def _settings(bootstrap: str, kind: str, tmp_path: Path) -> StreamSettings:
+    """Settings with this test's own app id and topics."""
+    name = f"{kind}-{uuid.uuid4().hex[:8]}"
+    return StreamSettings(
+        broker=bootstrap,
+        session_timeout_s=10.0,
+        app_id=name,
+        positions_topic=f"{name}.positions",
+        events_topic=f"{name}.events",
+        dead_letter_topic=f"{name}.dlq",
+        partitions=PARTITIONS,
+        data_dir=str(tmp_path / "faust"),
+    )
+
+
 def _seed_first_ts_ms() -> int:
     report = next(r for r, _ in read_recording_raw(SEED_SCENARIO) if isinstance(r, PositionReport))
     return int(report.ts * 1000)
@@ -89,18 +104,8 @@ async def test_replayed_2023_recording_survives_retention_end_to_end(
     retention_kafka: ApacheKafkaBroker, tmp_path: Path
 ) -> None:
     bootstrap = retention_kafka.bootstrap
-    run = uuid.uuid4().hex[:8]
-    settings = StreamSettings(
-        broker=bootstrap,
-        session_timeout_s=10.0,
-        app_id=f"rt-{run}",
-        positions_topic=f"rt-{run}.positions",
-        events_topic=f"rt-{run}.events",
-        dead_letter_topic=f"rt-{run}.dlq",
-        partitions=PARTITIONS,
-        data_dir=str(tmp_path / "faust"),
-    )
-    control = f"rt-{run}.control"
+    settings = _settings(bootstrap, "rt", tmp_path)
+    control = f"{settings.app_id}.control"
     await ensure_topics(bootstrap, settings, extra=[(control, 1)])
 
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, acks="all")
@@ -147,17 +152,7 @@ async def test_an_offset_reset_is_counted_and_logged(
     the earliest retained offset and goes on from there, and ops see it in
     ``skyfence_consumer_offset_resets_total`` and a warning, not only at aiokafka's INFO."""
     bootstrap = retention_kafka.bootstrap
-    run = uuid.uuid4().hex[:8]
-    settings = StreamSettings(
-        broker=bootstrap,
-        session_timeout_s=10.0,
-        app_id=f"rs-{run}",
-        positions_topic=f"rs-{run}.positions",
-        events_topic=f"rs-{run}.events",
-        dead_letter_topic=f"rs-{run}.dlq",
-        partitions=PARTITIONS,
-        data_dir=str(tmp_path / "faust"),
-    )
+    settings = _settings(bootstrap, "rs", tmp_path)
     await ensure_topics(bootstrap, settings)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, acks="all")
     await producer.start()
