@@ -92,7 +92,7 @@ async def embedded_or_given_broker(
             dataclasses.replace(settings, session_timeout_s=TANSU_SESSION_TIMEOUT_S),
         )
     finally:
-        await asyncio.to_thread(broker.stop)
+        await asyncio.to_thread(broker.close)  # stop, and delete its temporary directory
 
 
 @dataclass
