@@ -1,0 +1,68 @@
+"""streams.faust_tuning: publishing through a started producer does not yield to the loop."""
+
+from __future__ import annotations
+
+import asyncio
+from types import SimpleNamespace
+from typing import Any
+
+from faust.topics import Topic
+
+from streams import faust_tuning
+
+
+class FakeProducer:
+    def __init__(self, started: bool) -> None:
+        self.started = started
+
+
+def _topic_with(producer: FakeProducer | None, *, in_transaction: bool = False) -> Any:
+    guarded: list[str] = []
+
+    async def maybe_start_producer() -> str:
+        guarded.append("guard")
+        await asyncio.sleep(0)
+        return "guarded producer"
+
+    app = SimpleNamespace(
+        _producer=producer, in_transaction=in_transaction, maybe_start_producer=maybe_start_producer
+    )
+    return SimpleNamespace(app=app, guarded=guarded)
+
+
+async def _loop_passes_during(coro: Any) -> tuple[Any, int]:
+    """Run ``coro``; count how many callbacks scheduled before it ran meanwhile."""
+    ran = 0
+
+    def tick() -> None:
+        nonlocal ran
+        ran += 1
+
+    loop = asyncio.get_running_loop()
+    for _ in range(5):
+        loop.call_soon(tick)
+    result = await coro
+    return result, ran
+
+
+async def test_a_started_producer_is_returned_without_a_loop_pass() -> None:
+    assert faust_tuning.apply()
+    producer = FakeProducer(started=True)
+    topic = _topic_with(producer)
+    got, passes = await _loop_passes_during(Topic._get_producer(topic))
+    assert got is producer
+    assert passes == 0  # Faust's stampede guard alone yields three times
+    assert topic.guarded == []
+
+
+async def test_the_guard_still_starts_the_producer_and_serves_transactions() -> None:
+    assert faust_tuning.apply()
+    for topic in (
+        _topic_with(None),
+        _topic_with(FakeProducer(started=False)),
+        _topic_with(FakeProducer(started=True), in_transaction=True),
+    ):
+        got, passes = await _loop_passes_during(Topic._get_producer(topic))
+        assert got == "guarded producer"
+        assert topic.guarded == ["guard"]
+        assert passes > 0
