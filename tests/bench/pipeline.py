@@ -427,13 +427,23 @@ async def latency(bootstrap: str, *, session_timeout_s: float, rate_per_s: float
             await child.stop()
     events = await _read_events(bootstrap, f"{prefix}.events")
     latencies = []
+    delivered: set[str] = set()
     for recv_t, body in received:
         match = re.search(rb"event `([0-9a-f]+)`", body)
         event = events.get(match.group(1).decode()) if match else None
         if event is None or event["type"] not in ("approaching", "entered"):
             continue  # timer events (signal_lost, exit confirmation) have no triggering position
+        delivered.add(event["event_id"])
         latencies.append(recv_t - event["observed_ts"])
     latencies.sort()
+    # Fewer alerts than expected: emitted but not delivered (before the worker stopped), or
+    # never emitted? The events topic says which.
+    emitted = {eid: e for eid, e in events.items() if e["type"] in ("approaching", "entered")}
+    out["latency_events_emitted"] = len(emitted)
+    out["latency_undelivered"] = sorted(
+        f"{e['type']} {e['icao24']} observed_ts={e['observed_ts']:.1f}"
+        for eid, e in emitted.items() if eid not in delivered
+    )
     out["latency_alerts"] = len(latencies)
     out["latency_alerts_expected"] = 2 * crossers
     out["latency_rate_positions_per_s"] = rate_per_s

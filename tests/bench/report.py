@@ -125,13 +125,23 @@ def section(results: dict[str, Any]) -> str:
     ]
     if rate:
         notes.append(
-            f"Latency: {alerts} alerts (`approaching` and `entered` of crossing aircraft, "
+            f"Latency: {alerts} of {results.get('latency_alerts_expected')} expected alerts "
+            "(`approaching` and `entered` of crossing aircraft, "
             f"0.5 alerts/s) while {rate:,.0f} positions/s of live traffic (50% of (b)) flowed, "
             "each measured from its triggering position's time stamp (the wall time it was "
             "sent, to within 20 ms) to the fake Slack webhook receiving it. (d') is the same "
-            f"at 25,000 positions/s ({results.get('latency_world_alerts')} alerts). The worker, "
+            f"at 25,000 positions/s ({results.get('latency_world_alerts')} of "
+            f"{results.get('latency_world_alerts_expected')}). The worker, "
             "the broker and the load generator share the machine's cores."
         )
+        for prefix in ("latency", "latency_world"):
+            emitted = results.get(f"{prefix}_events_emitted")
+            undelivered = results.get(f"{prefix}_undelivered") or []
+            if emitted is not None and (undelivered or emitted != results.get(f"{prefix}_alerts_expected")):
+                notes.append(
+                    f"\n`{prefix}`: {emitted} alert events emitted; not received before the "
+                    f"worker stopped: {', '.join(undelivered) or 'none'}."
+                )
     missed = [
         f"- `{key}` {check['missed_by']}: {check['limited_by']}."
         for key, check in (results.get("targets") or {}).items()
