@@ -45,6 +45,9 @@ log = logging.getLogger(__name__)
 #: Sends in flight before waiting for their acknowledgements: enough to fill aiokafka's
 #: batches, bounded so memory stays flat on a recording of any size.
 _MAX_IN_FLIGHT = 5000
+#: Batch messages in flight (each up to ``BATCH_MAX_BYTES``): enough to keep every
+#: partition's produce requests pipelined.
+_MAX_BATCHES_IN_FLIGHT = 10
 
 
 class PositionPublisher:
@@ -169,10 +172,8 @@ async def replay(
     stats = ReplayStats()
     pending: list[Awaitable[Any]] = []
     batched = publisher.batched
-    # Batches are acknowledged in fewer, larger futures: bound the positions in flight.
-    max_in_flight = (
-        max(1, _MAX_IN_FLIGHT // publisher.batch_max_positions) if batched else _MAX_IN_FLIGHT
-    )
+    # Batches are acknowledged in fewer, larger futures: bound the batches in flight.
+    max_in_flight = _MAX_BATCHES_IN_FLIGHT if batched else _MAX_IN_FLIGHT
     start_wall = clock()
     last_watermark_wall = start_wall
     for item, raw in items:
