@@ -18,12 +18,28 @@ from enum import StrEnum
 
 __all__ = [
     "AirspaceEvent",
+    "BadLine",
     "Confidence",
     "EventType",
     "PositionReport",
     "Watermark",
     "make_event_id",
 ]
+
+
+@dataclass(frozen=True, slots=True)
+class BadLine:
+    """An input record that could not be decoded (kept, counted, never fatal).
+
+    The result type every source yields beside :class:`PositionReport`: ``line_no`` is the
+    line (or record) number in its input, ``reason`` a bounded identifier (a metric label),
+    ``detail`` a human explanation and ``raw`` the original bytes.
+    """
+
+    line_no: int
+    reason: str
+    detail: str
+    raw: bytes
 
 
 @dataclass(slots=True)

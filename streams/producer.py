@@ -35,8 +35,7 @@ from streams.codec import (
     encode_watermark,
     partition_of,
 )
-from streams.models import PositionReport
-from streams.replay import BadLine
+from streams.models import BadLine, PositionReport
 
 __all__ = ["PositionPublisher", "ReplayStats", "replay"]
 

@@ -20,11 +20,10 @@ from typing import IO
 
 from streams.codec import decode_position
 from streams.errors import DecodeError
-from streams.models import AirspaceEvent, PositionReport
+from streams.models import AirspaceEvent, BadLine, PositionReport
 from streams.tracking import AircraftState, DueQueue, Outcome, StepResult, Tracker
 
 __all__ = [
-    "BadLine",
     "EvaluationResult",
     "evaluate",
     "open_recording",
@@ -33,16 +32,6 @@ __all__ = [
 ]
 
 _GZIP_MAGIC = b"\x1f\x8b"
-
-
-@dataclass(frozen=True, slots=True)
-class BadLine:
-    """A recording line that could not be decoded (kept, counted, never fatal)."""
-
-    line_no: int
-    reason: str
-    detail: str
-    raw: bytes
 
 
 def open_recording(path: str | Path) -> IO[bytes]:

@@ -1,7 +1,7 @@
 """Sources: third-party feeds and recordings turned into :class:`PositionReport` streams.
 
 Each format has a pure ``parse_*`` function over bytes or an already-parsed JSON document,
-yielding :class:`~streams.models.PositionReport` or :class:`~streams.replay.BadLine` (a
+yielding :class:`~streams.models.PositionReport` or :class:`~streams.models.BadLine` (a
 malformed row, with a bounded ``reason``; never an exception that stops the iteration), and
 a thin ``read_*`` function that reads the file. This package dispatches by format name:
 
@@ -35,8 +35,8 @@ from pathlib import Path
 
 from streams.codec import encode_position
 from streams.errors import DecodeError
-from streams.models import PositionReport
-from streams.replay import BadLine, read_recording, read_recording_raw
+from streams.models import BadLine, PositionReport
+from streams.replay import read_recording, read_recording_raw
 from streams.sources._common import read_head
 from streams.sources.beast import read_beast
 from streams.sources.fr24 import read_fr24

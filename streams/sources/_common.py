@@ -17,8 +17,7 @@ import orjson
 
 from streams.codec import position_from_mapping
 from streams.errors import DecodeError
-from streams.models import PositionReport
-from streams.replay import BadLine
+from streams.models import BadLine, PositionReport
 
 __all__ = [
     "GZIP_MAGIC",

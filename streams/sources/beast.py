@@ -27,8 +27,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from streams.models import PositionReport
-from streams.replay import BadLine
+from streams.models import BadLine, PositionReport
 from streams.sources.modes import ModeSDecoder
 
 __all__ = [

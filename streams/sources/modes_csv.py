@@ -23,8 +23,7 @@ import math
 from collections.abc import Iterator
 from pathlib import Path
 
-from streams.models import PositionReport
-from streams.replay import BadLine
+from streams.models import BadLine, PositionReport
 from streams.sources._common import read_bytes
 from streams.sources.modes import ModeSDecoder
 

@@ -24,8 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from streams.models import PositionReport
-from streams.replay import BadLine
+from streams.models import BadLine, PositionReport
 from streams.sources._common import (
     clean_callsign,
     clean_squawk,

@@ -18,8 +18,8 @@ import pytest
 
 import streams.sources as sources
 from streams.errors import DecodeError
-from streams.models import PositionReport
-from streams.replay import BadLine, read_recording
+from streams.models import BadLine, PositionReport
+from streams.replay import read_recording
 from streams.sources import FORMATS, detect_format, read_source
 from streams.sources.beast import iter_beast_frames, parse_beast, scan_beast
 from streams.sources.fr24 import parse_fr24
