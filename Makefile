@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "skyfence needs Python 3.11 or newer on PATH" >&2; exit 1; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check -U pip
-	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev,demo]'
 	@touch $(STAMP)
 
 demo: install
@@ -42,7 +42,7 @@ integration: install
 
 # Pre-fetch the Apache Kafka jars from Maven Central into the cache (the tests do it on demand).
 fetch-kafka: install
-	$(BIN)/python -m streams.brokers fetch
+	$(BIN)/python -m tests.support.brokers fetch
 
 # Debian tools the tests use for real checks (promtool; kcat, a third-party Kafka producer).
 # Installed when missing and root; otherwise the tests that need them skip with the reason

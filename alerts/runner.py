@@ -80,7 +80,7 @@ async def embedded_or_given_broker(
     if settings.broker:
         yield settings.broker, settings
         return
-    from streams.brokers import TansuBroker
+    from streams.embedded import TansuBroker
 
     broker = TansuBroker()
     await asyncio.to_thread(broker.start)

@@ -6,8 +6,8 @@
     ├── DecodeError                   a message or recording line cannot be decoded (reason, detail)
     ├── ZoneError                     a zone cannot be built or loaded (zone/feature named in message)
     ├── ConfigError                   a setting is missing or malformed
-    └── BrokerError                   (streams.brokers) a broker cannot be fetched, started, stopped
-        └── BrokerUnavailable         Java or Maven is missing (``reason`` says which)
+    └── BrokerError                   a broker cannot be started or stopped (streams.embedded)
+        └── BrokerUnavailable         what it needs is missing (``reason`` says what)
 
 Callers branch on the class and on attributes (``reason``), never on message text.
 ``reason`` values are short, bounded identifiers so they can be used as metric labels.
@@ -15,7 +15,14 @@ Callers branch on the class and on attributes (``reason``), never on message tex
 
 from __future__ import annotations
 
-__all__ = ["ConfigError", "DecodeError", "SkyfenceError", "ZoneError"]
+__all__ = [
+    "BrokerError",
+    "BrokerUnavailable",
+    "ConfigError",
+    "DecodeError",
+    "SkyfenceError",
+    "ZoneError",
+]
 
 
 class SkyfenceError(Exception):
@@ -44,3 +51,19 @@ class ZoneError(SkyfenceError):
 
 class ConfigError(SkyfenceError):
     """A setting is missing or malformed; the message names the setting."""
+
+
+class BrokerError(SkyfenceError):
+    """A broker could not be fetched, started or stopped, or was used in the wrong state."""
+
+
+class BrokerUnavailable(BrokerError):
+    """The machine lacks what the broker needs (the demo extra, Java 17+, Maven).
+
+    ``reason`` is one sentence meant for a human: tests turn it into a skip message, the demo
+    prints it.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason

@@ -3,7 +3,7 @@ README's Performance section (:mod:`tests.bench.report`).
 
 Benchmarks are not tests: they measure and report; targets are compared in the ``targets``
 object and the table, never asserted. On a fresh machine this fetches the Apache Kafka jars
-(:mod:`streams.brokers`) and takes about 6-8 minutes:
+(:mod:`tests.support.brokers`) and takes about 6-8 minutes:
 
 - (e) geometry and tracker step (:mod:`tests.bench.geometry`), ``evaluate`` on the seed;
 - (f) memory per aircraft (tracemalloc on the tracker shell);
@@ -128,8 +128,8 @@ def check_targets(results: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _pipeline(args: argparse.Namespace, results: dict[str, Any]) -> None:
-    from streams.brokers import ApacheKafkaBroker, TansuBroker
     from tests.bench.pipeline import run_on_broker
+    from tests.support.brokers import ApacheKafkaBroker, TansuBroker
 
     seconds = 40 if args.quick else 100
     with ApacheKafkaBroker() as kafka:

@@ -13,8 +13,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from alerts.metrics import NotifierMetrics
 from alerts.runner import serve_metrics
-from streams.brokers import free_port
 from streams.metrics import TrackerMetrics
+from tests.support.brokers import free_port
 
 
 async def _scrape() -> str:

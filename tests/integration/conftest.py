@@ -1,11 +1,11 @@
 """Shared real brokers for integration tests: ``tansu_broker`` and ``kafka_broker``.
 
-Both are session-scoped and yield a started broker from :mod:`streams.brokers`; use their
+Both are session-scoped and yield a started broker from :mod:`tests.support.brokers`; use their
 ``bootstrap`` and give every test its own topic names (uuid suffix) so tests stay independent.
 Do not stop or restart them: tests that need a restart start their own broker.
 
 The Apache Kafka fixture skips with the reason from
-:meth:`~streams.brokers.ApacheKafkaBroker.check_available` when Java 17+ or Maven is
+:meth:`~tests.support.brokers.ApacheKafkaBroker.check_available` when Java 17+ or Maven is
 missing, except under ``CI=true``, where a missing toolchain is a failure, not a skip.
 """
 
@@ -16,7 +16,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from streams.brokers import ApacheKafkaBroker, TansuBroker, kafka_cache_dir, resolve_kafka_version
+from tests.support.brokers import (
+    ApacheKafkaBroker,
+    TansuBroker,
+    kafka_cache_dir,
+    resolve_kafka_version,
+)
 
 
 def require_apache_kafka() -> None:

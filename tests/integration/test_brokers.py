@@ -1,4 +1,4 @@
-"""The brokers of :mod:`streams.brokers` really speak Kafka, stop cleanly and keep data.
+"""The brokers of :mod:`tests.support.brokers` really speak Kafka, stop cleanly and keep data.
 
 For each broker: create a 3-partition topic with the admin client, produce keyed messages
 with explicit CreateTime timestamps, consume them back in a consumer group and compare keys,
@@ -23,7 +23,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from streams.brokers import ApacheKafkaBroker, Broker, TansuBroker, free_port
+from tests.support.brokers import ApacheKafkaBroker, Broker, TansuBroker, free_port
 
 from .conftest import require_apache_kafka
 
@@ -236,7 +236,7 @@ async def test_kafka_restart_and_crash_keep_acked_messages(own_kafka: ApacheKafk
 def test_kafka_check_available_and_cached_fetch() -> None:
     require_apache_kafka()
     assert ApacheKafkaBroker.check_available() is None
-    from streams.brokers import fetch_kafka
+    from tests.support.brokers import fetch_kafka
 
     jars = fetch_kafka()
     started = time.monotonic()

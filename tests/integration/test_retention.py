@@ -26,7 +26,6 @@ from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
 
 from alerts.channels.base import ListChannel
 from alerts.runner import start_pipeline
-from streams.brokers import ApacheKafkaBroker
 from streams.codec import encode_event
 from streams.config import StreamSettings
 from streams.models import PositionReport
@@ -35,6 +34,7 @@ from streams.replay import read_recording_raw
 from streams.topics import ensure_topics
 from tests.conftest import SEED_GOLDEN, SEED_SCENARIO
 from tests.integration.conftest import require_apache_kafka
+from tests.support.brokers import ApacheKafkaBroker
 
 pytestmark = [pytest.mark.integration, pytest.mark.apache_kafka, pytest.mark.timeout(240)]
 
