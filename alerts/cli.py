@@ -5,8 +5,8 @@ the reverse). Sub-commands::
 
     skyfence demo [--slack-webhook URL] [--telegram-token T --telegram-chat C]
                                         embedded broker + worker + seed replay, prints alerts
-    skyfence worker [--broker B] [--routing FILE]
-                                        tracker + notifier (embedded broker if no --broker)
+    skyfence worker [--role all|tracker|notifier] [--broker B] [--routing FILE]
+                                        tracker and/or notifier (embedded broker if no --broker)
     skyfence test-alert [--routing FILE | --slack-webhook URL ...]
                                         one marked test alert to each channel, no Kafka
     skyfence replay FILE [--speed X | --max] --broker B
@@ -161,7 +161,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--maps-dir", metavar="DIR", help="also write the crossings' map images here")
     _add_alerts(p, worker=False)
 
-    p = sub.add_parser("worker", help="run the tracker and the notifier until stopped")
+    p = sub.add_parser("worker", help="run the tracker and/or the notifier until stopped")
+    p.add_argument(
+        "--role",
+        choices=["all", "tracker", "notifier"],
+        default="all",
+        help="tracker: detect (positions -> events); notifier: deliver (events -> channels); "
+        "all: both in this process (default). Each is its own Faust app and consumer group.",
+    )
     _add_broker(p, embedded_default=True)
     _add_zones(p)
     p.add_argument("--metrics-port", type=int, help="serve Prometheus /metrics on this port")
@@ -298,7 +305,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                     metrics_port=args.metrics_port,
                 )
             alert_settings, secrets = _alert_settings(args)
-            return runner.run(runner.worker(settings, alert_settings, secrets=secrets))
+            return runner.run(
+                runner.worker(settings, alert_settings, secrets=secrets, role=args.role)
+            )
         if args.command == "replay":
             settings = _settings(args)
             return runner.run(

@@ -29,8 +29,10 @@ alert is never lost: until an entry is ``delivered`` or ``dead`` it is retried, 
 next owner of its partition.
 
 The shells: :class:`TableOutbox` keeps the outbox in a Faust table (changelog = compacted Kafka
-topic), :func:`attach_notifier` runs the notifier as a Faust agent on the events topic and
-wires restore/revoke to rebalances. Without Kafka, a :class:`~alerts.outbox.DictOutbox` and
+topic); :func:`create_notifier_app` builds the notifier's own Faust app (app id
+``<app_id>-notifier``: its own consumer group on the events topic and its own ``outbox``
+table), which runs beside the tracker's app in one process or alone in its own
+(``skyfence worker --role notifier``), and wires restore/revoke to rebalances. Without Kafka, a :class:`~alerts.outbox.DictOutbox` and
 direct calls to :meth:`Notifier.handle` give the same behaviour in memory (tests).
 """
 
@@ -66,8 +68,10 @@ from alerts.outbox import (
 from alerts.ratelimit import MultiLimit
 from alerts.retry import Backoff
 from alerts.routing import ChannelSpec, Cooldowns, Router, RoutingConfig, Rule, cooldown_key
-from streams.app import TrackerApp
+from streams import faust_tuning
+from streams.app import faust_settings
 from streams.codec import decode_event
+from streams.config import StreamSettings
 from streams.errors import DecodeError
 from streams.models import AirspaceEvent
 
@@ -75,8 +79,10 @@ __all__ = [
     "DeadLetterSink",
     "DeliveryPolicy",
     "Notifier",
+    "NotifierApp",
     "TableOutbox",
-    "attach_notifier",
+    "create_notifier_app",
+    "notifier_app_id",
 ]
 
 log = logging.getLogger(__name__)
@@ -513,36 +519,79 @@ class TableOutbox:
         return iter(list(self.table.data.items()))
 
 
-def create_outbox_table(bundle: TrackerApp) -> Any:
-    """The ``outbox`` table, co-partitioned with the events topic."""
+#: Suffix of the notifier app's id (and so of its consumer group and changelog topics): the
+#: notifier reads the events topic in a group of its own, apart from the tracker's.
+NOTIFIER_APP_SUFFIX = "-notifier"
+
+
+@dataclass
+class NotifierApp:
+    """The notifier's own Faust app: its consumer group on the events topic, its outbox table.
+
+    It shares nothing with the tracker's app but the events topic, so delivery runs in the
+    tracker's process (``--role all``) or apart (``--role notifier``), scales by the events
+    topic's partitions, and restarts on its own.
+    """
+
+    app: Any
+    notifier: Notifier
+    events: Any
+    table: Any
+
+    async def start(self) -> None:
+        """Start the delivery tasks, then the Faust app (join, recover the outbox, consume)."""
+        await self.notifier.start()
+        await self.app.start()
+
+    async def stop(self) -> None:
+        """Graceful stop: alerts in flight finish and are recorded, Faust stops (flushing the
+        outbox changelog and committing), then the channels close."""
+        await self.notifier.stop()
+        await self.app.stop()
+        await self.notifier.close()
+
+
+def notifier_app_id(settings: StreamSettings) -> str:
+    """The notifier's Faust app id (consumer group, table changelog prefix)."""
+    return settings.app_id + NOTIFIER_APP_SUFFIX
+
+
+def create_notifier_app(
+    settings: StreamSettings,
+    bootstrap: str,
+    notifier: Notifier,
+    *,
+    dead_letter_topic: str | None = None,
+) -> NotifierApp:
+    """Build the notifier's Faust app: an agent on the events topic, the outbox in a Faust
+    table co-partitioned with it, dead letters in ``dead_letter_topic`` (if given), and
+    restore/revoke wired to rebalances. Nothing starts until :meth:`NotifierApp.start`."""
     import faust
 
+    faust_tuning.apply()
+    app = faust.App(notifier_app_id(settings), **faust_settings(settings, bootstrap))
     raw = "raw"
-    return bundle.app.Table(
+    events = app.topic(
+        settings.events_topic,
+        partitions=settings.partitions,
+        key_serializer=raw,
+        value_serializer=raw,
+    )
+    table = app.Table(
         "outbox",
         default=None,
-        partitions=bundle.settings.partitions,
+        partitions=settings.partitions,
         key_type=bytes,
         value_type=bytes,
         schema=faust.Schema(
             key_type=bytes, value_type=bytes, key_serializer=raw, value_serializer=raw
         ),
     )
-
-
-def attach_notifier(
-    bundle: TrackerApp, notifier: Notifier, *, dead_letter_topic: str | None = None
-) -> None:
-    """Run ``notifier`` as a Faust agent on the events topic of ``bundle``'s app, with its
-    outbox in a Faust table and its dead letters in ``dead_letter_topic`` (if given)."""
-    app = bundle.app
-    notifier.outbox = TableOutbox(create_outbox_table(bundle))
+    notifier.outbox = TableOutbox(table)
     notifier.owned = set()
-    events_topic = bundle.settings.events_topic
+    events_topic = settings.events_topic
     if dead_letter_topic:
-        dlq = app.topic(
-            dead_letter_topic, partitions=1, key_serializer="raw", value_serializer="raw"
-        )
+        dlq = app.topic(dead_letter_topic, partitions=1, key_serializer=raw, value_serializer=raw)
 
         async def send_dead_letter(
             key: bytes | None, value: bytes, headers: dict[str, bytes]
@@ -561,7 +610,7 @@ def attach_notifier(
                     "notifier failed on %s[%s]@%s", message.topic, message.partition, message.offset
                 )
 
-    app.agent(bundle.events, name="notifier")(notifier_agent)
+    app.agent(events, name="notifier")(notifier_agent)
 
     def _events_partitions(tps: Any) -> set[int]:
         return {tp.partition for tp in tps if tp.topic == events_topic}
@@ -574,3 +623,6 @@ def attach_notifier(
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def _revoke(sender: Any, revoked: Any, **kwargs: Any) -> None:
         notifier.revoke(_events_partitions(revoked))
+
+    app.finalize()
+    return NotifierApp(app=app, notifier=notifier, events=events, table=table)

@@ -27,7 +27,7 @@ from alerts.config import ALERTS_DEAD_LETTER_TOPIC, AlertSettings, Channels, bui
 from alerts.enrich import Enricher, load_watchlist
 from alerts.formatting import console_line
 from alerts.metrics import NotifierMetrics
-from alerts.notifier import DeliveryPolicy, Notifier, attach_notifier
+from alerts.notifier import DeliveryPolicy, Notifier, NotifierApp, create_notifier_app
 from alerts.ratelimit import MultiLimit
 from alerts.render import plain_text
 from alerts.retry import Backoff
@@ -45,6 +45,7 @@ from streams.tracking import Tracker
 from streams.zones import Zone, load_zones
 
 __all__ = [
+    "ROLES",
     "Pipeline",
     "demo",
     "embedded_or_given_broker",
@@ -95,22 +96,47 @@ async def embedded_or_given_broker(
         await asyncio.to_thread(broker.close)  # stop, and delete its temporary directory
 
 
+#: What a worker process runs: the tracker's app, the notifier's app, or both (the default).
+ROLES = ("all", "tracker", "notifier")
+
+
 @dataclass
 class Pipeline:
-    """A running tracker + notifier in this process."""
+    """The apps running in this process: the tracker's, the notifier's, or both.
 
-    bundle: TrackerApp
-    notifier: Notifier
+    Each is a Faust app of its own (consumer group, tables), so ``--role tracker`` and
+    ``--role notifier`` in two processes do what ``--role all`` does in one.
+    """
+
     registry: CollectorRegistry
+    tracker_app: TrackerApp | None = None
+    notifier_app: NotifierApp | None = None
+
+    @property
+    def bundle(self) -> TrackerApp:
+        """The tracker's app (roles ``all`` and ``tracker``)."""
+        if self.tracker_app is None:
+            raise RuntimeError("this pipeline runs no tracker (role notifier)")
+        return self.tracker_app
+
+    @property
+    def notifier(self) -> Notifier:
+        """The notifier (roles ``all`` and ``notifier``)."""
+        if self.notifier_app is None:
+            raise RuntimeError("this pipeline runs no notifier (role tracker)")
+        return self.notifier_app.notifier
 
     async def stop(self) -> None:
-        """Stop gracefully: alerts in flight finish and are recorded, then Faust stops
+        """Stop gracefully: alerts in flight finish and are recorded, then the Faust apps stop
         (flushing the outbox changelog and committing), then the channels close."""
-        await self.notifier.stop()
-        await self.bundle.app.stop()
-        await self.notifier.close()
-        if self.bundle.offset_watch is not None:
-            self.bundle.offset_watch.remove()
+        if self.notifier_app is not None:
+            await self.notifier_app.notifier.stop()
+        apps = [a.app for a in (self.tracker_app, self.notifier_app) if a is not None]
+        await asyncio.gather(*(app.stop() for app in apps))
+        if self.notifier_app is not None:
+            await self.notifier_app.notifier.close()
+        if self.tracker_app is not None and self.tracker_app.offset_watch is not None:
+            self.tracker_app.offset_watch.remove()
 
 
 async def start_pipeline(
@@ -118,6 +144,7 @@ async def start_pipeline(
     bootstrap: str,
     channels: Sequence[Channel],
     *,
+    role: str = "all",
     registry: CollectorRegistry | None = None,
     tracker: Tracker | None = None,
     router: Router | None = None,
@@ -126,29 +153,41 @@ async def start_pipeline(
     policy: DeliveryPolicy | None = None,
     alerts_dead_letter_topic: str = ALERTS_DEAD_LETTER_TOPIC,
 ) -> Pipeline:
-    """Create topics, build the Faust app with the tracker and notifier agents, start it.
+    """Create topics, build the apps ``role`` names (tracker, notifier or both), start them.
 
     Without ``router`` every channel gets every event; without ``policy`` the notifier holds
     back events older than 5 minutes from non-local channels (see :mod:`alerts.notifier`).
     """
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
     registry = registry or CollectorRegistry()
     zones = tracker.zones if tracker is not None else load_zones(settings.zones)
-    tracker = tracker or Tracker(zones)
     await ensure_topics(bootstrap, settings, extra=[(alerts_dead_letter_topic, 1)])
-    bundle = create_tracker_app(settings, bootstrap, tracker, TrackerMetrics(registry))
-    notifier = Notifier(
-        channels,
-        NotifierMetrics(registry),
-        router=router,
-        limits=limits,
-        enricher=enricher or Enricher(zones),
-        policy=policy,
-    )
-    attach_notifier(bundle, notifier, dead_letter_topic=alerts_dead_letter_topic)
-    bundle.app.finalize()
-    await notifier.start()
-    await bundle.app.start()
-    return Pipeline(bundle=bundle, notifier=notifier, registry=registry)
+    pipeline = Pipeline(registry=registry)
+    if role in ("all", "tracker"):
+        tracker = tracker or Tracker(zones)
+        bundle = create_tracker_app(settings, bootstrap, tracker, TrackerMetrics(registry))
+        bundle.app.finalize()
+        pipeline.tracker_app = bundle
+    if role in ("all", "notifier"):
+        notifier = Notifier(
+            channels,
+            NotifierMetrics(registry),
+            router=router,
+            limits=limits,
+            enricher=enricher or Enricher(zones),
+            policy=policy,
+        )
+        pipeline.notifier_app = create_notifier_app(
+            settings, bootstrap, notifier, dead_letter_topic=alerts_dead_letter_topic
+        )
+    starts = []
+    if pipeline.notifier_app is not None:
+        starts.append(pipeline.notifier_app.start())
+    if pipeline.tracker_app is not None:
+        starts.append(pipeline.tracker_app.app.start())
+    await asyncio.gather(*starts)  # the two groups join in parallel
+    return pipeline
 
 
 @contextlib.asynccontextmanager
@@ -193,8 +232,10 @@ async def worker(
     alert_settings: AlertSettings | None = None,
     *,
     secrets: Mapping[str, Secret] | None = None,
+    role: str = "all",
 ) -> int:
-    """``skyfence worker``: run until SIGINT/SIGTERM, then stop gracefully."""
+    """``skyfence worker``: run the apps ``role`` names until SIGINT/SIGTERM, then stop
+    gracefully. ``tracker`` detects, ``notifier`` delivers, ``all`` (the default) does both."""
     alert_settings = alert_settings or AlertSettings()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -206,16 +247,20 @@ async def worker(
         desk_channels(alert_settings, zones, secrets=secrets) as (built, enricher),
         embedded_or_given_broker(settings, say=say) as (bootstrap, settings),
     ):
-        pipeline = await _start_desk(settings, bootstrap, built, enricher, alert_settings)
+        pipeline = await _start_desk(
+            settings, bootstrap, built, enricher, alert_settings, role=role
+        )
         metrics_runner = None
         if settings.metrics_port:
             metrics_runner = await serve_metrics(
                 pipeline.registry, settings.metrics_host, settings.metrics_port
             )
             say(f"metrics on http://{settings.metrics_host}:{settings.metrics_port}/metrics")
+        channels = ", ".join(c.name for c in built.channels) or "(none)"
         say(
-            f"worker running on {bootstrap}, zones {', '.join(settings.zones)}, "
-            f"channels {', '.join(c.name for c in built.channels) or '(none)'}; Ctrl-C stops"
+            f"worker ({role}) running on {bootstrap}, zones {', '.join(settings.zones)}"
+            + (f", channels {channels}" if role != "tracker" else "")
+            + "; Ctrl-C stops"
         )
         try:
             await stop.wait()
@@ -234,12 +279,14 @@ async def _start_desk(
     alert_settings: AlertSettings,
     *,
     replay: bool | None = None,
+    role: str = "all",
 ) -> Pipeline:
     """:func:`start_pipeline` with the configured channels, routing, limits and policy."""
     return await start_pipeline(
         settings,
         bootstrap,
         built.channels,
+        role=role,
         tracker=Tracker(list(enricher.zones.values())),
         router=built.router,
         limits=built.limits,

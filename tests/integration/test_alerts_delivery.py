@@ -21,17 +21,16 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
 
 import orjson
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka import AIOKafkaProducer
 
 from streams.producer import PositionPublisher, replay
 from streams.replay import read_recording_raw
-from tests.conftest import REPO, SEED_GOLDEN, SEED_SCENARIO
+from tests.conftest import SEED_GOLDEN, SEED_SCENARIO
 from tests.fakes.peers import FakeSlackWebhook, FakeTelegram, Recorded, Reply, accepted_event_ids
+from tests.support.procs import Worker, events_committed, start_worker, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
@@ -93,73 +92,6 @@ def _expected_ids() -> list[str]:
     return sorted(e["event_id"] for e in events if e["type"] != "approaching")
 
 
-@dataclass
-class Worker:
-    name: str
-    proc: subprocess.Popen[bytes]
-    stdout: Path
-    stderr: Path
-    files: tuple[IO[bytes], IO[bytes]]
-
-    def stderr_text(self) -> str:
-        return self.stderr.read_text(errors="replace")
-
-    def close_files(self) -> None:
-        for f in self.files:
-            f.close()
-
-    def dump(self) -> str:
-        return (
-            f"===== worker {self.name} (rc={self.proc.returncode}) stdout =====\n"
-            f"{self.stdout.read_text(errors='replace')[-20000:]}\n"
-            f"===== worker {self.name} stderr =====\n{self.stderr_text()[-40000:]}\n"
-        )
-
-
-def _start_worker(name: str, cmd: list[str], env: dict[str, str], tmp: Path) -> Worker:
-    out, err = tmp / f"worker-{name}.out", tmp / f"worker-{name}.err"
-    fo, fe = out.open("wb"), err.open("wb")
-    proc = subprocess.Popen(cmd, stdout=fo, stderr=fe, env=env, cwd=REPO)
-    return Worker(name, proc, out, err, (fo, fe))
-
-
-async def _wait_for(cond, timeout_s: float, what: str, workers: Sequence[Worker]) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout_s
-    while not cond():
-        for w in workers:
-            if w.proc.poll() is not None:
-                raise AssertionError(
-                    f"worker {w.name} exited ({w.proc.returncode}) while waiting for {what}"
-                )
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
-        await asyncio.sleep(0.1)
-
-
-async def _events_committed(bootstrap: str, group: str, topic: str, total: int) -> bool:
-    """True once the group has committed every event of ``topic`` and the topic holds ``total``.
-
-    Faust flushes its producer (the outbox changelog included) before it commits, so from
-    then on each pending entry A wrote is in the changelog, and B must take it from there
-    rather than from the events read again."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
-    await admin.start()
-    await consumer.start()
-    try:
-        tps = [TopicPartition(topic, p) for p in range(PARTITIONS)]
-        ends = await consumer.end_offsets(tps)
-        committed = await admin.list_consumer_group_offsets(group, partitions=tps)
-        if sum(ends.values()) != total:
-            return False
-        return all(
-            (meta := committed.get(tp)) is not None and meta.offset >= ends[tp] for tp in tps
-        )
-    finally:
-        await consumer.stop()
-        await admin.close()
-
-
 async def test_alerts_exactly_once_through_outage_and_sigkill(kafka_broker, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     bootstrap = kafka_broker.bootstrap
     t0 = time.monotonic()
@@ -201,11 +133,11 @@ async def test_alerts_exactly_once_through_outage_and_sigkill(kafka_broker, tmp_
             "--replay-alerts", "--no-maps", "--no-console",
         ]  # fmt: skip
         try:
-            a = _start_worker("A", cmd, env, tmp_path)
+            a = start_worker("A", cmd, env, tmp_path)
             workers.append(a)
             # The worker creates the topics before it says it runs.
-            await _wait_for(
-                lambda: "worker running" in a.stderr_text(), 60, "worker A to start", workers
+            await wait_for(
+                lambda: "running on" in a.stderr_text(), 60, "worker A to start", workers
             )
 
             producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, acks="all")
@@ -224,15 +156,15 @@ async def test_alerts_exactly_once_through_outage_and_sigkill(kafka_broker, tmp_
                     for o in (slack_outage, telegram_outage)
                 )
 
-            await _wait_for(
+            await wait_for(
                 outage_bit, 60, "the first alerts and then failures on both fakes", workers
             )
             # Kill only once A has taken in every event (its offsets committed), so what B
             # delivers must come from the outbox, not from events it reads again.
             n_events = sum(1 for line in SEED_GOLDEN.read_bytes().splitlines() if line.strip())
             deadline = time.monotonic() + 15
-            while not await _events_committed(
-                bootstrap, f"alerts-{run}", f"alerts-{run}.events", n_events
+            while not await events_committed(
+                bootstrap, f"alerts-{run}-notifier", f"alerts-{run}.events", n_events
             ):
                 assert a.proc.poll() is None, "worker A exited before committing the events"
                 assert time.monotonic() < deadline, "A did not commit every event within 15 s"
@@ -255,14 +187,14 @@ async def test_alerts_exactly_once_through_outage_and_sigkill(kafka_broker, tmp_
             assert a.proc.returncode == -signal.SIGKILL
             assert killed_s - last_ok_s > 1.0, "killed too soon after a 200"
 
-            b = _start_worker("B", cmd, env, tmp_path)
+            b = start_worker("B", cmd, env, tmp_path)
             workers.append(b)
             started_b_s = time.monotonic()
 
             def all_delivered() -> bool:
                 return all(len(accepted_event_ids(p)) >= len(expected) for p in (slack, telegram))
 
-            await _wait_for(all_delivered, 120, "every alert on both channels", [b])
+            await wait_for(all_delivered, 120, "every alert on both channels", [b])
             await asyncio.sleep(2.0)  # a duplicate would arrive about now
             b.proc.send_signal(signal.SIGTERM)
             try:
