@@ -69,7 +69,7 @@ from alerts.ratelimit import MultiLimit
 from alerts.retry import Backoff
 from alerts.routing import ChannelSpec, Cooldowns, Router, RoutingConfig, Rule, cooldown_key
 from streams import faust_tuning
-from streams.app import faust_settings
+from streams.app import faust_settings, raw_table, raw_topic
 from streams.codec import decode_event
 from streams.config import StreamSettings
 from streams.errors import DecodeError
@@ -570,28 +570,13 @@ def create_notifier_app(
 
     faust_tuning.apply()
     app = faust.App(notifier_app_id(settings), **faust_settings(settings, bootstrap))
-    raw = "raw"
-    events = app.topic(
-        settings.events_topic,
-        partitions=settings.partitions,
-        key_serializer=raw,
-        value_serializer=raw,
-    )
-    table = app.Table(
-        "outbox",
-        default=None,
-        partitions=settings.partitions,
-        key_type=bytes,
-        value_type=bytes,
-        schema=faust.Schema(
-            key_type=bytes, value_type=bytes, key_serializer=raw, value_serializer=raw
-        ),
-    )
+    events = raw_topic(app, settings.events_topic, settings.partitions)
+    table = raw_table(app, "outbox", settings.partitions)
     notifier.outbox = TableOutbox(table)
     notifier.owned = set()
     events_topic = settings.events_topic
     if dead_letter_topic:
-        dlq = app.topic(dead_letter_topic, partitions=1, key_serializer=raw, value_serializer=raw)
+        dlq = raw_topic(app, dead_letter_topic, 1)
 
         async def send_dead_letter(
             key: bytes | None, value: bytes, headers: dict[str, bytes]

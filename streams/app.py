@@ -59,7 +59,7 @@ from streams.offset_watch import OffsetResetWatch
 from streams.replay import fire_due, tick_due
 from streams.tracking import AircraftState, DueQueue, Outcome, Tracker, decode_state, encode_state
 
-__all__ = ["TrackerApp", "create_tracker_app", "faust_settings"]
+__all__ = ["TrackerApp", "create_tracker_app", "faust_settings", "raw_table", "raw_topic"]
 
 log = logging.getLogger(__name__)
 
@@ -416,6 +416,31 @@ class TrackerApp:
         self.metrics.positions.labels("dead_letter").inc()
 
 
+def raw_topic(app: faust.App, name: str, partitions: int) -> Any:
+    """A topic of bytes in, bytes out: decoding is ours, so bad input can be dead-lettered."""
+    return app.topic(name, partitions=partitions, key_serializer="raw", value_serializer="raw")
+
+
+def raw_table(app: faust.App, name: str, partitions: int) -> Any:
+    """A table of bytes keys and values, with a raw changelog.
+
+    key_type/value_type=bytes is what makes Faust's changelog and its recovery raw (its
+    serializers come from these, not from the schema); without it, recovery after a restart
+    failed to decode the changelog (found by tests/integration/test_restart.py).
+    """
+    raw = "raw"
+    return app.Table(
+        name,
+        default=None,
+        partitions=partitions,
+        key_type=bytes,
+        value_type=bytes,
+        schema=faust.Schema(
+            key_type=bytes, value_type=bytes, key_serializer=raw, value_serializer=raw
+        ),
+    )
+
+
 def create_tracker_app(
     settings: StreamSettings,
     bootstrap: str,
@@ -428,35 +453,10 @@ def create_tracker_app(
     """Build the Faust app (or extend ``app``) with topics, the table and the tracker agent."""
     faust_tuning.apply()
     app = app or faust.App(settings.app_id, **faust_settings(settings, bootstrap))
-    raw = "raw"  # bytes in, bytes out: decoding is ours, so bad input can be dead-lettered
-    positions = app.topic(
-        settings.positions_topic,
-        partitions=settings.partitions,
-        key_serializer=raw,
-        value_serializer=raw,
-    )
-    events = app.topic(
-        settings.events_topic,
-        partitions=settings.partitions,
-        key_serializer=raw,
-        value_serializer=raw,
-    )
-    dead_letters = app.topic(
-        settings.dead_letter_topic, partitions=1, key_serializer=raw, value_serializer=raw
-    )
-    # key_type/value_type=bytes is what makes Faust's changelog and its recovery raw (its
-    # serializers come from these, not from the schema); without it, recovery after a
-    # restart failed to decode the changelog (found by tests/integration/test_restart.py).
-    table = app.Table(
-        "aircraft",
-        default=None,
-        partitions=settings.partitions,
-        key_type=bytes,
-        value_type=bytes,
-        schema=faust.Schema(
-            key_type=bytes, value_type=bytes, key_serializer=raw, value_serializer=raw
-        ),
-    )
+    positions = raw_topic(app, settings.positions_topic, settings.partitions)
+    events = raw_topic(app, settings.events_topic, settings.partitions)
+    dead_letters = raw_topic(app, settings.dead_letter_topic, 1)
+    table = raw_table(app, "aircraft", settings.partitions)
     bundle = TrackerApp(
         app=app,
         settings=settings,

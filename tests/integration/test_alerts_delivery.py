@@ -30,7 +30,7 @@ from streams.producer import PositionPublisher, replay
 from streams.replay import read_recording_raw
 from tests.conftest import SEED_GOLDEN, SEED_SCENARIO
 from tests.fakes.peers import FakeSlackWebhook, FakeTelegram, Recorded, Reply, accepted_event_ids
-from tests.support.procs import Worker, events_committed, start_worker, wait_for
+from tests.support.procs import Worker, events_committed, kill_all, start_worker, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
@@ -235,17 +235,11 @@ async def test_alerts_exactly_once_through_outage_and_sigkill(kafka_broker, tmp_
                 )
             )
         except BaseException:
-            for w in workers:
-                if w.proc.poll() is None:
-                    w.proc.kill()
-                    w.proc.wait(10)
-                print(w.dump())
+            kill_all(workers, dump=True)
             print(f"slack: {[(r.status, r.event_id()) for r in slack.requests]}")
             print(f"telegram: {[(r.status, r.event_id()) for r in telegram.requests]}")
             raise
         finally:
+            kill_all(workers)
             for w in workers:
-                if w.proc.poll() is None:
-                    w.proc.kill()
-                    w.proc.wait(10)
                 w.close_files()

@@ -16,7 +16,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from tests.conftest import REPO
 
-__all__ = ["Worker", "events_committed", "start_worker", "wait_for"]
+__all__ = ["Worker", "events_committed", "kill_all", "start_worker", "wait_for"]
 
 
 @dataclass
@@ -42,6 +42,16 @@ class Worker:
             f"{self.stdout.read_text(errors='replace')[-20000:]}\n"
             f"===== worker {self.name} stderr =====\n{self.stderr_text()[-40000:]}\n"
         )
+
+
+def kill_all(workers: Sequence[Worker], *, dump: bool = False) -> None:
+    """SIGKILL every worker still running (a test's cleanup); print their output if ``dump``."""
+    for w in workers:
+        if w.proc.poll() is None:
+            w.proc.kill()
+            w.proc.wait(10)
+        if dump:
+            print(w.dump())
 
 
 def start_worker(name: str, cmd: list[str], env: dict[str, str], tmp: Path) -> Worker:
