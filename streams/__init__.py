@@ -1,16 +1,31 @@
 """skyfence stream side: ingest ADS-B positions, track aircraft, emit airspace events.
 
-Layout (pure modules import only the standard library, orjson and shapely):
+Modules in data-flow order (pure modules import only the standard library, orjson, numpy and
+shapely; ``tests/unit/test_purity.py`` checks it):
 
-- ``models``    PositionReport, AirspaceEvent: the two wire records (pure)
-- ``codec``     orjson encode/decode with validation: the wire contract (pure)
-- ``zones``     zone polygons, point-in-zone, segment crossings, GeoJSON loading (pure)
-- ``tracking``  per-aircraft state machine ``Tracker.step`` (pure, time is data)
-- ``replay``    recorded files -> reports; offline evaluation (pure but for file I/O)
-- ``producer``  aiokafka publisher keyed by icao24, Kafka timestamp = position time
-- ``app``       the Faust app, topics, table and the tracker agent (thin shell)
-- ``metrics``   Prometheus metrics built on an injected registry
-- ``brokers``   embedded Tansu and Apache Kafka brokers for the demo, tests and benchmarks
+- ``sources``       one pure parser per feed format; the ``Source`` protocol (async iterator of
+                    positions and rejections) with ``FileSource`` and ``ListSource`` (pure but
+                    for file I/O)
+- ``replay``        recorded files -> reports; offline ``evaluate`` (pure but for file I/O)
+- ``models``        PositionReport, AirspaceEvent, BadLine: the records (pure)
+- ``codec``         orjson encode/decode with validation: the wire contract (pure)
+- ``producer``      aiokafka publisher keyed by icao24, Kafka timestamp = position time
+- ``topics``        creates the pipeline's topics with the right partition counts
+- ``app``           the Faust app, topics, table and the tracker agent (thin shell)
+- ``scheduler``     the due queue: timers fire against the watermark before each position (pure)
+- ``tracking``      per-aircraft state machine ``Tracker.step`` (pure, time is data)
+- ``geo``           geodesy: distance, bearing, dead-reckoned destination (pure)
+- ``zones``         zone polygons, point-in-zone, segment crossings, GeoJSON loading (pure)
+- ``state_codec``   the tracker table's value format: per-aircraft state <-> bytes (pure)
+- ``faust_tuning``, ``offset_watch``   start-up/latency fixes and loud offset resets for Faust
+- ``metrics``       Prometheus metrics built on an injected registry
+- ``config``        settings, typed and frozen, read from the environment at the entry point
+- ``embedded``      the embedded Tansu broker for the demo (the ``demo`` extra)
+- ``errors``        the one error hierarchy
+
+Public errors (:mod:`streams.errors`): ``SkyfenceError`` (the root), ``DecodeError``
+(``reason``, ``detail``), ``ZoneError``, ``ConfigError``, ``BrokerError`` and its subclass
+``BrokerUnavailable`` (``reason``).
 
 ``streams`` never imports ``alerts``.
 """

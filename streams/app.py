@@ -7,7 +7,7 @@ and stores per-aircraft state, and sends the tracker's events. Decisions live in
   batches of them (a JSON array, see :mod:`streams.codec`) sent to the partition that owns
   every position in them; a batch costs Faust's per-message overhead (~80 us) once for
   hundreds of positions, which is what makes a worker fast;
-- ``aircraft`` table: per-aircraft state (``tracking.encode_state``, prefixed with its
+- ``aircraft`` table: per-aircraft state (``state_codec.encode_state``, prefixed with its
   partition), co-partitioned with the positions topic (same key, same partition count);
   written only when the tracker says the state changed in a way that matters
   (``StepResult.persist``), and tomb-stoned when the state expires by event time;
@@ -56,8 +56,9 @@ from streams.errors import DecodeError
 from streams.metrics import TrackerMetrics
 from streams.models import AirspaceEvent, PositionReport, Watermark
 from streams.offset_watch import OffsetResetWatch
-from streams.replay import fire_due, tick_due
-from streams.tracking import AircraftState, DueQueue, Outcome, Tracker, decode_state, encode_state
+from streams.scheduler import DueQueue, fire_due, tick_due
+from streams.state_codec import decode_state, encode_state
+from streams.tracking import AircraftState, Outcome, Tracker
 
 __all__ = ["TrackerApp", "create_tracker_app", "faust_settings", "raw_table", "raw_topic"]
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import gzip
 import io
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -21,7 +21,8 @@ from typing import IO
 from streams.codec import decode_position
 from streams.errors import DecodeError
 from streams.models import AirspaceEvent, BadLine, PositionReport
-from streams.tracking import AircraftState, DueQueue, Outcome, StepResult, Tracker
+from streams.scheduler import DueQueue, fire_due
+from streams.tracking import AircraftState, Outcome, Tracker
 
 __all__ = [
     "EvaluationResult",
@@ -75,39 +76,6 @@ class EvaluationResult:
     outcomes: dict[str, int] = field(default_factory=dict)
     bad_lines: list[BadLine] = field(default_factory=list)
     aircraft: int = 0
-
-
-def fire_due(
-    tracker: Tracker, queue: DueQueue, states: dict[str, AircraftState], ts: float
-) -> Iterator[tuple[AircraftState, StepResult]]:
-    """Advance ``queue`` to event time ``ts`` and tick every aircraft whose timer is due.
-
-    Shared by :func:`evaluate` and the Faust agent: it must run *before* a report with time
-    ``ts`` is stepped, which makes timers independent of partitioning (see tracking).
-    """
-    return tick_due(tracker, queue, states, queue.advance(ts))
-
-
-def tick_due(
-    tracker: Tracker, queue: DueQueue, states: dict[str, AircraftState], icaos: Sequence[str]
-) -> Iterator[tuple[AircraftState, StepResult]]:
-    """Tick the aircraft ``queue.advance`` returned (the second half of :func:`fire_due`;
-    the agent's batch loop calls ``advance`` itself and comes here only when it returned some)."""
-    for icao24 in icaos:
-        state = states.get(icao24)
-        if state is None:
-            continue
-        due = tracker.due_ts(state)
-        if due is None:
-            continue
-        if due > queue.watermark:
-            queue.push(due, icao24)
-            continue
-        result = tracker.tick(state, queue.watermark)
-        again = tracker.due_ts(state)
-        if again is not None:
-            queue.push(again, icao24)
-        yield state, result
 
 
 def evaluate(

@@ -42,41 +42,30 @@ Determinism: ``tick`` must run for every due aircraft *before* a report with a l
 stepped (the shells do), so whether a ``signal_lost`` fires depends only on the aircraft's own
 next fix, not on which other aircraft share its partition.
 
-Out of scope here: I/O, persistence (see ``encode_state``/``decode_state``), metrics.
+Out of scope here: I/O, persistence (:mod:`streams.state_codec`), the due queue that decides
+when to tick (:mod:`streams.scheduler`), geodesy (:mod:`streams.geo`), metrics.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import heapq
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-import orjson
-
+from streams.geo import M_PER_DEG, MPS_PER_KT, destination, haversine_m, initial_bearing_deg
 from streams.models import AirspaceEvent, Confidence, EventType, PositionReport, make_event_id
-from streams.zones import EARTH_RADIUS_M, Crossing, Zone
+from streams.zones import Crossing, Zone
 
 __all__ = [
     "AircraftState",
-    "DueQueue",
     "Outcome",
     "Policy",
     "StepResult",
     "Tracker",
     "Visit",
-    "decode_state",
-    "destination",
-    "encode_state",
-    "haversine_m",
 ]
 
-#: Metres per nautical mile (exact by definition).
-M_PER_NM = 1852.0
-#: Metres per second in one knot.
-MPS_PER_KT = M_PER_NM / 3600.0
 #: Speed assumed to date an entry across a long silence with no prediction: a typical
 #: airliner's cruise ground speed.
 _GAP_CRUISE_KT = 450.0
@@ -214,45 +203,6 @@ class StepResult:
     persist: bool
 
 
-def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle distance in metres."""
-    p1 = math.radians(lat1)
-    p2 = math.radians(lat2)
-    dp = p2 - p1
-    dl = math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
-
-
-def initial_bearing_deg(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Initial great-circle bearing from point 1 to point 2, degrees clockwise from north."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dl = math.radians(lon2 - lon1)
-    x = math.sin(dl) * math.cos(p2)
-    y = math.cos(p1) * math.sin(p2) - math.sin(p1) * math.cos(p2) * math.cos(dl)
-    return math.degrees(math.atan2(x, y)) % 360.0
-
-
-def destination(
-    lat: float, lon: float, bearing_deg: float, distance_m: float
-) -> tuple[float, float]:
-    """The point ``distance_m`` along the great circle from (lat, lon) at ``bearing_deg``.
-
-    The longitude is left unwrapped (it may pass +-180) so the path to it stays short.
-    """
-    d = distance_m / EARTH_RADIUS_M
-    p1, l1, b = math.radians(lat), math.radians(lon), math.radians(bearing_deg)
-    p2 = math.asin(math.sin(p1) * math.cos(d) + math.cos(p1) * math.sin(d) * math.cos(b))
-    l2 = l1 + math.atan2(
-        math.sin(b) * math.sin(d) * math.cos(p1), math.cos(d) - math.sin(p1) * math.sin(p2)
-    )
-    return math.degrees(p2), math.degrees(l2)
-
-
-#: Metres per degree of arc on the tracker's sphere.
-_RAD_M = EARTH_RADIUS_M * math.pi / 180.0
-
-
 def _r_ts(ts: float) -> float:
     return round(ts, 3)
 
@@ -343,7 +293,7 @@ class Tracker:
     ) -> bool:
         # Cheap exact bound first: the great-circle distance never exceeds R * (|dlat| + |dlon|)
         # (radians), so a fix that close is never a jump (the usual case: 1 Hz feeds).
-        if _RAD_M * (abs(lat - lat1) + abs(lon - lon1)) <= self.policy.min_jump_m:
+        if M_PER_DEG * (abs(lat - lat1) + abs(lon - lon1)) <= self.policy.min_jump_m:
             return False
         dist_m = haversine_m(lat1, lon1, lat, lon)
         if dist_m <= self.policy.min_jump_m:
@@ -518,7 +468,7 @@ class Tracker:
             return None
         lat0, lon0 = state.lat, state.lon
         dlat, dlon = abs(lat - lat0), abs(lon - lon0)
-        if _RAD_M * (dlat + dlon) > policy.min_jump_m and (
+        if M_PER_DEG * (dlat + dlon) > policy.min_jump_m and (
             self._implausible_at(t0, lat0, lon0, ts, lat, lon)
         ):
             return None  # a suspect fix: step() holds it
@@ -920,133 +870,6 @@ class Tracker:
                 )
             )
         return events, visit
-
-
-#: What :meth:`DueQueue.advance` returns when no timer is due (shared, immutable).
-_NOTHING_DUE: tuple[str, ...] = ()
-
-
-class DueQueue:
-    """Which aircraft have a timer due (exit confirmation, signal loss), by event time.
-
-    A min-heap of ``(due_ts, icao24)``. Entries are not removed when an aircraft's due time
-    changes; :meth:`pop_due` returns candidates and the caller re-checks
-    :meth:`Tracker.due_ts`, so stale entries cost one comparison each.
-    """
-
-    def __init__(self) -> None:
-        self._heap: list[tuple[float, str]] = []
-        #: The highest event time seen (the watermark timers are fired against).
-        self.watermark = -math.inf
-
-    def __len__(self) -> int:
-        return len(self._heap)
-
-    def push(self, due_ts: float, icao24: str) -> None:
-        """Remember that ``icao24`` may need a tick at ``due_ts``."""
-        heapq.heappush(self._heap, (due_ts, icao24))
-
-    def advance(self, ts: float) -> Sequence[str]:
-        """Raise the watermark to ``ts`` and return the aircraft whose timers may be due."""
-        if ts > self.watermark:
-            self.watermark = ts
-        heap = self._heap
-        if not heap or heap[0][0] > self.watermark:
-            return _NOTHING_DUE  # the usual case: no list built per position
-        due: list[str] = []
-        while heap and heap[0][0] <= self.watermark:
-            icao24 = heapq.heappop(heap)[1]
-            if icao24 not in due:
-                due.append(icao24)
-        return due
-
-    def clear(self) -> None:
-        """Forget every timer (e.g. when partitions are revoked)."""
-        self._heap.clear()
-
-
-# -- persistence ---------------------------------------------------------------------------
-
-#: Version tag of the serialized state; bump when the layout changes.
-_STATE_VERSION = 2
-
-
-def encode_state(state: AircraftState) -> bytes:
-    """Serialize a state compactly (a JSON array; ~100-250 bytes for a typical aircraft)."""
-    visits = [
-        [zid, v.entered_ts, v.exit_ts, v.exit_lat, v.exit_lon]
-        if v.exit_ts is not None
-        else [zid, v.entered_ts]
-        for zid, v in state.visits.items()
-    ]
-    return orjson.dumps(
-        [
-            _STATE_VERSION,
-            state.icao24,
-            state.ts,
-            state.lat,
-            state.lon,
-            state.alt_ft,
-            state.callsign,
-            state.written_ts,
-            visits,
-            list(state.candidate) if state.candidate else None,
-            [[zid, *pred] for zid, pred in state.approach.items()],
-            [[zid, ts] for zid, ts in state.approach_raised.items()],
-            state.lost,
-            state.heading_known,
-            [list(p) for p in state.trail],
-        ]
-    )
-
-
-def decode_state(data: bytes) -> AircraftState:
-    """Inverse of :func:`encode_state`."""
-    fields = orjson.loads(data)
-    if fields[0] != _STATE_VERSION:
-        raise ValueError(f"unknown aircraft state version {fields[0]}")
-    (
-        _v,
-        icao24,
-        ts,
-        lat,
-        lon,
-        alt_ft,
-        callsign,
-        written_ts,
-        visits,
-        cand,
-        approach,
-        raised,
-        lost,
-        heading,
-        *rest,
-    ) = fields
-    state = AircraftState(
-        icao24=icao24,
-        ts=ts,
-        lat=lat,
-        lon=lon,
-        alt_ft=alt_ft,
-        callsign=callsign,
-        written_ts=written_ts,
-        lost=list(lost),
-        heading_known=heading,
-    )
-    for item in visits:
-        visit = Visit(entered_ts=item[1])
-        if len(item) > 2:
-            visit.exit_ts, visit.exit_lat, visit.exit_lon = item[2], item[3], item[4]
-        state.visits[item[0]] = visit
-    for zid, eta, plat, plon in approach:
-        state.approach[zid] = (eta, plat, plon)
-    for zid, raised_ts in raised:
-        state.approach_raised[zid] = raised_ts
-    if cand:
-        state.candidate = (cand[0], cand[1], cand[2], cand[3])
-    if rest and rest[0]:  # the trail (absent in states written before it existed)
-        state.trail = tuple((p[0], p[1], p[2]) for p in rest[0])
-    return state
 
 
 def _with_trail(result: StepResult) -> StepResult:

@@ -37,9 +37,7 @@ from shapely.geometry import LineString, MultiPolygon, Polygon, shape
 from shapely.validation import explain_validity
 
 from streams.errors import ZoneError
-
-#: Mean Earth radius (IUGG), metres.
-EARTH_RADIUS_M = 6_371_008.8
+from streams.geo import EARTH_RADIUS_M
 
 __all__ = [
     "BUILTIN_ZONES",

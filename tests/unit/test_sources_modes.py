@@ -19,6 +19,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+from streams.geo import haversine_m
 from streams.sources.modes import (
     EVICT_AFTER_S,
     ModeSDecoder,
@@ -30,7 +31,6 @@ from streams.sources.modes import (
     decode_extended_squitter,
     parity_syndrome,
 )
-from streams.tracking import haversine_m
 
 CALLSIGN_MSG = "8D4840D6202CC371C32CE0576098"
 EVEN_MSG = "8D40621D58C382D690C8AC2863A7"

@@ -6,7 +6,7 @@ import pytest
 from shapely.geometry import MultiPolygon, Polygon
 
 from streams.models import Confidence, EventType, PositionReport
-from streams.tracking import AircraftState, Outcome, Policy, Tracker, decode_state, encode_state
+from streams.tracking import AircraftState, Outcome, Policy, Tracker
 from streams.zones import Zone
 
 SQUARE = Zone(id="sq", name="Square", geometry=MultiPolygon([Polygon([(0, 0), (1, 0), (1, 1), (0, 1)])]))
@@ -134,16 +134,6 @@ def test_persist_only_when_it_matters() -> None:
     assert persisted[0] is True and sum(persisted) == 1
 
 
-def test_state_round_trip_is_small() -> None:
-    tracker = Tracker([SQUARE])
-    state, _ = run(tracker, [fix(0, 0.5, 0.5, callsign="KOR151", alt_ft=12000), fix(100, 0.5, 1.001)])
-    assert state is not None and state.visits["sq"].exit_ts is not None
-    raw = encode_state(state)
-    assert len(raw) < 512
-    back = decode_state(raw)
-    assert back == state
-
-
 # -- approaching, signal loss, timers ----------------------------------------------------------
 
 
@@ -222,19 +212,6 @@ def test_exit_is_confirmed_by_the_watermark_when_no_fix_follows() -> None:
     assert exited[0].observed_ts == T0 + 30
 
 
-def test_due_queue_returns_due_aircraft_once() -> None:
-    from streams.tracking import DueQueue
-
-    q = DueQueue()
-    q.push(10.0, "a")
-    q.push(5.0, "b")
-    q.push(10.0, "a")
-    assert list(q.advance(4.0)) == []
-    assert list(q.advance(10.0)) == ["b", "a"]
-    assert len(q) == 0 and q.watermark == 10.0
-    assert list(q.advance(3.0)) == [] and q.watermark == 10.0
-
-
 def test_entry_after_a_long_silence_uses_the_last_prediction() -> None:
     tracker = _square_tracker(signal_lost_s=300)
     speed_deg_s = 400 * 1852 / 3600 / 111_195
@@ -257,7 +234,7 @@ def test_due_ts_shortcut_agrees_with_the_full_rule_on_world_traffic() -> None:
     import orjson
 
     from streams.codec import position_from_mapping
-    from streams.tracking import DueQueue
+    from streams.scheduler import DueQueue
     from streams.zones import builtin_zone
     from tests.bench.traffic import make_fleet
 
