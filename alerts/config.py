@@ -41,7 +41,8 @@ from alerts.ratelimit import (
     telegram_bot_bucket,
     telegram_chat_limit,
 )
-from alerts.routing import ChannelSpec, Router, RoutingConfig
+from alerts.routing import Router
+from alerts.routing_config import ChannelSpec, RoutingConfig
 from alerts.secrets import Secret, secret_from_env
 from streams.errors import ConfigError
 from streams.models import EventType
@@ -255,7 +256,7 @@ class _NamedConsole(ConsoleChannel):
 def _with_console_rule(config: RoutingConfig) -> RoutingConfig:
     from dataclasses import replace
 
-    from alerts.routing import Rule
+    from alerts.routing_config import Rule
 
     console = ChannelSpec("console", "console")
     rule = Rule(name="console: every event", channels=("console",), types=frozenset(EventType))

@@ -49,6 +49,7 @@ from typing import Any
 from alerts.channels.base import Channel
 from alerts.delivery import ChannelWorker, Job
 from alerts.enrich import Enricher
+from alerts.errors import AlertsConfigError
 from alerts.metrics import NotifierMetrics
 from alerts.outbox import (
     COOLDOWN_PREFIX,
@@ -67,7 +68,8 @@ from alerts.outbox import (
 )
 from alerts.ratelimit import MultiLimit
 from alerts.retry import Backoff
-from alerts.routing import ChannelSpec, Cooldowns, Router, RoutingConfig, Rule, cooldown_key
+from alerts.routing import Cooldowns, Router, cooldown_key
+from alerts.routing_config import ChannelSpec, RoutingConfig, Rule
 from streams import faust_tuning
 from streams.app import faust_settings, raw_table, raw_topic
 from streams.codec import decode_event
@@ -142,7 +144,7 @@ class Notifier:
     ) -> None:
         names = [c.name for c in channels]
         if len(set(names)) != len(names):
-            raise ValueError(f"channel names must be unique, got {names}")
+            raise AlertsConfigError(f"channel names must be unique, got {names}")
         self.channels = {c.name: c for c in channels}
         self.metrics = metrics
         # Without routing, every channel gets every event (forecasts included); the desk's
@@ -155,7 +157,9 @@ class Notifier:
         )
         unknown = {n for r in self.router.config.rules for n in r.channels} - set(names)
         if unknown:
-            raise ValueError(f"routing names channels that are not configured: {sorted(unknown)}")
+            raise AlertsConfigError(
+                f"routing names channels that are not configured: {sorted(unknown)}"
+            )
         self.cooldowns = Cooldowns(self.router.config.cooldown_s)
         self.outbox: OutboxStore = outbox if outbox is not None else DictOutbox()
         self.policy = policy or DeliveryPolicy()

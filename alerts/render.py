@@ -22,38 +22,39 @@ Renderers and the limits they respect:
   attributes. Messages are at most 4096 characters, captions 1024; length is counted in
   UTF-16 code units (at least what Telegram counts) and text is cut only between complete
   lines, so no tag or entity is ever split.
-- :func:`webhook_json` -> the event (event format v1) plus the context, as JSON bytes;
-  :func:`sign_webhook` / :func:`verify_webhook` sign it (scheme below).
+- :func:`webhook_json` -> the event (event format v1) plus the context, as JSON bytes with
+  sorted keys (the same inputs give the same bytes); :mod:`alerts.signing` signs them.
 
-Webhook signature (modelled on Stripe's ``Stripe-Signature``): the header value is
-``t=<unix seconds>,v1=<hex HMAC-SHA256(secret, f"{t}." + body)>``. The receiver recomputes
-the MAC over the raw body it received, compares in constant time, and rejects a timestamp
-further than a tolerance (default 300 s) from its own clock, which bounds replays. Several
-``v1=`` entries may be present during a secret rotation; any match verifies.
+Numbers and times are worded by :mod:`alerts.units`, the same words as the console line.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import html
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 import orjson
 
-from alerts.formatting import detail, format_lat_lon, format_utc
+from alerts.formatting import detail
 from alerts.icao import Country, country_of
+from alerts.units import (
+    format_altitude,
+    format_distance,
+    format_lat_lon,
+    format_local,
+    format_speed,
+    format_track,
+    format_utc,
+)
 from alerts.watchlist import Aircraft
 from streams.codec import encode_event
 from streams.models import AirspaceEvent, Confidence, EventType
 
 __all__ = [
-    "SIGNATURE_TOLERANCE_S",
     "SLACK_HEADER_MAX",
     "SLACK_TEXT_MAX",
     "TELEGRAM_CAPTION_MAX",
@@ -63,12 +64,10 @@ __all__ = [
     "build_context",
     "context_dict",
     "plain_text",
-    "sign_webhook",
     "slack_blocks",
     "slack_escape",
     "telegram_caption",
     "telegram_html",
-    "verify_webhook",
     "webhook_json",
 ]
 
@@ -88,8 +87,6 @@ SLACK_TEXT_MAX = 3000
 TELEGRAM_MESSAGE_MAX = 4096
 #: Telegram media caption limit after entity parsing.
 TELEGRAM_CAPTION_MAX = 1024
-#: Default webhook signature tolerance: Stripe's default, 5 minutes.
-SIGNATURE_TOLERANCE_S = 300
 #: Caps on any one piece of outside text (callsign, operator, ...) before rendering: long
 #: enough for any real value, short enough that a hostile 5,000-character operator name
 #: cannot crowd out the facts that matter.
@@ -178,11 +175,11 @@ class AlertContext:
     @property
     def flight_text(self) -> str:
         """``FL350 · 465 kt · track 166°`` from whatever is known."""
-        parts = [_altitude(self.alt_ft)]
+        parts = [format_altitude(self.alt_ft)]
         if self.gs_kt is not None:
-            parts.append(f"{self.gs_kt:.0f} kt")
+            parts.append(format_speed(self.gs_kt))
         if self.track_deg is not None:
-            parts.append(f"track {self.track_deg:03.0f}°")
+            parts.append(format_track(self.track_deg))
         return " · ".join(parts)
 
     @property
@@ -192,7 +189,7 @@ class AlertContext:
         if d is None:
             return None
         where = {True: "inside", False: "outside", None: "from"}[self.distance_inside]
-        return f"{d / 1000:.1f} km ({d / 1852:.1f} NM) {where} the boundary"
+        return f"{format_distance(d)} {where} the boundary"
 
 
 def _cap(text: str | None, limit: int) -> str | None:
@@ -203,29 +200,6 @@ def _cap(text: str | None, limit: int) -> str | None:
     if not cleaned:
         return None
     return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"
-
-
-def _altitude(alt_ft: int | None) -> str:
-    if alt_ft is None:
-        return "alt ?"
-    if alt_ft >= 10000:
-        return f"FL{round(alt_ft / 100):03d}"
-    return f"{alt_ft:,} ft"
-
-
-def _offset_text(offset_s: int) -> str:
-    sign = "+" if offset_s >= 0 else "-"
-    hours, rest = divmod(abs(offset_s), 3600)
-    return f"UTC{sign}{hours:02d}:{rest // 60:02d}"
-
-
-def _local_text(ts: float, tz_name: str | None, tz_offset_s: int | None) -> str | None:
-    if tz_offset_s is None:
-        return None
-    zone = timezone(timedelta(seconds=tz_offset_s))
-    stamp = datetime.fromtimestamp(ts, tz=zone).strftime("%Y-%m-%d %H:%M:%S")
-    label = f"{tz_name} " if tz_name else ""
-    return f"{stamp} {label}({_offset_text(tz_offset_s)})"
 
 
 def _safe_url(url: str | None) -> str | None:
@@ -303,7 +277,7 @@ def build_context(
         detail=detail(event),
         ts=event.ts,
         utc_text=format_utc(event.ts),
-        local_text=_local_text(event.ts, tz_name, tz_offset_s),
+        local_text=format_local(event.ts, tz_name, tz_offset_s),
         tz_name=tz_name,
         tz_offset_s=tz_offset_s,
         lat=event.lat,
@@ -534,41 +508,3 @@ def webhook_json(event: AirspaceEvent, ctx: AlertContext) -> bytes:
     (the same inputs always give the same bytes, so signatures are reproducible)."""
     body = {"event": orjson.loads(encode_event(event)), "context": context_dict(ctx)}
     return orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
-
-
-def _mac(body: bytes, secret: bytes, timestamp_s: int) -> str:
-    return hmac.new(secret, f"{timestamp_s}.".encode() + body, hashlib.sha256).hexdigest()
-
-
-def sign_webhook(body: bytes, secret: bytes, timestamp_s: int) -> str:
-    """The signature header value ``t=<timestamp_s>,v1=<hex HMAC-SHA256>`` over
-    ``f"{timestamp_s}." + body`` (see the module docstring)."""
-    return f"t={int(timestamp_s)},v1={_mac(body, secret, int(timestamp_s))}"
-
-
-def verify_webhook(
-    body: bytes,
-    secret: bytes,
-    header: str,
-    now_s: float,
-    tolerance_s: float = SIGNATURE_TOLERANCE_S,
-) -> bool:
-    """True when ``header`` carries a valid ``v1`` MAC of ``body`` and its timestamp is within
-    ``tolerance_s`` of ``now_s`` (the receiver's clock, passed in). Malformed -> False."""
-    timestamp: int | None = None
-    candidates: list[str] = []
-    for item in header.split(","):
-        key, sep, value = item.strip().partition("=")
-        if not sep:
-            continue
-        if key == "t":
-            try:
-                timestamp = int(value)
-            except ValueError:
-                return False
-        elif key == "v1":
-            candidates.append(value)
-    if timestamp is None or not candidates or abs(now_s - timestamp) > tolerance_s:
-        return False
-    expected = _mac(body, secret, timestamp)
-    return any(hmac.compare_digest(expected, c) for c in candidates)

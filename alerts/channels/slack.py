@@ -1,8 +1,8 @@
 """Slack channels: an incoming webhook, and the Web API with threads and map images.
 
 Both are thin shells: :func:`alerts.render.slack_blocks` makes the body,
-:func:`alerts.channels.webhook.exchange` sends it on the injected session (one request, a
-per-request timeout, no retries), :func:`alerts.responses.classify` judges the answer.
+:class:`~alerts.channels.http.HttpChannel` sends it on the injected session (one request, a
+per-request timeout, no retries) and :func:`alerts.responses.classify` judges the answer.
 
 :class:`SlackWebhookChannel` POSTs the blocks to an incoming-webhook URL (the URL is the
 credential, so it is a :class:`~alerts.secrets.Secret`).
@@ -41,13 +41,7 @@ from typing import Any, Protocol
 import aiohttp
 import orjson
 
-from alerts.channels.webhook import (
-    DEFAULT_TIMEOUT_S,
-    USER_AGENT,
-    ContextFactory,
-    default_context,
-    exchange,
-)
+from alerts.channels.http import DEFAULT_TIMEOUT_S, USER_AGENT, ContextFactory, HttpChannel
 from alerts.errors import DeliveryError
 from alerts.render import slack_blocks
 from alerts.responses import classify
@@ -124,8 +118,10 @@ class DictThreadStore:
         return len(self._threads)
 
 
-class SlackWebhookChannel:
+class SlackWebhookChannel(HttpChannel):
     """Posts Block Kit alerts to a Slack incoming webhook."""
+
+    kind = "slack_webhook"
 
     def __init__(
         self,
@@ -137,13 +133,10 @@ class SlackWebhookChannel:
         clock: Callable[[], float] = time.time,
         context_factory: ContextFactory | None = None,
     ) -> None:
-        self.name = name
-        self.kind = "slack_webhook"
+        super().__init__(
+            name, session, timeout_s=timeout_s, clock=clock, context_factory=context_factory
+        )
         self._url = webhook_url
-        self._session = session
-        self._timeout_s = timeout_s
-        self._clock = clock
-        self._context = context_factory or default_context
 
     def __repr__(self) -> str:
         return f"SlackWebhookChannel(name={self.name!r}, webhook_url={self._url!r})"
@@ -151,24 +144,20 @@ class SlackWebhookChannel:
     async def send(self, event: AirspaceEvent) -> None:
         """Deliver one alert; raise ``DeliveryError`` on failure (never retries)."""
         body = orjson.dumps(slack_blocks(self._context(event)))
-        status, headers, resp = await exchange(
-            self._session,
-            self.name,
-            "POST",
+        await self._post(
             self._url.reveal(),
-            timeout_s=self._timeout_s,
-            label="incoming-webhook",
+            "incoming-webhook",
             data=body,
             headers={"Content-Type": "application/json", "User-Agent": USER_AGENT},
         )
-        classify(self.name, status, headers, resp, now_s=self._clock(), kind=self.kind)
-
-    async def close(self) -> None:
-        """Nothing to release: the session belongs to the caller."""
 
 
-class SlackApiChannel:
+class SlackApiChannel(HttpChannel):
     """Posts alerts with ``chat.postMessage``, threading each visit; uploads map images."""
+
+    kind = "slack_api"
+    #: The notifier passes a map PNG to ``send`` (uploaded into the alert's thread).
+    accepts_image = True
 
     def __init__(
         self,
@@ -184,17 +173,12 @@ class SlackApiChannel:
         threads: ThreadStore | None = None,
         image_filename: str = "track.png",
     ) -> None:
-        self.name = name
-        self.kind = "slack_api"
-        #: The notifier passes a map PNG to ``send`` (uploaded into the alert's thread).
-        self.accepts_image = True
+        super().__init__(
+            name, session, timeout_s=timeout_s, clock=clock, context_factory=context_factory
+        )
         self.channel_id = channel_id
         self._token = token
-        self._session = session
         self._base = base_url.rstrip("/")
-        self._timeout_s = timeout_s
-        self._clock = clock
-        self._context = context_factory or default_context
         self.threads: ThreadStore = threads if threads is not None else DictThreadStore()
         self._image_filename = image_filename
         #: Images whose final share step failed after the alert was posted.
@@ -217,17 +201,9 @@ class SlackApiChannel:
         headers = self._auth()
         if json_body:
             headers["Content-Type"] = "application/json; charset=utf-8"
-        status, resp_headers, body = await exchange(
-            self._session,
-            self.name,
-            "POST",
-            f"{self._base}/{method}",
-            timeout_s=self._timeout_s,
-            label=method,
-            headers=headers,
-            data=data,
+        _status, _headers, body = await self._post(
+            f"{self._base}/{method}", method, headers=headers, data=data
         )
-        classify(self.name, status, resp_headers, body, now_s=self._clock(), kind=self.kind)
         obj = orjson.loads(body)  # classify accepted it, so it is a JSON object with ok=true
         return obj if isinstance(obj, dict) else {}
 
@@ -240,13 +216,9 @@ class SlackApiChannel:
         upload_url, file_id = got.get("upload_url"), got.get("file_id")
         if not isinstance(upload_url, str) or not isinstance(file_id, str):
             raise DeliveryError(self.name, "bad_response", retriable=False)
-        status, headers, body = await exchange(
-            self._session,
-            self.name,
-            "POST",
+        status, headers, body = await self._exchange(
             upload_url,
-            timeout_s=self._timeout_s,
-            label="file upload",
+            "file upload",
             data=image_png,
             headers={"Content-Type": "application/octet-stream", "User-Agent": USER_AGENT},
         )
@@ -301,6 +273,3 @@ class SlackApiChannel:
             log.warning(
                 "%s: map image not shared (%s); the alert was posted", self.name, exc.reason
             )
-
-    async def close(self) -> None:
-        """Nothing to release: the session belongs to the caller."""

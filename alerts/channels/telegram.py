@@ -1,13 +1,13 @@
 """Telegram channel: ``sendMessage`` (HTML) or ``sendPhoto`` (a map with an HTML caption).
 
 A thin shell: :func:`alerts.render.telegram_html` / :func:`alerts.render.telegram_caption`
-make the text, :func:`alerts.channels.webhook.exchange` sends it on the injected session (one
-request, a per-request timeout, no retries), :func:`alerts.responses.classify` judges the
-answer (``ok``; 429 with ``parameters.retry_after``; ``migrate_to_chat_id``; 400/403 ...).
+make the text, :class:`~alerts.channels.http.HttpChannel` sends it on the injected session
+(one request, a per-request timeout, no retries) and :func:`alerts.responses.classify` judges
+the answer (``ok``; 429 with ``parameters.retry_after``; ``migrate_to_chat_id``; 400/403 ...).
 
 The Bot API puts the token in the URL path (``/bot<token>/sendMessage``), so every URL here
 is a credential. aiohttp's exceptions and ``repr`` of requests include the URL; the shared
-:func:`~alerts.channels.webhook.exchange` never chains, formats or logs them, and this
+:func:`~alerts.channels.http.exchange` never chains, formats or logs them, and this
 module logs only the method name. The channel's ``repr`` masks the token.
 
 Out of scope: retries, rate limiting (:mod:`alerts.ratelimit`: 1/s per chat, 20/min per
@@ -23,15 +23,8 @@ from typing import Any
 import aiohttp
 import orjson
 
-from alerts.channels.webhook import (
-    DEFAULT_TIMEOUT_S,
-    USER_AGENT,
-    ContextFactory,
-    default_context,
-    exchange,
-)
+from alerts.channels.http import DEFAULT_TIMEOUT_S, USER_AGENT, ContextFactory, HttpChannel
 from alerts.render import telegram_caption, telegram_html
-from alerts.responses import classify
 from alerts.secrets import Secret
 from streams.models import AirspaceEvent
 
@@ -41,8 +34,12 @@ __all__ = ["TELEGRAM_API_URL", "TelegramChannel"]
 TELEGRAM_API_URL = "https://api.telegram.org"
 
 
-class TelegramChannel:
+class TelegramChannel(HttpChannel):
     """Posts alerts to one Telegram chat through a bot."""
+
+    kind = "telegram"
+    #: The notifier passes a map PNG to ``send`` (sent with ``sendPhoto``).
+    accepts_image = True
 
     def __init__(
         self,
@@ -57,17 +54,12 @@ class TelegramChannel:
         context_factory: ContextFactory | None = None,
         photo_filename: str = "track.png",
     ) -> None:
-        self.name = name
-        self.kind = "telegram"
-        #: The notifier passes a map PNG to ``send`` (sent with ``sendPhoto``).
-        self.accepts_image = True
+        super().__init__(
+            name, session, timeout_s=timeout_s, clock=clock, context_factory=context_factory
+        )
         self.chat_id = str(chat_id)
         self._token = token
-        self._session = session
         self._base = base_url.rstrip("/")
-        self._timeout_s = timeout_s
-        self._clock = clock
-        self._context = context_factory or default_context
         self._photo_filename = photo_filename
 
     def __repr__(self) -> str:
@@ -76,16 +68,7 @@ class TelegramChannel:
         )
 
     async def _call(self, method: str, **kwargs: Any) -> None:
-        status, headers, body = await exchange(
-            self._session,
-            self.name,
-            "POST",
-            f"{self._base}/bot{self._token.reveal()}/{method}",
-            timeout_s=self._timeout_s,
-            label=method,
-            **kwargs,
-        )
-        classify(self.name, status, headers, body, now_s=self._clock(), kind=self.kind)
+        await self._post(f"{self._base}/bot{self._token.reveal()}/{method}", method, **kwargs)
 
     async def send(self, event: AirspaceEvent, image_png: bytes | None = None) -> None:
         """Deliver one alert: a photo with a caption when ``image_png`` is given, else a
@@ -110,6 +93,3 @@ class TelegramChannel:
         form.add_field("parse_mode", "HTML")
         form.add_field("photo", image_png, filename=self._photo_filename, content_type="image/png")
         await self._call("sendPhoto", data=form, headers={"User-Agent": USER_AGENT})
-
-    async def close(self) -> None:
-        """Nothing to release: the session belongs to the caller."""

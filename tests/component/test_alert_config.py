@@ -11,7 +11,7 @@ import pytest
 from alerts.cli import _alert_settings, build_parser
 from alerts.config import AlertSettings, build_channels
 from alerts.enrich import Enricher
-from alerts.routing import RoutingConfigError
+from alerts.errors import RoutingConfigError
 from alerts.secrets import Secret
 from streams.errors import ConfigError
 from streams.models import EventType

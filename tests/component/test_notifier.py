@@ -24,7 +24,8 @@ from alerts.notifier import DeliveryPolicy, Notifier
 from alerts.outbox import COOLDOWN_PREFIX, DictOutbox, EntryState
 from alerts.ratelimit import slack_webhook_limit, telegram_bot_bucket, telegram_chat_limit
 from alerts.retry import Backoff
-from alerts.routing import Router, RoutingConfig
+from alerts.routing import Router
+from alerts.routing_config import RoutingConfig
 from alerts.secrets import Secret
 from streams.codec import encode_event
 from streams.models import AirspaceEvent, Confidence, EventType, make_event_id

@@ -27,7 +27,7 @@ What each fake mimics (the parts skyfence relies on):
   found`` for another chat. :meth:`FakeTelegram.error` / :meth:`FakeTelegram.flood` build
   scripted failures (``parameters.retry_after``).
 - :class:`FakeWebhookReceiver`: verifies ``X-Skyfence-Signature`` with
-  :func:`alerts.render.verify_webhook` and answers 401 when it does not verify.
+  :func:`alerts.signing.verify_webhook` and answers 401 when it does not verify.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ from urllib.parse import parse_qsl
 import orjson
 from aiohttp import BodyPartReader, web
 
-from alerts.render import verify_webhook
+from alerts.signing import verify_webhook
 
 __all__ = [
     "FakePeer",

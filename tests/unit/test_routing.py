@@ -1,4 +1,6 @@
-"""Routing rules: validation with errors naming rule and key, matching, mutes, cooldowns."""
+"""Routing decisions (alerts.routing): the shipped example, defaults, matching, mutes, cooldowns.
+
+Validation of the routing file is in test_routing_config.py."""
 
 from __future__ import annotations
 
@@ -8,19 +10,14 @@ from pathlib import Path
 
 import pytest
 
+import alerts.errors as errors
 import alerts.routing as routing
+import alerts.routing_config as routing_config
+from alerts.errors import RoutingConfigError
 from alerts.icao import Country, country_of
-from alerts.routing import (
-    ChannelSpec,
-    Cooldowns,
-    Router,
-    RoutingConfig,
-    RoutingConfigError,
-    cooldown_key,
-    plan,
-)
+from alerts.routing import Cooldowns, Router, cooldown_key, plan
+from alerts.routing_config import ChannelSpec, RoutingConfig
 from alerts.watchlist import Aircraft
-from streams.errors import ConfigError
 from streams.models import AirspaceEvent, Confidence, EventType
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "deploy" / "routing.example.toml"
@@ -132,135 +129,6 @@ def test_example_file_names_its_secrets_by_env_var() -> None:
     }
     assert cfg.missing_env(env) == ["SKYFENCE_TELEGRAM_TOKEN"]
     assert cfg.missing_env({**env, "SKYFENCE_TELEGRAM_TOKEN_FILE": "/run/secrets/tg"}) == []
-
-
-# --- validation -------------------------------------------------------------------------
-
-
-def test_errors_are_config_errors_carrying_where_key_and_reason() -> None:
-    err = error(CHANNELS + '[[rules]]\nname = "r1"\nchannels = ["a"]\ntyps = ["entered"]\n')
-    assert isinstance(err, ConfigError)
-    assert (err.where, err.key, err.reason) == ("rules[0] 'r1'", "typs", "unknown_key")
-    assert "did you mean 'types'" in str(err)
-
-
-@pytest.mark.parametrize(
-    ("text", "where", "key", "reason"),
-    [
-        ("chanels = {}\n", "file", "chanels", "unknown_key"),
-        ("[channels.a]\nkind = 'slack_webhook'\n", "channels.a", "url_env", "missing_key"),
-        ("[channels.a]\nurl_env = 'X'\n", "channels.a", "kind", "missing_key"),
-        ("[channels.a]\nkind = 'slak_webhook'\nurl_env = 'X'\n", "channels.a", "kind", "bad_value"),
-        (
-            "[channels.a]\nkind = 'slack_webhook'\nurl = 'https://hooks'\n",
-            "channels.a",
-            "url",
-            "bad_value",
-        ),
-        (
-            "[channels.a]\nkind = 'telegram'\ntoken = 't'\nchat_id = 1\n",
-            "channels.a",
-            "token",
-            "bad_value",
-        ),
-        (
-            "[channels.a]\nkind = 'slack_webhook'\nurl_env = 'lower'\n",
-            "channels.a",
-            "url_env",
-            "bad_value",
-        ),
-        ("[channels.a]\nkind = 'console'\nurl_env = 'X'\n", "channels.a", "url_env", "unknown_key"),
-        (
-            "[channels.a]\nkind = 'telegram'\ntoken_env = 'T'\n",
-            "channels.a",
-            "chat_id",
-            "missing_key",
-        ),
-        ("[mute]\nicao = ['abcdef']\n", "mute", "icao", "unknown_key"),
-        ("[mute]\nicao24 = ['xyz']\n", "mute", "icao24", "bad_value"),
-        ("[cooldown]\nper_aircraft_zone = 600\n", "cooldown", "per_aircraft_zone", "unknown_key"),
-        ("[cooldown]\nper_aircraft_zone_s = -1\n", "cooldown", "per_aircraft_zone_s", "bad_value"),
-        (
-            "[cooldown]\nper_aircraft_zone_s = '600'\n",
-            "cooldown",
-            "per_aircraft_zone_s",
-            "bad_value",
-        ),
-        ("rules = 3\n", "file", "rules", "bad_type"),
-        ("not toml = = 1\n", "file", None, "toml"),
-    ],
-)
-def test_file_level_errors(text: str, where: str, key: str | None, reason: str) -> None:
-    err = error(text)
-    assert (err.where, err.key, err.reason) == (where, key, reason)
-
-
-@pytest.mark.parametrize(
-    ("rule", "key", "reason"),
-    [
-        ('channels = ["a"]', "name", "missing_key"),
-        ('name = "r"', "channels", "missing_key"),
-        ('name = "r"\nchannels = ["z"]', "channels", "unknown_channel"),
-        ('name = "r"\nchannels = []', "channels", "bad_type"),
-        ('name = "r"\nchannels = "a"', "channels", "bad_type"),
-        ('name = "r"\nchannels = ["a"]\ntypes = ["entred"]', "types", "bad_value"),
-        ('name = "r"\nchannels = ["a"]\ntypes = []', "types", "bad_type"),
-        ('name = "r"\nchannels = ["a"]\nconfidence = ["sure"]', "confidence", "bad_value"),
-        ('name = "r"\nchannels = ["a"]\ncountries = ["RUS"]', "countries", "bad_value"),
-        ('name = "r"\nchannels = ["a"]\ncountries = ["UK"]', "countries", "bad_value"),
-        ('name = "r"\nchannels = ["a"]\ncmpg = ["State"]', "cmpg", "bad_value"),
-        ('name = "r"\nchannels = ["a"]\nicao24 = ["1551e"]', "icao24", "bad_value"),
-        ('name = "r"\nchannels = ["a"]\ncallsign = "RSD*||RFF*"', "callsign", "bad_value"),
-        ('name = "r"\nchannels = ["a"]\ncallsign = ["RSD*"]', "callsign", "bad_type"),
-        ('name = "r"\nchannels = ["a"]\nstop = "yes"', "stop", "bad_type"),
-    ],
-)
-def test_rule_errors_name_the_rule_and_key(rule: str, key: str, reason: str) -> None:
-    err = error(CHANNELS + '[[rules]]\nname = "ok"\nchannels = ["a"]\n[[rules]]\n' + rule + "\n")
-    assert err.where.startswith("rules[1]")
-    assert (err.key, err.reason) == (key, reason)
-    assert "rules[1]" in str(err) and key in str(err)
-
-
-def test_duplicate_rule_names_are_refused() -> None:
-    err = error(CHANNELS + '[[rules]]\nname = "r"\nchannels = ["a"]\n' * 2)
-    assert (err.where, err.key, err.reason) == ("rules[1] 'r'", "name", "duplicate")
-
-
-def test_unknown_channel_error_lists_the_defined_ones() -> None:
-    err = error(CHANNELS + '[[rules]]\nname = "r"\nchannels = ["bb"]\n')
-    assert "did you mean 'b'" in str(err) and "defined: a, b, c" in str(err)
-
-
-def test_unknown_zone_is_caught_against_the_loaded_zones() -> None:
-    cfg = config('[[rules]]\nname = "r"\nchannels = ["a"]\nzones = ["dprk", "drpk"]\n')
-    cfg.check_zones(["dprk", "drpk"])
-    with pytest.raises(RoutingConfigError) as info:
-        cfg.check_zones(["dprk"])
-    assert (info.value.key, info.value.reason) == ("zones", "unknown_zone")
-    assert "'drpk'" in str(info.value)
-
-
-def test_load_of_a_missing_file_is_a_config_error(tmp_path: Path) -> None:
-    with pytest.raises(RoutingConfigError) as info:
-        RoutingConfig.load(tmp_path / "nope.toml")
-    assert info.value.reason == "io"
-
-
-def test_values_are_normalised() -> None:
-    cfg = RoutingConfig.from_toml(
-        '[channels.t]\nkind = "telegram"\ntoken_env = "T"\nchat_id = -100123\n'
-        '[[rules]]\nname = "r"\nchannels = ["t", "t"]\ncountries = ["ru"]\nicao24 = ["1551E0"]\n'
-        'callsign = " rsd* | rff* "\ncmpg = ["GOV"]\n'
-        '[mute]\ncallsigns = ["test*", "A|B"]\n'
-    )
-    rule = cfg.rules[0]
-    assert cfg.channels["t"].chat_id == "-100123"
-    assert rule.channels == ("t",)
-    assert rule.countries == {"RU"} and rule.icao24 == {"1551e0"} and rule.cmpg == {"gov"}
-    assert rule.callsign == ("RSD*", "RFF*")
-    assert cfg.mute.callsigns == ("TEST*", "A", "B")
-    assert cfg.cooldown_s == 0.0
 
 
 # --- defaults -----------------------------------------------------------------------------
@@ -399,7 +267,10 @@ def test_plan_mutes_routes_then_cools_down() -> None:
 
 
 def test_public_surface() -> None:
-    assert set(routing.__all__) == {
+    # The routing module's old surface, now split: decisions, the file, the error.
+    assert set(errors.__all__) >= {"RoutingConfigError"}
+    assert set(routing.__all__) & set(routing_config.__all__) == set()
+    assert set(routing.__all__) | set(routing_config.__all__) | {"RoutingConfigError"} == {
         "CHANNEL_KINDS",
         "DEFAULT_COOLDOWN_S",
         "DEFAULT_MAX_COOLDOWN_KEYS",
@@ -413,13 +284,15 @@ def test_public_surface() -> None:
         "cooldown_key",
         "plan",
     }
-    for name in routing.__all__:
-        assert getattr(routing, name) is not None
+    for module in (routing, routing_config):
+        for name in module.__all__:
+            assert getattr(module, name) is not None
 
 
-def test_routing_is_pure() -> None:
+@pytest.mark.parametrize("module", ["alerts.routing", "alerts.routing_config"])
+def test_routing_is_pure(module: str) -> None:
     code = (
-        "import sys, alerts.routing; "
+        f"import sys, {module}; "
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
         "('faust', 'aiokafka', 'aiohttp', 'prometheus_client', 'mode', 'PIL', 'shapely')); "
         "print(','.join(bad))"
