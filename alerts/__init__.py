@@ -1,12 +1,41 @@
-"""skyfence delivery side: airspace events in, alerts out (console, later Slack and Telegram).
+"""skyfence delivery side: airspace events in, alerts out (console, Slack, Telegram, webhooks).
 
-- ``formatting``  event -> human text (pure)
-- ``channels``    one adapter per destination behind the :class:`~alerts.channels.base.Channel`
-                  protocol; ``ListChannel`` is the shipped fake for tests
-- ``notifier``    consumes the events topic and delivers each event to every channel once
-- ``worker``      runs the tracker and the notifier in one process (``skyfence worker``)
-- ``demo``        embedded broker + worker + replay of the seed scenario (``skyfence demo``)
-- ``cli``         the ``skyfence`` command
+Modules in data-flow order (pure ones import no Kafka, HTTP or metrics library;
+``tests/unit/test_purity.py`` checks it):
+
+- ``notifier``        its own Faust app (consumer group, outbox table; ``skyfence worker
+                      --role notifier``, or beside the tracker with ``--role all``): reads
+                      the events topic, dedupes through the outbox, routes, enriches, and
+                      hands each alert to its channel's delivery worker
+- ``routing_config``  the routing file: channels, rules, mutes, cooldown; parsed from TOML
+                      and validated at start-up (pure)
+- ``routing``         routing decisions: mutes, rules in order, cooldowns (pure)
+- ``enrich``          watchlist entry, distance to the boundary, local time, map for an event
+- ``icao``            ICAO address -> State of registry (pure)
+- ``watchlist``       plane-alert-db CSV -> the aircraft a desk cares about (pure)
+- ``units``           altitude, speed, track, distance and time in words (pure)
+- ``formatting``      event -> the console line (pure)
+- ``render``          event -> Slack Block Kit, Telegram HTML, webhook JSON (pure)
+- ``signing``         webhook signatures: sign and verify (pure)
+- ``maps``            an offline PNG map of the event (pure)
+- ``outbox``          one record per (event, channel): what was sent (pure)
+- ``delivery``        one loop per channel: rate limit, send, retry with backoff, give up
+- ``ratelimit``, ``retry``   token buckets and backoff delays, time passed in (pure)
+- ``channels``        one adapter per destination behind the
+                      :class:`~alerts.channels.base.Channel` protocol: ``console``, ``slack``,
+                      ``telegram``, ``webhook`` (the last three on the ``http`` base);
+                      ``ListChannel`` is the shipped fake for tests
+- ``responses``       (channel, status, headers, body) -> delivered or ``DeliveryError`` (pure)
+- ``secrets``         secrets whose every printed form is ``***``
+- ``metrics``         Prometheus metrics built on an injected registry
+- ``config``          delivery settings from the environment; builds channels and routing
+- ``runner``, ``cli``  process wiring and the ``skyfence`` command
+- ``errors``          the one error hierarchy
+
+Public errors (:mod:`alerts.errors`): ``AlertsError`` (the root), ``AlertsConfigError`` (also a
+:class:`streams.errors.ConfigError`) and its subclass ``RoutingConfigError`` (``where``,
+``key``, ``reason``), ``DeliveryError`` (``channel``, ``reason``, ``retriable``,
+``retry_after_s``).
 
 ``alerts`` may import ``streams``; ``streams`` never imports ``alerts``.
 """

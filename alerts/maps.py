@@ -21,7 +21,7 @@ The view box (:func:`view_for`) holds the event and the track, each point no fur
 
 Speed: the zone is clipped to the view box with shapely and simplified to about a pixel
 before drawing, so the 17,000-vertex DPRK outline renders in a few milliseconds
-(:func:`bench_render_ms`, called by ``make bench``, measures it).
+(``tests.bench.maps.bench_render_ms`` measures it).
 
 The same input gives the same bytes: no timestamps or other metadata go into the PNG.
 
@@ -51,7 +51,6 @@ __all__ = [
     "MAX_HALF_SPAN_KM",
     "MIN_HALF_SPAN_KM",
     "View",
-    "bench_render_ms",
     "render_map",
     "view_for",
 ]
@@ -313,44 +312,3 @@ def _nice_length_km(target_km: float) -> float:
         if step * 10.0**exponent <= target_km:
             best = step * 10.0**exponent
     return best
-
-
-# --- benchmark hook -----------------------------------------------------------------------
-
-
-def bench_render_ms(renders: int = 20) -> float:
-    """Median milliseconds to render a DPRK border crossing (the built-in 17,000-vertex
-    zone, a 20-fix track). For ``make bench``; reads the clock, so not for the pure path."""
-    import statistics
-    import time
-
-    from streams.models import Confidence, EventType
-    from streams.zones import builtin_zone
-
-    zone = builtin_zone("dprk")
-    start, end = (43.1, 131.9), (39.03, 125.75)  # Vladivostok towards Pyongyang
-    track = [
-        (start[0] + (end[0] - start[0]) * i / 60, start[1] + (end[1] - start[1]) * i / 60)
-        for i in range(20)
-    ]
-    crossing = zone.crossings(*start, *end)[0]
-    event = AirspaceEvent(
-        event_id="bench",
-        type=EventType.ENTERED,
-        icao24="1551e0",
-        zone="dprk",
-        ts=1_764_072_000.0,
-        lat=crossing.lat,
-        lon=crossing.lon,
-        observed_ts=1_764_072_030.0,
-        callsign="RSD089",
-        confidence=Confidence.OBSERVED,
-        zone_name=zone.name,
-    )
-    render_map(zone.geometry, track, event)  # warm-up: font loading, shapely preparation
-    times_ms = []
-    for _ in range(renders):
-        t0 = time.perf_counter()
-        render_map(zone.geometry, track, event)
-        times_ms.append((time.perf_counter() - t0) * 1000.0)
-    return statistics.median(times_ms)

@@ -1,6 +1,6 @@
 """Offline event maps: a valid PNG of the asked size, track and marker where the projection
 puts them, the zone clipped to the view, the same bytes for the same input. No timing here:
-``alerts.maps.bench_render_ms`` is for ``make bench``."""
+``tests.bench.maps.bench_render_ms`` measures speed."""
 
 from __future__ import annotations
 
