@@ -33,8 +33,7 @@ from streams.models import BadLine, PositionReport
 from streams.sources._common import (
     clean_callsign,
     clean_squawk,
-    load_json,
-    read_bytes,
+    load_json_file,
     report_or_bad,
 )
 
@@ -105,7 +104,7 @@ def parse_readsb_trace(doc: Any) -> Iterator[PositionReport | BadLine]:
 
 def read_readsb_trace(path: str | Path) -> Iterator[PositionReport | BadLine]:
     """Read a ``trace_full`` file (plain or gzipped) and parse it."""
-    doc, bad = load_json(read_bytes(path))
+    doc, bad = load_json_file(path)
     if bad is not None:
         yield bad
         return
