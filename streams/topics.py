@@ -40,17 +40,23 @@ async def connect_admin(
     loop = asyncio.get_running_loop()
     started = loop.time()
     attempts = 0
+    # aiokafka logs every failed attempt at ERROR; the one line below says it all.
+    kafka_log = logging.getLogger("aiokafka")
     while True:
         attempts += 1
         admin = AIOKafkaAdminClient(
             bootstrap_servers=bootstrap, request_timeout_ms=int(request_timeout_s * 1000)
         )
+        level = kafka_log.level
+        kafka_log.setLevel(logging.CRITICAL)
         try:
             await asyncio.wait_for(admin.start(), timeout=max(1.0, timeout_s))
             return admin
         except (KafkaError, OSError, TimeoutError, ValueError) as exc:
             await admin.close()
-            last = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            last = _describe(exc)
+        finally:
+            kafka_log.setLevel(level)
         waited = loop.time() - started
         if waited + _CONNECT_RETRY_S > timeout_s:
             raise BrokerError(
@@ -58,6 +64,14 @@ async def connect_admin(
                 f"last: {last}"
             )
         await asyncio.sleep(_CONNECT_RETRY_S)
+
+
+def _describe(exc: BaseException) -> str:
+    """A short description of a connection error (aiokafka repeats its class name and lists
+    resolved addresses)."""
+    name = type(exc).__name__
+    text = str(exc).removeprefix(f"{name}: ").split(" from [", 1)[0].strip()
+    return f"{name}: {text}" if text and text != name else name
 
 
 async def ensure_topics(
