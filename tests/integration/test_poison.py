@@ -123,6 +123,7 @@ async def test_poison_messages_never_stop_the_worker(broker, tmp_path: Path) -> 
         SKYFENCE_SESSION_TIMEOUT_S="2" if broker.name == "tansu" else "10",
         SKYFENCE_DATA_DIR=str(tmp_path / "faust"),
         SKYFENCE_SHUTDOWN_TIMEOUT_S="20",
+        PYTHONUNBUFFERED="1",
     )
     out, err = open(tmp_path / "out", "wb"), open(tmp_path / "err", "wb")  # noqa: SIM115
     worker = subprocess.Popen(
@@ -156,6 +157,10 @@ async def test_poison_messages_never_stop_the_worker(broker, tmp_path: Path) -> 
         reasons = [dict(r.headers)["skyfence-reason"].decode() for r in dead]
         assert reasons == [reason for _k, _v, reason in poison]
         assert all(len(r.value or b"") <= 512 * 1024 for r in dead)
+        # The console channel shows the alert (the notifier reads the events topic).
+        deadline = time.monotonic() + 60
+        while b"ENTERED" not in (tmp_path / "out").read_bytes() and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
         # The worker is still alive and answers SIGTERM within its shutdown timeout.
         assert worker.poll() is None
         started = time.monotonic()
