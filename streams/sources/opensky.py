@@ -52,7 +52,8 @@ def parse_opensky_json(doc: Any) -> Iterator[PositionReport | BadLine]:
             continue
         ts = row.get("timestamp")
         if isinstance(ts, int | float) and not isinstance(ts, bool) and ts > MS_THRESHOLD:
-            ts = ts / 1000.0
+            # Beyond float range stays an integer, which the codec rejects as bad_ts.
+            ts = ts / 1000.0 if ts < 1e300 else ts
         onground = row.get("onground")
         yield report_or_bad(
             {

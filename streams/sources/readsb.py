@@ -58,7 +58,11 @@ def parse_readsb_trace(doc: Any) -> Iterator[PositionReport | BadLine]:
     ):
         yield BadLine(0, "bad_document", "expected a trace object with timestamp and trace", b"")
         return
-    base_ts = float(doc["timestamp"])
+    try:
+        base_ts = float(doc["timestamp"])
+    except OverflowError:  # an integer beyond float range (found by the fuzz tests)
+        yield BadLine(0, "bad_document", "timestamp is out of range", b"")
+        return
     icao24 = doc.get("icao")
     callsign: str | None = None
     squawk: str | None = None
@@ -67,8 +71,8 @@ def parse_readsb_trace(doc: Any) -> Iterator[PositionReport | BadLine]:
             yield BadLine(row_no, "bad_row", "a trace row is a list of at least 8 items", b"")
             continue
         dt, lat, lon, alt, gs, track, flags, vrate = row[:_MIN_ROW_LEN]
-        if isinstance(dt, bool) or not isinstance(dt, int | float):
-            yield BadLine(row_no, "bad_ts", "row offset is not a number", repr(row).encode())
+        if isinstance(dt, bool) or not isinstance(dt, int | float) or not -1e9 < dt < 1e9:
+            yield BadLine(row_no, "bad_ts", "row offset is not a number of seconds", b"")
             continue
         if isinstance(flags, int) and flags & FLAG_NEW_LEG:
             callsign = squawk = None
