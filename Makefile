@@ -43,7 +43,7 @@ integration: install
 # Hypothesis fuzzing of the codec and every source parser, 10,000 examples each (make test
 # runs a few hundred); prints the examples run and failures per parser.
 fuzz: install
-	SKYFENCE_FUZZ_EXAMPLES=10000 $(BIN)/pytest -m fuzz -p no:randomly tests/unit/test_fuzz.py
+	SKYFENCE_FUZZ_EXAMPLES=10000 $(BIN)/pytest -m fuzz --timeout 0 tests/unit/test_fuzz.py
 
 # Pre-fetch the Apache Kafka jars from Maven Central into the cache (the tests do it on demand).
 fetch-kafka: install

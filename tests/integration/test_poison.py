@@ -133,7 +133,7 @@ async def test_poison_messages_never_stop_the_worker(broker, tmp_path: Path) -> 
     poison = _poison(now)
     try:
         deadline = time.monotonic() + 90
-        while b"worker running" not in (tmp_path / "err").read_bytes():
+        while b" running on " not in (tmp_path / "err").read_bytes():
             assert worker.poll() is None, (tmp_path / "err").read_text()
             assert time.monotonic() < deadline, "worker did not start"
             await asyncio.sleep(0.2)
