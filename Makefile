@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: tools bench install demo test lint typecheck unit integration golden fetch-kafka clean help
+.PHONY: tools bench install demo test lint typecheck unit integration fuzz golden fetch-kafka clean help
 
 help:
 	@echo "make demo     run the whole pipeline on the seed scenario (embedded broker) and show the alerts"
@@ -39,6 +39,11 @@ unit: install
 
 integration: install
 	$(BIN)/pytest tests/integration
+
+# Hypothesis fuzzing of the codec and every source parser, 10,000 examples each (make test
+# runs a few hundred); prints the examples run and failures per parser.
+fuzz: install
+	SKYFENCE_FUZZ_EXAMPLES=10000 $(BIN)/pytest -m fuzz --timeout 0 tests/unit/test_fuzz.py
 
 # Pre-fetch the Apache Kafka jars from Maven Central into the cache (the tests do it on demand).
 fetch-kafka: install

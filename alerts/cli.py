@@ -19,9 +19,14 @@ Exit codes: 0 success, 1 runtime failure, 2 usage or configuration error.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import os
+import shutil
+import stat
 import sys
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import orjson
@@ -30,7 +35,7 @@ from alerts.config import SLACK_WEBHOOK_ENV, TELEGRAM_TOKEN_ENV, WEBHOOK_URL_ENV
 from alerts.secrets import Secret
 from streams.codec import encode_event
 from streams.config import StreamSettings
-from streams.errors import SkyfenceError
+from streams.errors import ConfigError, SkyfenceError
 from streams.replay import evaluate
 from streams.sources import FORMATS, detect_format, read_source
 from streams.tracking import Tracker
@@ -40,6 +45,60 @@ __all__ = ["build_parser", "main"]
 
 #: The seed scenario ``skyfence demo`` replays when given no file.
 DEFAULT_SCENARIO = Path(__file__).resolve().parent.parent / "seeds" / "dprk-2023-09.jsonl.gz"
+
+
+def _positive_float(text: str) -> float:
+    """argparse type: a finite number > 0 (``--speed 0`` divided by zero, -1 meant --max)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} must be a number above 0 (or use --max)")
+    return value
+
+
+def _port(text: str) -> int:
+    """argparse type: a TCP port number, 1-65535."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (1-65535)")
+    return value
+
+
+def _check_input(name: str) -> None:
+    """Fail with one line (exit 2) before anything starts when ``name`` cannot be read."""
+    if name == "-":
+        return
+    path = Path(name)
+    if not path.exists():
+        raise ConfigError(f"{name}: no such file")
+    if path.is_dir():
+        raise ConfigError(f"{name}: is a directory, not a recording")
+    if not os.access(path, os.R_OK):
+        raise ConfigError(f"{name}: not readable")
+
+
+@contextlib.contextmanager
+def _regular_file(name: str) -> Iterator[Path]:
+    """``name`` as a regular file: ``-`` (stdin), a pipe or a device is first copied to a
+    temporary file, so format detection can look at its start and the reader still gets
+    every byte (reading a pipe twice lost its first 64 KB)."""
+    path = Path(name)
+    if name != "-" and stat.S_ISREG(path.stat().st_mode):
+        yield path
+        return
+    with tempfile.NamedTemporaryFile(prefix="skyfence-input-") as tmp:
+        if name == "-":
+            shutil.copyfileobj(sys.stdin.buffer, tmp, 1 << 20)
+        else:
+            with open(path, "rb") as src:
+                shutil.copyfileobj(src, tmp, 1 << 20)
+        tmp.flush()
+        yield Path(tmp.name)
 
 
 def _add_zones(p: argparse.ArgumentParser) -> None:
@@ -171,17 +230,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_broker(p, embedded_default=True)
     _add_zones(p)
-    p.add_argument("--metrics-port", type=int, help="serve Prometheus /metrics on this port")
+    p.add_argument(
+        "--metrics-port", type=_port, help="serve Prometheus /metrics on this port"
+    )
     _add_alerts(p, worker=True)
 
     p = sub.add_parser("replay", help="publish a recording to the positions topic")
-    p.add_argument("file", help="recording (JSON lines, optionally gzip) or another --format")
+    p.add_argument(
+        "file", help="recording (JSON lines, optionally gzip) or another --format; - for stdin"
+    )
     _add_format(p)
     _add_broker(p, embedded_default=False)
     pace = p.add_mutually_exclusive_group()
     pace.add_argument(
-        "--speed", type=float, default=1.0, help="event time per wall time (default 1)"
-    )
+        "--speed", type=_positive_float, default=1.0,
+        help="event time per wall time, above 0 (default 1)",
+    )  # fmt: skip
     pace.add_argument("--max", action="store_true", help="as fast as possible")
 
     p = sub.add_parser(
@@ -193,7 +257,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "evaluate", help="run detection offline on a recording; events as JSON lines"
     )
-    p.add_argument("file", help="recording (JSON lines, optionally gzip) or another --format")
+    p.add_argument(
+        "file", help="recording (JSON lines, optionally gzip) or another --format; - for stdin"
+    )
     _add_format(p)
     _add_zones(p)
 
@@ -219,8 +285,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     """``skyfence evaluate``: events as JSON lines on stdout, a summary on stderr."""
     settings = _settings(args)
     tracker = Tracker(load_zones(settings.zones))
-    fmt = args.format or detect_format(args.file)
-    result = evaluate(read_source(args.file, fmt, start_ts=args.start_ts), tracker)
+    _check_input(args.file)
+    with _regular_file(args.file) as path:
+        fmt = args.format or detect_format(path)
+        result = evaluate(read_source(path, fmt, start_ts=args.start_ts), tracker)
     out = sys.stdout.buffer
     for event in result.events:
         out.write(encode_event(event) + b"\n")
@@ -232,9 +300,33 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         f"({', '.join(f'{k} {v}' for k, v in result.outcomes.items())})",
         file=sys.stderr,
     )
-    for bad in result.bad_lines[:10]:
-        print(f"  line {bad.line_no}: {bad.reason}: {bad.detail}", file=sys.stderr)
+    # Beast has no lines: its rejections carry the frame's byte offset.
+    where = "byte" if fmt == "beast" else "line"
+    shown = result.bad_lines[:10]
+    # A damaged end of the file is always shown: it says how much was read.
+    last = result.bad_lines[-1] if result.bad_lines else None
+    if last is not None and last.reason in _CUT_SHORT and last not in shown:
+        shown.append(last)
+    for bad in shown:
+        print(f"  {where} {bad.line_no}: {bad.reason}: {_printable(bad.detail)}", file=sys.stderr)
     return 0
+
+
+#: Bad-line reasons that end a file early (see streams.replay and streams.sources._common).
+_CUT_SHORT = frozenset({"truncated", "corrupt"})
+
+
+def _printable(text: str) -> str:
+    """``text`` with control characters escaped, for one line of a terminal."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def _channel_env() -> bool:
+    """Whether a quick-start channel is configured in the environment (or a secret file)."""
+    return any(
+        os.environ.get(name) or os.environ.get(f"{name}_FILE")
+        for name in (SLACK_WEBHOOK_ENV, TELEGRAM_TOKEN_ENV, WEBHOOK_URL_ENV)
+    )
 
 
 def cmd_zones_list(args: argparse.Namespace) -> int:
@@ -295,6 +387,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         if args.command == "test-alert":
             alert_settings, secrets = _alert_settings(args)
+            if not (alert_settings.routing or secrets or _channel_env()):
+                raise ConfigError(
+                    "no channel configured: give --routing, --slack-webhook, --webhook-url or "
+                    "--telegram-token with --telegram-chat (or their environment variables)"
+                )
             return runner.run(runner.test_alert(_settings(args), alert_settings, secrets=secrets))
         if args.command == "worker":
             settings = _settings(args)
@@ -310,11 +407,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         if args.command == "replay":
             settings = _settings(args)
-            return runner.run(
-                runner.replay_file(settings, Path(args.file), None if args.max else args.speed)
-            )
+            if not settings.broker:
+                raise ConfigError("replay needs --broker (or SKYFENCE_BROKER)")
+            _check_input(args.file)  # before connecting to anything
+            with _regular_file(args.file) as path:
+                fmt = detect_format(path)  # an unreadable format fails here, not mid-replay
+                return runner.run(
+                    runner.replay_file(
+                        settings, path, None if args.max else args.speed, fmt=fmt
+                    )
+                )
     except SkyfenceError as exc:
-        print(f"skyfence: error: {exc}", file=sys.stderr)
+        print(f"skyfence: error: {_printable(str(exc))}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a file that vanished or cannot be read mid-way
+        name = f"{exc.filename}: " if exc.filename else ""
+        print(f"skyfence: error: {name}{exc.strerror or exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

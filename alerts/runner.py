@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import os
 import signal
 import sys
 import time
@@ -35,6 +36,7 @@ from alerts.routing import Router
 from alerts.secrets import Secret
 from streams.app import TrackerApp, create_tracker_app
 from streams.config import StreamSettings
+from streams.errors import ConfigError
 from streams.metrics import TrackerMetrics
 from streams.models import AirspaceEvent, EventType
 from streams.producer import PositionPublisher, replay
@@ -215,7 +217,10 @@ async def desk_channels(
 
 
 async def serve_metrics(registry: CollectorRegistry, host: str, port: int) -> Any:
-    """Serve ``registry`` at ``http://host:port/metrics``; returns the runner to clean up."""
+    """Serve ``registry`` at ``http://host:port/metrics``; returns the runner to clean up.
+
+    A port that cannot be bound (in use, not allowed) raises
+    :class:`~streams.errors.ConfigError` naming it."""
     from aiohttp import web
     from prometheus_client.aiohttp import make_aiohttp_handler
 
@@ -223,7 +228,13 @@ async def serve_metrics(registry: CollectorRegistry, host: str, port: int) -> An
     app.router.add_get("/metrics", make_aiohttp_handler(registry))
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, host, port).start()
+    try:
+        await web.TCPSite(runner, host, port).start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise ConfigError(
+            f"cannot serve metrics on {host}:{port}: {exc.strerror or exc}"
+        ) from None
     return runner
 
 
@@ -235,40 +246,63 @@ async def worker(
     role: str = "all",
 ) -> int:
     """``skyfence worker``: run the apps ``role`` names until SIGINT/SIGTERM, then stop
-    gracefully. ``tracker`` detects, ``notifier`` delivers, ``all`` (the default) does both."""
+    gracefully. ``tracker`` detects, ``notifier`` delivers, ``all`` (the default) does both.
+
+    The metrics port is bound first, so a port in use fails before any broker or Faust
+    service starts (:class:`~streams.errors.ConfigError`, one line, exit 2). The graceful
+    stop is bounded by ``settings.shutdown_timeout_s``; a second signal stops at once.
+    """
     alert_settings = alert_settings or AlertSettings()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+
+    def _on_signal() -> None:
+        if stop.is_set():  # a second signal: the operator means it
+            _stderr("skyfence worker: second signal, stopping now")
+            os._exit(130)
+        stop.set()
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, _on_signal)
     say = _stderr
     zones = load_zones(settings.zones)
-    async with (
-        desk_channels(alert_settings, zones, secrets=secrets) as (built, enricher),
-        embedded_or_given_broker(settings, say=say) as (bootstrap, settings),
-    ):
-        pipeline = await _start_desk(
-            settings, bootstrap, built, enricher, alert_settings, role=role
-        )
-        metrics_runner = None
-        if settings.metrics_port:
-            metrics_runner = await serve_metrics(
-                pipeline.registry, settings.metrics_host, settings.metrics_port
+    registry = CollectorRegistry()
+    metrics_runner = None
+    if settings.metrics_port:
+        metrics_runner = await serve_metrics(registry, settings.metrics_host, settings.metrics_port)
+    try:
+        async with (
+            desk_channels(alert_settings, zones, secrets=secrets) as (built, enricher),
+            embedded_or_given_broker(settings, say=say) as (bootstrap, settings),
+        ):
+            pipeline = await _start_desk(
+                settings, bootstrap, built, enricher, alert_settings, role=role, registry=registry
             )
-            say(f"metrics on http://{settings.metrics_host}:{settings.metrics_port}/metrics")
-        channels = ", ".join(c.name for c in built.channels) or "(none)"
-        say(
-            f"worker ({role}) running on {bootstrap}, zones {', '.join(settings.zones)}"
-            + (f", channels {channels}" if role != "tracker" else "")
-            + "; Ctrl-C stops"
-        )
-        try:
-            await stop.wait()
-        finally:
-            if metrics_runner is not None:
-                await metrics_runner.cleanup()
-            await pipeline.stop()
+            try:
+                if metrics_runner is not None:
+                    say(f"metrics on http://{settings.metrics_host}:{settings.metrics_port}/metrics")
+                channels = ", ".join(c.name for c in built.channels) or "(none)"
+                say(
+                    f"worker ({role}) running on {bootstrap}, zones {', '.join(settings.zones)}"
+                    + (f", channels {channels}" if role != "tracker" else "")
+                    + "; Ctrl-C stops"
+                )
+                await stop.wait()
+            finally:
+                await stop_within(pipeline, settings.shutdown_timeout_s)
+    finally:
+        if metrics_runner is not None:
+            await metrics_runner.cleanup()
     return 0
+
+
+async def stop_within(pipeline: Pipeline, timeout_s: float) -> None:
+    """Stop ``pipeline`` gracefully, but give up after ``timeout_s`` (logged): a stop that
+    hangs (a broker gone, a producer that cannot flush) must not keep the process alive."""
+    try:
+        await asyncio.wait_for(pipeline.stop(), timeout=timeout_s)
+    except TimeoutError:
+        log.error("graceful stop did not finish within %.0f s; stopping anyway", timeout_s)
 
 
 async def _start_desk(
@@ -280,6 +314,7 @@ async def _start_desk(
     *,
     replay: bool | None = None,
     role: str = "all",
+    registry: CollectorRegistry | None = None,
 ) -> Pipeline:
     """:func:`start_pipeline` with the configured channels, routing, limits and policy."""
     return await start_pipeline(
@@ -287,6 +322,7 @@ async def _start_desk(
         bootstrap,
         built.channels,
         role=role,
+        registry=registry,
         tracker=Tracker(list(enricher.zones.values())),
         router=built.router,
         limits=built.limits,

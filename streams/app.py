@@ -18,6 +18,18 @@ and stores per-aircraft state, and sends the tracker's events. Decisions live in
   ``skyfence-detail`` headers. A malformed message is counted and set aside; it never stops
   the agent.
 
+Hostile input (see the README's Formats section for every limit and reason): a message over
+:data:`~streams.codec.MESSAGE_MAX_BYTES` is dead-lettered as ``too_large`` with only its
+first :data:`DEAD_LETTER_HEAD_BYTES` (``skyfence-size`` says how long it was). A watermark is
+untrusted: one more than ``watermark_max_skew_s`` ahead of the partition's latest position
+(``watermark_ahead``), or, on a live topic, more than ``watermark_max_future_s`` ahead of the
+wall clock (``watermark_future``), is dead-lettered and moves nothing. A produce that fails
+(an event or a rekeyed position too large or not authorised, a state write over
+:data:`STATE_MAX_BYTES`) dead-letters the input as ``produce_failed``; a dead letter that
+cannot be produced is logged and counted, and the agent goes on. ``internal`` (the tracker
+raised) is a bug, not bad input: it is logged with its traceback and counted apart
+(``skyfence_internal_errors_total``).
+
 A message whose key is not its ``icao24`` (e.g. produced by a tool that sets no key), and a
 position in a batch on a partition that does not own it (Kafka's default partitioner,
 :func:`streams.codec.partition_of`), is forwarded to the positions topic under its own key,
@@ -43,6 +55,7 @@ import orjson
 
 from streams import faust_tuning
 from streams.codec import (
+    MESSAGE_MAX_BYTES,
     RawBatch,
     decode_positions,
     encode_event,
@@ -52,7 +65,7 @@ from streams.codec import (
     position_from_mapping,
 )
 from streams.config import StreamSettings
-from streams.errors import DecodeError
+from streams.errors import DecodeError, SkyfenceError
 from streams.metrics import TrackerMetrics
 from streams.models import AirspaceEvent, PositionReport, Watermark
 from streams.offset_watch import OffsetResetWatch
@@ -60,13 +73,34 @@ from streams.scheduler import DueQueue, fire_due, tick_due
 from streams.state_codec import decode_state, encode_state
 from streams.tracking import AircraftState, Outcome, Tracker
 
-__all__ = ["TrackerApp", "create_tracker_app", "faust_settings", "raw_table", "raw_topic"]
+__all__ = [
+    "ProduceFailed",
+    "TrackerApp",
+    "create_tracker_app",
+    "faust_settings",
+    "raw_table",
+    "raw_topic",
+]
 
 log = logging.getLogger(__name__)
 
 #: Headers set on dead-lettered messages.
 REASON_HEADER = "skyfence-reason"
 DETAIL_HEADER = "skyfence-detail"
+#: Set on a dead letter whose value was cut to :data:`DEAD_LETTER_HEAD_BYTES`: the original size.
+SIZE_HEADER = "skyfence-size"
+#: Bytes kept of a value over :data:`~streams.codec.MESSAGE_MAX_BYTES` in its dead letter:
+#: enough to see what it was, far below Kafka's 1 MB message limit.
+DEAD_LETTER_HEAD_BYTES = 64 * 1024
+#: Largest table value the agent writes: an accepted position's state is under 1 KB (its
+#: strings are bounded by the codec), so more is a bug, refused before it reaches Faust's
+#: producer buffer (where a too-large changelog record used to stop the worker).
+STATE_MAX_BYTES = 64 * 1024
+
+
+class ProduceFailed(SkyfenceError):
+    """A message the agent had to produce (event, state write, rekeyed position) could not
+    be: the input that caused it is dead-lettered as ``produce_failed``."""
 
 
 def faust_settings(settings: StreamSettings, bootstrap: str) -> dict[str, Any]:
@@ -119,6 +153,9 @@ class PartitionTracker:
     states: dict[str, AircraftState] = field(default_factory=dict)
     queue: DueQueue = field(default_factory=DueQueue)
     next_sweep_ts: float = 0.0
+    #: The latest position time seen in the partition (not moved by watermarks): what a
+    #: watermark is bounded by.
+    latest_position_ts: float = float("-inf")
 
 
 def encode_table_value(partition: int, state: AircraftState) -> bytes:
@@ -195,18 +232,34 @@ class TrackerApp:
             if due is not None:
                 part.queue.push(due, state.icao24)
             part.queue.watermark = max(part.queue.watermark, state.ts)
+            part.latest_position_ts = max(part.latest_position_ts, state.ts)
 
     async def _emit(self, events: list[AirspaceEvent]) -> None:
         for event in events:
             # Record timestamp: now (Faust's default), not event time; see streams.producer.
-            await self.events.send(key=event.icao24.encode(), value=encode_event(event))
+            await self._produce(
+                "event", self.events, key=event.icao24.encode(), value=encode_event(event)
+            )
             self.metrics.events.labels(event.type.value, event.zone).inc()
             self.emitted += 1
             for listener in self.listeners:
                 listener(event)
 
+    async def _produce(self, what: str, topic: Any, **kwargs: Any) -> None:
+        """``topic.send(**kwargs)``; a failure (too large, not authorised...) is counted and
+        raised as :class:`ProduceFailed`, so the caller dead-letters the input."""
+        try:
+            await topic.send(**kwargs)
+        except Exception as exc:
+            self.metrics.produce_failures.labels(what).inc()
+            raise ProduceFailed(f"{what} could not be produced: {exc!r}") from exc
+
     def _persist(self, partition: int, state: AircraftState) -> None:
-        self.table[state.icao24.encode()] = encode_table_value(partition, state)
+        value = encode_table_value(partition, state)
+        if len(value) > STATE_MAX_BYTES:
+            self.metrics.produce_failures.labels("state").inc()
+            raise ProduceFailed(f"state of {state.icao24} is {len(value)} bytes")
+        self.table[state.icao24.encode()] = value
         self.metrics.state_writes.inc()
         self._writes_since_ebb += 1
 
@@ -233,7 +286,12 @@ class TrackerApp:
             return
         self.handled += 1
         if isinstance(decoded, Watermark):
-            await self._advance(partition, self._partition(partition), decoded.ts)
+            part = self._partition(partition)
+            refused = self._refuse_watermark(part, decoded.ts)
+            if refused is not None:
+                await self._dead_letter(key, value, *refused)
+                return
+            await self._advance(partition, part, decoded.ts)
             metrics.positions.labels("watermark").inc()
             self.watermarks += 1
             return
@@ -243,13 +301,14 @@ class TrackerApp:
         if key != icao_key:
             # Wrong or missing key: re-publish under the right one (it lands on the partition
             # that owns this aircraft's state) instead of corrupting co-partitioning.
-            await self.positions.send(key=icao_key, value=value)
+            await self._produce("rekey", self.positions, key=icao_key, value=value)
             metrics.positions.labels("rekeyed").inc()
             return
         part = self._partition(partition)
         # Timers first: whether a silent aircraft's timer fires must not depend on which other
         # aircraft share the partition (see streams.tracking).
         await self._advance(partition, part, report.ts)
+        part.latest_position_ts = max(part.latest_position_ts, report.ts)
         result = self.tracker.step(part.states.get(report.icao24), report)
         if result.state is not None:
             part.states[report.icao24] = result.state
@@ -262,6 +321,28 @@ class TrackerApp:
         if result.outcome is Outcome.ACCEPTED:
             metrics.position_age.observe(max(0.0, self.clock() - report.ts))
         await self._emit(result.events)
+
+    async def handle_safely(self, message: Any) -> None:
+        """:meth:`handle` for the agent: no exception escapes, so one message never stops it.
+
+        A produce failure dead-letters the message as ``produce_failed``; any other exception
+        is a bug (``internal``), logged with its traceback and counted apart.
+        """
+        try:
+            await self.handle(message.key, message.value, message.partition)
+        except ProduceFailed as exc:
+            log.warning(
+                "%s[%s]@%s dead-lettered: %s", message.topic, message.partition,
+                message.offset, exc,
+            )  # fmt: skip
+            await self._dead_letter(message.key, message.value, "produce_failed", str(exc))
+        except Exception as exc:
+            log.exception(
+                "BUG: tracker failed on %s[%s]@%s",
+                message.topic, message.partition, message.offset,
+            )  # fmt: skip
+            self.metrics.internal_errors.inc()
+            await self._dead_letter(message.key, message.value, "internal", repr(exc))
 
     def _outcome_counter(self, outcome: Outcome) -> Any:
         counter = self._outcome_counters.get(outcome)
@@ -318,9 +399,13 @@ class TrackerApp:
                     if report is None:
                         assert fields is not None
                         report = PositionReport(*fields)
-                    await self.positions.send(key=icao24.encode(), value=encode_position(report))
+                    await self._produce(
+                        "rekey", self.positions, key=icao24.encode(), value=encode_position(report)
+                    )
                     rekeyed += 1
                     continue
+                if ts > part.latest_position_ts:
+                    part.latest_position_ts = ts
                 due = advance(ts)
                 if due or queue.watermark >= part.next_sweep_ts:
                     await self._fire(partition, part, due)
@@ -343,7 +428,8 @@ class TrackerApp:
                 try:
                     result = step(state, report)
                 except Exception as exc:  # one position never costs the rest of the batch
-                    log.exception("tracker failed on %s", icao24)
+                    log.exception("BUG: tracker failed on %s", icao24)
+                    self.metrics.internal_errors.inc()
                     await self._dead_letter(
                         icao24.encode(), encode_position(report), "internal", repr(exc)
                     )
@@ -405,16 +491,56 @@ class TrackerApp:
                 del part.states[icao24]
                 self.table.pop(icao24.encode(), None)
 
+    def _refuse_watermark(self, part: PartitionTracker, ts: float) -> tuple[str, str] | None:
+        """``(reason, detail)`` when a producer watermark is out of bounds, else ``None``.
+
+        Bounds: at most ``watermark_max_skew_s`` ahead of the partition's latest position
+        (so a watermark never runs ahead of what the partition has seen by more than the
+        tracker's timers need), and on a live topic at most ``watermark_max_future_s`` ahead
+        of the wall clock. A watermark at or behind the partition's event time is harmless.
+        """
+        if ts <= part.queue.watermark:
+            return None
+        settings = self.settings
+        if settings.live and ts > self.clock() + settings.watermark_max_future_s:
+            return (
+                "watermark_future",
+                f"watermark {ts:.3f} is more than {settings.watermark_max_future_s:g} s "
+                "ahead of the wall clock",
+            )
+        if ts > part.latest_position_ts + settings.watermark_max_skew_s:
+            latest = part.latest_position_ts
+            return (
+                "watermark_ahead",
+                f"watermark {ts:.3f} is more than {settings.watermark_max_skew_s:g} s ahead of "
+                + (f"the partition's latest position ({latest:.3f})" if latest > 0 else
+                   "the partition's positions (none seen yet)"),
+            )  # fmt: skip
+        return None
+
     async def _dead_letter(
         self, key: bytes | None, value: bytes | None, reason: str, detail: str
     ) -> None:
-        await self.dead_letters.send(
-            key=key,
-            value=value,
-            headers={REASON_HEADER: reason.encode(), DETAIL_HEADER: detail[:500].encode()},
-        )
+        """Send the input to the dead-letter topic with its reason; never raises.
+
+        A value over :data:`~streams.codec.MESSAGE_MAX_BYTES` keeps its first
+        :data:`DEAD_LETTER_HEAD_BYTES` (``skyfence-size`` gives the original size), so the dead
+        letter itself is never too large. If even the dead letter cannot be produced, it is
+        logged and counted (``skyfence_produce_failures_total{what="dead_letter"}``).
+        """
+        headers = {REASON_HEADER: reason.encode(), DETAIL_HEADER: detail[:500].encode()}
+        if key is not None and len(key) > DEAD_LETTER_HEAD_BYTES:
+            key = key[:DEAD_LETTER_HEAD_BYTES]
+        if value is not None and len(value) > MESSAGE_MAX_BYTES:
+            headers[SIZE_HEADER] = str(len(value)).encode()
+            value = value[:DEAD_LETTER_HEAD_BYTES]
         self.metrics.dead_letters.labels(reason).inc()
         self.metrics.positions.labels("dead_letter").inc()
+        try:
+            await self.dead_letters.send(key=key, value=value, headers=headers)
+        except Exception as exc:
+            self.metrics.produce_failures.labels("dead_letter").inc()
+            log.error("could not dead-letter a %s message: %r", reason, exc)
 
 
 def raw_topic(app: faust.App, name: str, partitions: int) -> Any:
@@ -482,19 +608,16 @@ def create_tracker_app(
             await buffer.flush_atmost(buffer.size)
 
     bundle.ebb = _ebb
+    # Called by the guarded producer buffer (streams.faust_tuning) when a buffered record (a
+    # changelog write) is refused: counted; the buffer goes on with the next record.
+    app.on_produce_error = lambda exc: metrics.produce_failures.labels("state").inc()  # type: ignore[attr-defined]
     bundle.offset_watch = OffsetResetWatch(metrics.offset_resets)
     bundle.offset_watch.install()
 
     async def tracker_agent(stream: Any) -> None:
         async for event in stream.events():
             message = event.message
-            try:
-                await bundle.handle(message.key, message.value, message.partition)
-            except Exception as exc:  # never let one message kill the agent
-                log.exception(
-                    "tracker failed on %s[%s]@%s", message.topic, message.partition, message.offset
-                )
-                await bundle._dead_letter(message.key, message.value, "internal", repr(exc))
+            await bundle.handle_safely(message)
 
     app.agent(positions, name="tracker")(tracker_agent)
 

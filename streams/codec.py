@@ -20,6 +20,14 @@ without re-encoding them; :func:`decode_positions` decodes either form.
 or null. Unknown keys are ignored (forward compatible). Anything else is a
 :class:`~streams.errors.DecodeError` with a bounded ``reason``.
 
+Limits (input is untrusted: a producer, a feed or a file may send anything). Every number must
+lie in its documented range (:data:`FIELD_RANGES`) and every string within its length
+(:data:`CALLSIGN_MAX_CHARS`, :data:`SOURCE_MAX_CHARS`; ``squawk`` is 4 octal digits), else
+``bad_field`` (``bad_ts``/``bad_lat``/``bad_lon`` for those three); a message or line longer
+than :data:`MESSAGE_MAX_BYTES` is ``too_large`` before it is parsed. So an accepted position
+is small (its state, events and dead letters stay far below Kafka's 1 MB message limit) and
+every number in it is one the tracker's arithmetic handles.
+
 Events carry ``"v": 1`` and the fields of :class:`~streams.models.AirspaceEvent`; optional
 fields that are ``None`` are left out.
 
@@ -41,11 +49,18 @@ from streams.models import AirspaceEvent, Confidence, EventType, PositionReport,
 __all__ = [
     "BATCH_MAX_BYTES",
     "BATCH_MAX_POSITIONS",
+    "CALLSIGN_MAX_CHARS",
     "EVENT_FORMAT_VERSION",
+    "FIELD_RANGES",
+    "MESSAGE_MAX_BYTES",
+    "SOURCE_MAX_CHARS",
+    "TS_MAX",
+    "TS_MIN",
     "BadItem",
     "PositionBatch",
     "PositionFields",
     "RawBatch",
+    "check_size",
     "decode_event",
     "decode_message",
     "decode_position",
@@ -65,6 +80,50 @@ EVENT_FORMAT_VERSION = 1
 _HEX = frozenset("0123456789abcdef")
 _SQUAWK = frozenset("01234567")
 
+#: Most bytes of one positions-topic message or recording line (a batch included). Twice the
+#: largest batch ``skyfence replay`` sends (:data:`BATCH_MAX_BYTES`), half of Kafka's default
+#: 1 MB message limit: whatever is accepted can be dead-lettered unchanged. Longer input is
+#: ``too_large`` and is not parsed at all (bounded work and memory per message).
+MESSAGE_MAX_BYTES = 512 * 1024
+#: Longest callsign after trimming: ADS-B carries 8 characters; ICAO flight ids are at most 7,
+#: feeds that add a suffix stay well within 16.
+CALLSIGN_MAX_CHARS = 16
+#: Longest ``source`` label (``adsb``, ``mlat``, ``adsb_icao_nt``, ``mode_s``...).
+SOURCE_MAX_CHARS = 32
+#: Accepted ``ts`` range: 2000-01-01 to 2100-01-01 UTC. Earlier or later is a unit error
+#: (milliseconds) or garbage, not a position.
+TS_MIN = 946_684_800.0
+TS_MAX = 4_102_444_800.0
+#: Accepted range of each optional numeric field, inclusive (units in the names). Wider than
+#: anything real, narrow enough that the tracker's arithmetic (dead reckoning, JSON integers)
+#: cannot overflow: Mode S altitudes run -1,000 to 126,700 ft, ADS-B speeds to 4,092 kt
+#: per axis (supersonic subtype, 5,787 kt combined), vertical rates to +-32,640 ft/min.
+FIELD_RANGES: dict[str, tuple[float, float]] = {
+    "alt_ft": (-5_000.0, 200_000.0),
+    "gs_kt": (0.0, 6_000.0),
+    "track_deg": (-720.0, 720.0),  # normalised to [0, 360)
+    "vrate_fpm": (-100_000.0, 100_000.0),
+}
+_ALT_MIN, _ALT_MAX = FIELD_RANGES["alt_ft"]
+_GS_MIN, _GS_MAX = FIELD_RANGES["gs_kt"]
+_TRACK_MIN, _TRACK_MAX = FIELD_RANGES["track_deg"]
+_VRATE_MIN, _VRATE_MAX = FIELD_RANGES["vrate_fpm"]
+
+
+def _degrees(angle: float) -> float:
+    """``angle`` in [0, 360): ``-1e-112 % 360.0`` is 360.0 in floating point."""
+    angle %= 360.0
+    return 0.0 if angle == 360.0 else angle
+
+
+def check_size(data: bytes | str) -> None:
+    """Raise ``DecodeError("too_large")`` when ``data`` is longer than :data:`MESSAGE_MAX_BYTES`
+    (a ``str`` is measured in characters, each at least one byte)."""
+    if len(data) > MESSAGE_MAX_BYTES:
+        raise DecodeError(
+            "too_large", f"{len(data)} bytes, more than the limit of {MESSAGE_MAX_BYTES}"
+        )
+
 
 def _number(obj: dict[str, Any], key: str, reason: str) -> float:
     value = obj.get(key)
@@ -72,7 +131,10 @@ def _number(obj: dict[str, Any], key: str, reason: str) -> float:
         raise DecodeError("missing_field", f"{key!r} is required")
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise DecodeError(reason, f"{key!r} must be a number, got {type(value).__name__}")
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:  # an integer beyond float range
+        raise DecodeError(reason, f"{key!r} is out of range") from None
     if not math.isfinite(value):
         raise DecodeError(reason, f"{key!r} must be finite")
     return value
@@ -82,9 +144,26 @@ def _optional_number(obj: dict[str, Any], key: str) -> float | None:
     value = obj.get(key)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise DecodeError("bad_field", f"{key!r} must be a finite number")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise DecodeError("bad_field", f"{key!r} must be a number")
+    low, high = FIELD_RANGES[key]
+    # A comparison, not float(): an integer beyond float range compares fine; NaN fails it.
+    if not low <= value <= high:
+        raise DecodeError("bad_field", f"{key!r} must be within [{low:g}, {high:g}]")
     return float(value)
+
+
+def _optional_string(
+    obj: dict[str, Any], key: str, max_chars: int, *, strip: bool = True
+) -> str | None:
+    value = obj.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise DecodeError("bad_field", f"{key!r} must be a string")
+    if len(value) > max_chars and (not strip or len(value.strip()) > max_chars):
+        raise DecodeError("bad_field", f"{key!r} is longer than {max_chars} characters")
+    return (value.strip() or None) if strip else value
 
 
 #: Valid icao24 spellings seen, mapped to their normalised form (bounded, see below).
@@ -144,45 +223,47 @@ def position_fields(obj: dict[str, Any]) -> PositionFields | None:
             return None
         lon = float(lon)
     # Range checks also reject NaN (every comparison with NaN is false) and infinities.
-    if not (
-        946_684_800.0 <= ts <= 4_102_444_800.0 and -90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0
-    ):
+    if not (TS_MIN <= ts <= TS_MAX and -90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0):
         return None
+    # Each optional number: the right type and within FIELD_RANGES (which also rejects NaN
+    # and infinities), else the full path decides.
     alt = get("alt_ft")
     if alt is not None:
-        if type(alt) is int and -_MAX_EXACT_INT < alt < _MAX_EXACT_INT:
+        if type(alt) is int and _ALT_MIN <= alt <= _ALT_MAX:
             pass
-        elif type(alt) is float and alt - alt == 0.0:  # finite
+        elif type(alt) is float and _ALT_MIN <= alt <= _ALT_MAX:
             alt = round(alt)
         else:
             return None
     gs = get("gs_kt")
     if gs is not None:
-        if type(gs) is float and gs - gs == 0.0:
+        if type(gs) is float and _GS_MIN <= gs <= _GS_MAX:
             pass
-        elif type(gs) is int and -_MAX_EXACT_INT < gs < _MAX_EXACT_INT:
+        elif type(gs) is int and _GS_MIN <= gs <= _GS_MAX:
             gs = float(gs)
         else:
             return None
     track = get("track_deg")
     if track is not None:
-        if type(track) is float and track - track == 0.0:
+        if type(track) is float and _TRACK_MIN <= track <= _TRACK_MAX:
             track = track % 360.0
-        elif type(track) is int and -_MAX_EXACT_INT < track < _MAX_EXACT_INT:
+        elif type(track) is int and _TRACK_MIN <= track <= _TRACK_MAX:
             track = float(track) % 360.0
         else:
             return None
+        if track == 360.0:  # a tiny negative angle rounds up (found by the fuzz tests)
+            track = 0.0
     vrate = get("vrate_fpm")
     if vrate is not None:
-        if type(vrate) is int and -_MAX_EXACT_INT < vrate < _MAX_EXACT_INT:
+        if type(vrate) is int and _VRATE_MIN <= vrate <= _VRATE_MAX:
             pass
-        elif type(vrate) is float and vrate - vrate == 0.0:
+        elif type(vrate) is float and _VRATE_MIN <= vrate <= _VRATE_MAX:
             vrate = round(vrate)
         else:
             return None
     callsign = get("callsign")
     if callsign is not None:
-        if type(callsign) is not str:
+        if type(callsign) is not str or len(callsign) > CALLSIGN_MAX_CHARS:
             return None
         callsign = callsign.strip() or None
     squawk = get("squawk")
@@ -194,7 +275,7 @@ def position_fields(obj: dict[str, Any]) -> PositionFields | None:
     if on_ground is not None and type(on_ground) is not bool:
         return None
     source = get("source")
-    if source is not None and type(source) is not str:
+    if source is not None and (type(source) is not str or len(source) > SOURCE_MAX_CHARS):
         return None
     return (norm, ts, lat, lon, alt, gs, track, vrate, callsign, squawk, on_ground, source)
 
@@ -223,8 +304,7 @@ def _position_from_mapping_full(obj: Any) -> PositionReport:
     if not _HEX.issuperset(icao24):
         raise DecodeError("bad_icao24", "'icao24' must be 6 hex digits")
     ts = _number(obj, "ts", "bad_ts")
-    # Before 2000 or after 2100 is a unit error (milliseconds) or garbage, not a position.
-    if not 946_684_800.0 <= ts <= 4_102_444_800.0:
+    if not TS_MIN <= ts <= TS_MAX:
         raise DecodeError("bad_ts", "'ts' must be epoch seconds between 2000 and 2100")
     lat = _number(obj, "lat", "bad_lat")
     if not -90.0 <= lat <= 90.0:
@@ -236,11 +316,7 @@ def _position_from_mapping_full(obj: Any) -> PositionReport:
     alt = _optional_number(obj, "alt_ft")
     vrate = _optional_number(obj, "vrate_fpm")
     track = _optional_number(obj, "track_deg")
-    callsign = obj.get("callsign")
-    if callsign is not None:
-        if not isinstance(callsign, str):
-            raise DecodeError("bad_field", "'callsign' must be a string")
-        callsign = callsign.strip() or None
+    callsign = _optional_string(obj, "callsign", CALLSIGN_MAX_CHARS)
     squawk = obj.get("squawk")
     if squawk is not None and (
         not isinstance(squawk, str) or len(squawk) != 4 or not _SQUAWK.issuperset(squawk)
@@ -249,9 +325,7 @@ def _position_from_mapping_full(obj: Any) -> PositionReport:
     on_ground = obj.get("on_ground")
     if on_ground is not None and not isinstance(on_ground, bool):
         raise DecodeError("bad_field", "'on_ground' must be true or false")
-    source = obj.get("source")
-    if source is not None and not isinstance(source, str):
-        raise DecodeError("bad_field", "'source' must be a string")
+    source = _optional_string(obj, "source", SOURCE_MAX_CHARS, strip=False)
     return PositionReport(
         icao24=icao24,
         ts=ts,
@@ -259,7 +333,7 @@ def _position_from_mapping_full(obj: Any) -> PositionReport:
         lon=lon,
         alt_ft=None if alt is None else round(alt),
         gs_kt=_optional_number(obj, "gs_kt"),
-        track_deg=None if track is None else track % 360.0,
+        track_deg=None if track is None else _degrees(track),
         vrate_fpm=None if vrate is None else round(vrate),
         callsign=callsign,
         squawk=squawk,
@@ -268,8 +342,16 @@ def _position_from_mapping_full(obj: Any) -> PositionReport:
     )
 
 
+def _watermark(obj: dict[str, Any]) -> Watermark:
+    ts = obj["watermark"]
+    if isinstance(ts, bool) or not isinstance(ts, int | float) or not TS_MIN <= ts <= TS_MAX:
+        raise DecodeError("bad_ts", "'watermark' must be epoch seconds between 2000 and 2100")
+    return Watermark(float(ts))
+
+
 def decode_position(data: bytes | str) -> PositionReport:
     """Decode one position message or recording line (recording format v1)."""
+    check_size(data)
     try:
         obj = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
@@ -279,15 +361,13 @@ def decode_position(data: bytes | str) -> PositionReport:
 
 def decode_message(data: bytes | str) -> PositionReport | Watermark:
     """Decode a positions-topic message: a position, or a producer's ``{"watermark": ts}``."""
+    check_size(data)
     try:
         obj = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
         raise DecodeError("json", f"not valid JSON: {exc}") from None
     if isinstance(obj, dict) and "watermark" in obj and "icao24" not in obj:
-        ts = obj["watermark"]
-        if isinstance(ts, bool) or not isinstance(ts, int | float) or not math.isfinite(ts):
-            raise DecodeError("bad_ts", "'watermark' must be epoch seconds")
-        return Watermark(float(ts))
+        return _watermark(obj)
     return position_from_mapping(obj)
 
 
@@ -340,7 +420,9 @@ def decode_positions(
     returned in :attr:`PositionBatch.bad`, so one bad element never costs the others. With
     ``validate_batch=False`` a batch comes back as a :class:`RawBatch`, for a caller that
     validates each element itself (the worker, which then builds no report for most).
+    A message longer than :data:`MESSAGE_MAX_BYTES` raises ``DecodeError("too_large")``.
     """
+    check_size(data)
     try:
         obj = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
@@ -358,10 +440,7 @@ def decode_positions(
                 bad.append(BadItem(index, exc.reason, exc.detail, orjson.dumps(item)))
         return PositionBatch(reports, bad)
     if isinstance(obj, dict) and "watermark" in obj and "icao24" not in obj:
-        ts = obj["watermark"]
-        if isinstance(ts, bool) or not isinstance(ts, int | float) or not math.isfinite(ts):
-            raise DecodeError("bad_ts", "'watermark' must be epoch seconds")
-        return Watermark(float(ts))
+        return _watermark(obj)
     return position_from_mapping(obj)
 
 
@@ -501,5 +580,5 @@ def decode_event(data: bytes | str) -> AirspaceEvent:
         )
     except KeyError as exc:
         raise DecodeError("missing_field", f"event field {exc} is required") from None
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         raise DecodeError("bad_field", f"bad event field: {exc}") from None

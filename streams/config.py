@@ -14,6 +14,11 @@ from streams.errors import ConfigError
 
 __all__ = ["StreamSettings"]
 
+_FLOAT_FIELDS = frozenset(
+    {"session_timeout_s", "watermark_max_skew_s", "watermark_max_future_s", "shutdown_timeout_s"}
+)
+_BOOLEANS = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False, "": False}
+
 
 @dataclass(frozen=True, slots=True)
 class StreamSettings:
@@ -40,6 +45,21 @@ class StreamSettings:
     #: SKYFENCE_SESSION_TIMEOUT_S: consumer-group session timeout: a dead worker's partitions
     #: move after this. Apache Kafka refuses < 6 s by default; the embedded Tansu uses 2 s.
     session_timeout_s: float = 10.0
+    #: SKYFENCE_WATERMARK_MAX_SKEW_S: a producer watermark more than this ahead of its
+    #: partition's latest position is dead-lettered (``watermark_ahead``). Keep it above the
+    #: tracker's longest timer (signal loss, 300 s) plus a state checkpoint (30 s near a
+    #: zone, what a restarted worker knows), so idle partitions still fire theirs; 0 lets
+    #: watermarks move nothing past the positions.
+    watermark_max_skew_s: float = 900.0
+    #: SKYFENCE_LIVE: the positions topic carries live traffic (1/true): watermarks are also
+    #: bounded by the wall clock (``watermark_max_future_s``).
+    live: bool = False
+    #: SKYFENCE_WATERMARK_MAX_FUTURE_S: on a live topic, a watermark more than this ahead of
+    #: the wall clock is dead-lettered (``watermark_future``).
+    watermark_max_future_s: float = 60.0
+    #: SKYFENCE_SHUTDOWN_TIMEOUT_S: longest a graceful stop (SIGTERM) may take before the
+    #: worker stops anyway.
+    shutdown_timeout_s: float = 30.0
     #: SKYFENCE_DATA_DIR: Faust's data directory (table stores, local state).
     data_dir: str = field(default="/tmp/skyfence-data")
 
@@ -52,11 +72,17 @@ class StreamSettings:
             raw = env.get(f"SKYFENCE_{f.name.upper()}")
             if raw is None:
                 continue
-            if f.name == "session_timeout_s":
+            if f.name in _FLOAT_FIELDS:
                 try:
                     values[f.name] = float(raw)
                 except ValueError:
-                    raise ConfigError("SKYFENCE_SESSION_TIMEOUT_S must be a number") from None
+                    raise ConfigError(f"SKYFENCE_{f.name.upper()} must be a number") from None
+                if not 0.0 <= values[f.name] < float("inf"):  # type: ignore[operator]
+                    raise ConfigError(f"SKYFENCE_{f.name.upper()} must be a finite number >= 0")
+            elif f.name == "live":
+                if raw.strip().lower() not in _BOOLEANS:
+                    raise ConfigError("SKYFENCE_LIVE must be 1/true/yes or 0/false/no")
+                values[f.name] = _BOOLEANS[raw.strip().lower()]
             elif f.name in ("partitions", "metrics_port"):
                 try:
                     values[f.name] = int(raw)

@@ -23,6 +23,14 @@ Measured on this project's machines (see the README's "Start-up time"):
   here. :func:`apply` returns the started producer at once and keeps the guard for the
   first start and for transactions.
 
+- A table write goes through Faust's producer buffer, whose one background task produces
+  each buffered record. A record the producer refused (``MessageSizeTooLargeError``, an
+  authorisation error) raised out of that task and ended it: no table write was ever
+  produced again, commits waited on the buffer forever, and the worker wedged and ignored
+  SIGTERM. :func:`apply` catches the error per record: the record's future fails, the error
+  is logged and passed to ``app.on_produce_error`` when the app has one (the tracker counts
+  it), and the task goes on with the next record.
+
 Each patch replaces one method with a copy of Faust's or aiokafka's code minus the delay; a
 version check refuses to patch other versions, where the code may differ.
 """
@@ -43,6 +51,29 @@ _PATCHED_VERSIONS = {"faust-streaming": "0.15.", "aiokafka": "0.14."}
 _applied = False
 
 
+def guard_send_pending(send_pending: Any) -> Any:
+    """Wrap ``ProducerBuffer._send_pending`` so a record the producer refuses fails alone
+    (module docstring) instead of ending the buffer's task."""
+
+    async def _send_pending(self: Any, fut: Any) -> None:
+        try:
+            await send_pending(self, fut)
+        except Exception as exc:  # CancelledError is not an Exception: stops still stop
+            if not fut.done():
+                fut.set_exception(exc)
+                fut.exception()  # retrieved: no "exception was never retrieved" at exit
+            try:
+                topic = fut.message.channel.get_topic_name()
+            except Exception:  # only for the log line
+                topic = "?"
+            log.error("could not produce a buffered record to %s: %r", topic, exc)
+            hook = getattr(self.app, "on_produce_error", None)
+            if hook is not None:
+                hook(exc)
+
+    return _send_pending
+
+
 def apply() -> bool:
     """Apply the patches once per process; returns False (and logs) on unknown versions."""
     global _applied
@@ -59,6 +90,7 @@ def apply() -> bool:
     from faust.tables.manager import TableManager
     from faust.topics import Topic
     from faust.transport.drivers import aiokafka as faust_aiokafka
+    from faust.transport.producer import ProducerBuffer
 
     create_consumer = faust_aiokafka.AIOKafkaConsumerThread._create_worker_consumer
 
@@ -89,6 +121,7 @@ def apply() -> bool:
             return producer
         return await guarded_get_producer(self)
 
+    ProducerBuffer._send_pending = guard_send_pending(ProducerBuffer._send_pending)  # type: ignore[method-assign]
     Topic._get_producer = _get_producer  # type: ignore[method-assign]
     faust_aiokafka.AIOKafkaConsumerThread._create_worker_consumer = _create_worker_consumer  # type: ignore[method-assign]
     GroupCoordinator._maybe_leave_group = _maybe_leave_group  # type: ignore[method-assign]

@@ -52,6 +52,20 @@ class TrackerMetrics:
             buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 3600, float("inf")),
             registry=registry,
         )
+        self.produce_failures = Counter(
+            "skyfence_produce_failures_total",
+            "Messages the tracker could not produce (too large, not authorised...), by what "
+            "they were (event, state, rekey, dead_letter); the input is dead-lettered as "
+            "produce_failed where it can be. Should stay at zero.",
+            ["what"],
+            registry=registry,
+        )
+        self.internal_errors = Counter(
+            "skyfence_internal_errors_total",
+            "Inputs on which the tracker raised (dead-lettered as 'internal'): a bug in "
+            "skyfence, never bad input. Should stay at zero; alert on any increase.",
+            registry=registry,
+        )
         self.offset_resets = Counter(
             "skyfence_consumer_offset_resets_total",
             "Fetch positions found out of range and reset to the earliest retained offset, "

@@ -10,15 +10,68 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 from streams.config import StreamSettings
+from streams.errors import BrokerError
 
-__all__ = ["ensure_topics"]
+__all__ = ["CONNECT_TIMEOUT_S", "connect_admin", "ensure_topics"]
 
 log = logging.getLogger(__name__)
 
 #: Kafka protocol error code TOPIC_ALREADY_EXISTS.
 _TOPIC_ALREADY_EXISTS = 36
+#: How long a command tries to reach the broker before it gives up with one line saying what
+#: it tried: long enough for a broker that is still starting, short enough for a typo.
+CONNECT_TIMEOUT_S = 15.0
+#: Pause between two connection attempts.
+_CONNECT_RETRY_S = 1.0
+
+
+async def connect_admin(
+    bootstrap: str, *, timeout_s: float = CONNECT_TIMEOUT_S, request_timeout_s: float = 30.0
+) -> Any:
+    """A started ``AIOKafkaAdminClient`` for ``bootstrap``, retrying for up to ``timeout_s``;
+    raises :class:`~streams.errors.BrokerError` naming the address, the attempts and the last
+    error when the broker cannot be reached (never a Kafka traceback)."""
+    from aiokafka.admin import AIOKafkaAdminClient
+    from aiokafka.errors import KafkaError
+
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    attempts = 0
+    # aiokafka logs every failed attempt at ERROR; the one line below says it all.
+    kafka_log = logging.getLogger("aiokafka")
+    while True:
+        attempts += 1
+        admin = AIOKafkaAdminClient(
+            bootstrap_servers=bootstrap, request_timeout_ms=int(request_timeout_s * 1000)
+        )
+        level = kafka_log.level
+        kafka_log.setLevel(logging.CRITICAL)
+        try:
+            await asyncio.wait_for(admin.start(), timeout=max(1.0, timeout_s))
+            return admin
+        except (KafkaError, OSError, TimeoutError, ValueError) as exc:
+            await admin.close()
+            last = _describe(exc)
+        finally:
+            kafka_log.setLevel(level)
+        waited = loop.time() - started
+        if waited + _CONNECT_RETRY_S > timeout_s:
+            raise BrokerError(
+                f"cannot reach Kafka at {bootstrap}: {attempts} attempt(s) over {waited:.0f} s, "
+                f"last: {last}"
+            )
+        await asyncio.sleep(_CONNECT_RETRY_S)
+
+
+def _describe(exc: BaseException) -> str:
+    """A short description of a connection error (aiokafka repeats its class name and lists
+    resolved addresses)."""
+    name = type(exc).__name__
+    text = str(exc).removeprefix(f"{name}: ").split(" from [", 1)[0].strip()
+    return f"{name}: {text}" if text and text != name else name
 
 
 async def ensure_topics(
@@ -29,13 +82,13 @@ async def ensure_topics(
     extra: Sequence[tuple[str, int]] = (),
 ) -> None:
     """Create the positions, events and dead-letter topics (and ``extra`` (name, partitions)
-    topics, e.g. the alerts dead-letter topic) if they do not exist yet."""
-    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+    topics, e.g. the alerts dead-letter topic) if they do not exist yet.
 
-    admin = AIOKafkaAdminClient(
-        bootstrap_servers=bootstrap, request_timeout_ms=int(timeout_s * 1000)
-    )
-    await admin.start()
+    An unreachable broker raises :class:`~streams.errors.BrokerError` after
+    :data:`CONNECT_TIMEOUT_S` (see :func:`connect_admin`)."""
+    from aiokafka.admin import NewTopic
+
+    admin = await connect_admin(bootstrap, request_timeout_s=timeout_s)
     try:
         existing = set(await admin.list_topics())
         wanted = [

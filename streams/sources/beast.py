@@ -152,5 +152,11 @@ def parse_beast(
 
 
 def read_beast(path: str | Path, *, start_ts: float = 0.0) -> Iterator[PositionReport | BadLine]:
-    """Read a Beast capture file and decode it (see :func:`parse_beast`)."""
-    yield from parse_beast(Path(path).read_bytes(), start_ts=start_ts)
+    """Read a Beast capture file (plain or gzipped) and decode it (see :func:`parse_beast`);
+    a damaged gzip tail ends it with one bad line."""
+    from streams.sources._common import read_bytes_partial
+
+    data, damage = read_bytes_partial(path)
+    yield from parse_beast(data, start_ts=start_ts)
+    if damage is not None:
+        yield BadLine(len(data), damage.reason, damage.detail, b"")

@@ -31,8 +31,7 @@ from streams.models import BadLine, PositionReport
 from streams.sources._common import (
     clean_callsign,
     clean_squawk,
-    load_json,
-    read_bytes,
+    load_json_file,
     report_or_bad,
 )
 
@@ -94,7 +93,7 @@ def parse_fr24(doc: Any) -> Iterator[PositionReport | BadLine]:
 
 def read_fr24(path: str | Path) -> Iterator[PositionReport | BadLine]:
     """Read an FR24 playback file (plain or gzipped) and parse it."""
-    doc, bad = load_json(read_bytes(path))
+    doc, bad = load_json_file(path)
     if bad is not None:
         yield bad
         return

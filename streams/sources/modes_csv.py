@@ -24,10 +24,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from streams.models import BadLine, PositionReport
-from streams.sources._common import read_bytes
+from streams.sources._common import read_bytes_partial
 from streams.sources.modes import ModeSDecoder
 
-__all__ = ["parse_modes_csv", "read_modes_csv"]
+__all__ = ["LINE_MAX_CHARS", "parse_modes_csv", "read_modes_csv"]
+
+#: Longest line read: a valid one (time, 28 hex digits, a few short columns) is under 100
+#: characters. Longer is ``too_large`` and never reaches the CSV parser (whose own field
+#: limit, 128 KB, raised an exception).
+LINE_MAX_CHARS = 4096
 
 
 def parse_modes_csv(
@@ -41,7 +46,15 @@ def parse_modes_csv(
         if not text or text.startswith("#"):
             continue
         raw = text.encode()
-        row = next(csv.reader([text]), [])
+        if len(text) > LINE_MAX_CHARS:
+            detail = f"line of {len(text)} characters, more than {LINE_MAX_CHARS}"
+            yield BadLine(line_no, "too_large", detail, raw[:200])
+            continue
+        try:
+            row = next(csv.reader([text]), [])
+        except csv.Error as exc:
+            yield BadLine(line_no, "bad_row", f"not CSV: {exc}", raw[:200])
+            continue
         if len(row) < 2:
             yield BadLine(line_no, "bad_row", "expected at least: timestamp, message", raw)
             continue
@@ -61,5 +74,9 @@ def parse_modes_csv(
 
 
 def read_modes_csv(path: str | Path) -> Iterator[PositionReport | BadLine]:
-    """Read a Mode S CSV file (plain or gzipped) and decode it."""
-    yield from parse_modes_csv(read_bytes(path))
+    """Read a Mode S CSV file (plain or gzipped) and decode it; a damaged gzip tail ends
+    it with one bad line after the rows read before it."""
+    data, damage = read_bytes_partial(path)
+    yield from parse_modes_csv(data)
+    if damage is not None:
+        yield BadLine(data.count(b"\n") + 1, damage.reason, damage.detail, b"")

@@ -28,8 +28,7 @@ from streams.models import BadLine, PositionReport
 from streams.sources._common import (
     clean_callsign,
     clean_squawk,
-    load_json,
-    read_bytes,
+    load_json_file,
     report_or_bad,
 )
 
@@ -53,7 +52,8 @@ def parse_opensky_json(doc: Any) -> Iterator[PositionReport | BadLine]:
             continue
         ts = row.get("timestamp")
         if isinstance(ts, int | float) and not isinstance(ts, bool) and ts > MS_THRESHOLD:
-            ts = ts / 1000.0
+            # Beyond float range stays an integer, which the codec rejects as bad_ts.
+            ts = ts / 1000.0 if ts < 1e300 else ts
         onground = row.get("onground")
         yield report_or_bad(
             {
@@ -77,7 +77,7 @@ def parse_opensky_json(doc: Any) -> Iterator[PositionReport | BadLine]:
 
 def read_opensky_json(path: str | Path) -> Iterator[PositionReport | BadLine]:
     """Read a state-vector list file (plain or gzipped) and parse it."""
-    doc, bad = load_json(read_bytes(path))
+    doc, bad = load_json_file(path)
     if bad is not None:
         yield bad
         return

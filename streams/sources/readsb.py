@@ -33,8 +33,7 @@ from streams.models import BadLine, PositionReport
 from streams.sources._common import (
     clean_callsign,
     clean_squawk,
-    load_json,
-    read_bytes,
+    load_json_file,
     report_or_bad,
 )
 
@@ -59,7 +58,11 @@ def parse_readsb_trace(doc: Any) -> Iterator[PositionReport | BadLine]:
     ):
         yield BadLine(0, "bad_document", "expected a trace object with timestamp and trace", b"")
         return
-    base_ts = float(doc["timestamp"])
+    try:
+        base_ts = float(doc["timestamp"])
+    except OverflowError:  # an integer beyond float range (found by the fuzz tests)
+        yield BadLine(0, "bad_document", "timestamp is out of range", b"")
+        return
     icao24 = doc.get("icao")
     callsign: str | None = None
     squawk: str | None = None
@@ -68,8 +71,8 @@ def parse_readsb_trace(doc: Any) -> Iterator[PositionReport | BadLine]:
             yield BadLine(row_no, "bad_row", "a trace row is a list of at least 8 items", b"")
             continue
         dt, lat, lon, alt, gs, track, flags, vrate = row[:_MIN_ROW_LEN]
-        if isinstance(dt, bool) or not isinstance(dt, int | float):
-            yield BadLine(row_no, "bad_ts", "row offset is not a number", repr(row).encode())
+        if isinstance(dt, bool) or not isinstance(dt, int | float) or not -1e9 < dt < 1e9:
+            yield BadLine(row_no, "bad_ts", "row offset is not a number of seconds", b"")
             continue
         if isinstance(flags, int) and flags & FLAG_NEW_LEG:
             callsign = squawk = None
@@ -105,7 +108,7 @@ def parse_readsb_trace(doc: Any) -> Iterator[PositionReport | BadLine]:
 
 def read_readsb_trace(path: str | Path) -> Iterator[PositionReport | BadLine]:
     """Read a ``trace_full`` file (plain or gzipped) and parse it."""
-    doc, bad = load_json(read_bytes(path))
+    doc, bad = load_json_file(path)
     if bad is not None:
         yield bad
         return

@@ -89,9 +89,14 @@ def test_detect_format_of_each_sample(shared_data: Path, name: str, fmt: str) ->
 
 def test_detect_format_of_a_recording_and_by_extension(tmp_path: Path) -> None:
     assert detect_format(SEED) == "jsonl"
-    odd = tmp_path / "capture.beast"
-    odd.write_bytes(b"\x00\x01")  # says nothing by content: the name decides
-    assert detect_format(odd) == "beast"
+    odd = tmp_path / "capture.jsonl"
+    odd.write_bytes(b"\n\n")  # says nothing by content: the name decides
+    assert detect_format(odd) == "jsonl"
+    # A name says little about binary data: Beast only if the bytes are Beast frames.
+    garbage = tmp_path / "capture.beast"
+    garbage.write_bytes(b"\x00\x01")
+    with pytest.raises(DecodeError):
+        detect_format(garbage)
     unknown = tmp_path / "mystery.dat"
     unknown.write_bytes(b"hello")
     with pytest.raises(DecodeError) as info:
