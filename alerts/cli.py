@@ -12,6 +12,7 @@ the reverse). Sub-commands::
     skyfence replay FILE [--speed X | --max] --broker B
     skyfence evaluate FILE [--zones ...]   offline, no Kafka: events as JSON lines on stdout
     skyfence zones list | export SPEC
+    skyfence config check                  validate everything, print it with secrets redacted
 
 Exit codes: 0 success, 1 runtime failure, 2 usage or configuration error.
 """
@@ -36,7 +37,9 @@ from alerts.secrets import Secret
 from streams.codec import encode_event
 from streams.config import StreamSettings
 from streams.errors import ConfigError, SkyfenceError
+from streams.logs import setup_logging
 from streams.replay import evaluate
+from streams.settings import CONFIG_ENV, Settings, secret_values
 from streams.sources import FORMATS, detect_format, read_source
 from streams.tracking import Tracker
 from streams.zones import BUILTIN_ZONES, load_zones, parse_zone_spec
@@ -206,6 +209,15 @@ def build_parser() -> argparse.ArgumentParser:
         description="Airspace-entry alerts from ADS-B positions (Kafka + Faust).",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
+    parser.add_argument(
+        "--log-format", choices=("text", "json"),
+        help="log lines as readable text (default) or JSON objects (SKYFENCE_LOG_FORMAT)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--config", metavar="FILE",
+        help="TOML file of settings (keys: setting names in lower case; SKYFENCE_CONFIG); "
+        "environment variables and flags win over it",
+    )  # fmt: skip
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser(
@@ -218,6 +230,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--timeout-s", type=float, default=120.0, help="give up after this long (default 120)"
     )
     p.add_argument("--maps-dir", metavar="DIR", help="also write the crossings' map images here")
+    p.add_argument(
+        "--serve", action="store_true",
+        help="keep the worker running after the replay, serving /metrics, /healthz and /readyz "
+        "on 127.0.0.1:9108 (SKYFENCE_METRICS_HOST, --metrics-port) until Ctrl-C",
+    )  # fmt: skip
+    p.add_argument("--metrics-port", type=int, help="port for --serve (default 9108)")
     _add_alerts(p, worker=False)
 
     p = sub.add_parser("worker", help="run the tracker and/or the notifier until stopped")
@@ -231,8 +249,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_broker(p, embedded_default=True)
     _add_zones(p)
     p.add_argument(
-        "--metrics-port", type=_port, help="serve Prometheus /metrics on this port"
-    )
+        "--metrics-port", type=_port,
+        help="serve /metrics, /healthz and /readyz on this port (SKYFENCE_METRICS_PORT)",
+    )  # fmt: skip
     _add_alerts(p, worker=True)
 
     p = sub.add_parser("replay", help="publish a recording to the positions topic")
@@ -263,6 +282,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_format(p)
     _add_zones(p)
 
+    config = sub.add_parser("config", help="configuration commands")
+    csub = config.add_subparsers(dest="config_command", required=True, metavar="SUBCOMMAND")
+    csub.add_parser(
+        "check",
+        help="validate settings, zones, routing, secrets and watchlist; print the effective "
+        "configuration with secrets redacted (exit 2 naming the key at fault)",
+    )
+
     zones = sub.add_parser("zones", help="zone commands")
     zsub = zones.add_subparsers(dest="zones_command", required=True, metavar="SUBCOMMAND")
     p = zsub.add_parser("list", help="list the zones (built-in, or those given)")
@@ -276,9 +303,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _settings(args: argparse.Namespace) -> StreamSettings:
+def _settings(args: argparse.Namespace, metrics_port: int | None = None) -> StreamSettings:
     zones = tuple(args.zones) if getattr(args, "zones", None) else None
-    return StreamSettings.from_env(broker=getattr(args, "broker", None), zones=zones)
+    return StreamSettings.from_env(
+        broker=getattr(args, "broker", None), zones=zones, metrics_port=metrics_port
+    )
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -355,16 +384,33 @@ def cmd_zones_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _setup_logging(args: argparse.Namespace) -> None:
+    """Text or JSON logs, with every secret the process was given masked."""
+    flags = [getattr(args, n, None) for n in ("slack_webhook", "telegram_token", "webhook_url")]
+    try:
+        settings = Settings.load(overrides={"log_format": args.log_format})
+    except SkyfenceError:  # reported by the command itself; log plainly meanwhile
+        setup_logging(verbose=args.verbose, log_format=args.log_format or "text")
+        return
+    setup_logging(
+        verbose=args.verbose,
+        log_format=settings.log_format,
+        secrets=[*secret_values(settings, os.environ), *(f for f in flags if f)],
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``skyfence`` console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    if args.config:
+        os.environ[CONFIG_ENV] = args.config  # the entry point: every loader below reads it
+    _setup_logging(args)
     try:
+        if args.command == "config":
+            from alerts.configcheck import check_config
+
+            return check_config(os.environ, out=sys.stdout, err=sys.stderr)
         if args.command == "evaluate":
             return cmd_evaluate(args)
         if args.command == "zones":
@@ -377,12 +423,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             alert_settings, secrets = _alert_settings(args)
             return runner.run(
                 runner.demo(
-                    _settings(args),
+                    _settings(args, metrics_port=args.metrics_port),
                     Path(args.scenario),
                     timeout_s=args.timeout_s,
                     alert_settings=alert_settings,
                     secrets=secrets,
                     maps_dir=Path(args.maps_dir) if args.maps_dir else None,
+                    serve=args.serve,
                 )
             )
         if args.command == "test-alert":

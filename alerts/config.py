@@ -1,7 +1,8 @@
 """Settings of the delivery side, and building channels, routing and rate limits from them.
 
-Like :class:`streams.config.StreamSettings`: typed, frozen, every setting has an environment
-variable, read only at the entry point (:meth:`AlertSettings.from_env`). Secrets are never
+Like :class:`streams.config.StreamSettings`: a typed, frozen view of
+:class:`streams.settings.Settings` (the one loader), read only at the entry point
+(:meth:`AlertSettings.from_env`). Secrets are never
 settings: they are read by :func:`alerts.secrets.secret_from_env` (``NAME`` or ``NAME_FILE``)
 when a channel is built, and held as :class:`~alerts.secrets.Secret`.
 
@@ -46,6 +47,7 @@ from alerts.routing_config import ChannelSpec, RoutingConfig
 from alerts.secrets import Secret, secret_from_env
 from streams.errors import ConfigError
 from streams.models import EventType
+from streams.settings import Settings
 
 __all__ = ["ALERTS_DEAD_LETTER_TOPIC", "AlertSettings", "Channels", "build_channels"]
 
@@ -53,8 +55,6 @@ log = logging.getLogger(__name__)
 
 #: Default alerts dead-letter topic.
 ALERTS_DEAD_LETTER_TOPIC = "skyfence.alerts.dlq"
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off", ""}
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,33 +90,10 @@ class AlertSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> AlertSettings:
-        """Build from ``SKYFENCE_*`` variables, then apply non-None ``overrides``."""
-        env = os.environ if env is None else env
-        values: dict[str, object] = {}
-        for f in fields(cls):
-            name = f"SKYFENCE_{f.name.upper()}"
-            raw = env.get(name)
-            if raw is None:
-                continue
-            if f.type in ("bool", bool):
-                low = raw.strip().lower()
-                if low not in _TRUE | _FALSE:
-                    raise ConfigError(f"{name} must be true or false, got {raw!r}")
-                values[f.name] = low in _TRUE
-            elif f.type in ("float", float):
-                try:
-                    values[f.name] = float(raw)
-                except ValueError:
-                    raise ConfigError(f"{name} must be a number, got {raw!r}") from None
-            else:
-                values[f.name] = raw.strip()
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        settings = cls(**values)  # type: ignore[arg-type]
-        if settings.alert_max_lag_s <= 0:
-            raise ConfigError("SKYFENCE_ALERT_MAX_LAG_S must be > 0")
-        if settings.alert_retry_max_s <= 0 or settings.alert_give_up_s <= 0:
-            raise ConfigError("SKYFENCE_ALERT_RETRY_MAX_S and SKYFENCE_ALERT_GIVE_UP_S must be > 0")
-        return settings
+        """Build from :class:`streams.settings.Settings` (flags ``overrides`` (None = not
+        given), ``SKYFENCE_*`` variables, the TOML file, defaults): the one loader."""
+        settings = Settings.load(env, overrides=overrides)
+        return cls(**{f.name: getattr(settings, f.name) for f in fields(cls)})
 
 
 @dataclass

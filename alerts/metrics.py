@@ -2,13 +2,35 @@
 
 Label values: ``channel`` is a configured channel name (a handful); ``outcome`` and
 ``reason`` come from fixed sets (``DeliveryError.reason`` values, ``retries_exhausted:...``).
+
+Two latencies, both histograms in seconds:
+
+- ``skyfence_delivery_latency_seconds``: from the notifier accepting the event (wall time,
+  when it is written to the outbox) to the peer accepting the alert. Observed for every
+  delivered alert, replays included: it is the delivery path's own time (queues, rate limits,
+  retries, the peer's answer).
+- ``skyfence_alert_latency_seconds``: end to end, from the fix that revealed the event
+  (position time) to the peer accepting the alert; live traffic only (a replayed 2023 event
+  would be years late).
 """
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from collections.abc import Callable, Iterator
 
-__all__ = ["NotifierMetrics"]
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+__all__ = ["DELIVERY_OUTCOMES", "NotifierMetrics"]
+
+#: Outcomes of ``skyfence_deliveries_total``. Per attempt: sent, retried (a retriable
+#: failure), rate_limited (the peer said slow down; retried), rejected (a failure not worth
+#: retrying). Per alert: dead_lettered (given up on), suppressed (cooldown), held (an old
+#: event, not pushed outside replay mode).
+DELIVERY_OUTCOMES = (
+    "sent", "retried", "rate_limited", "rejected", "dead_lettered", "suppressed", "held",
+)  # fmt: skip
 
 #: Buckets for end-to-end alert latency (event observed -> peer accepted), seconds.
 _LATENCY_BUCKETS_S = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0)
@@ -18,6 +40,23 @@ class NotifierMetrics:
     """The notifier's metrics."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
+        self._registry = registry
+        self.outcomes = Counter(
+            "skyfence_deliveries_total",
+            "Delivery attempts and alerts by channel and outcome: "
+            + ", ".join(DELIVERY_OUTCOMES)
+            + " (see alerts.metrics.DELIVERY_OUTCOMES).",
+            ["channel", "outcome"],
+            registry=registry,
+        )
+        self.delivery_latency = Histogram(
+            "skyfence_delivery_latency_seconds",
+            "From the notifier accepting an event (wall time) to the peer accepting its alert, "
+            "replays included.",
+            ["channel"],
+            buckets=_LATENCY_BUCKETS_S,
+            registry=registry,
+        )
         self.events = Counter(
             "skyfence_notifier_events_total",
             "Events read by the notifier, by outcome (new, duplicate, unrouted, held_backlog, "
@@ -51,9 +90,29 @@ class NotifierMetrics:
         )
         self.latency = Histogram(
             "skyfence_alert_latency_seconds",
-            "From the fix that revealed the event (event time) to the peer accepting the alert "
-            "(wall time); live traffic only (replayed events are not observed).",
+            "End to end: from the fix that revealed the event (position time) to the peer "
+            "accepting the alert (wall time); live traffic only (replays are not observed).",
             ["channel"],
             buckets=_LATENCY_BUCKETS_S,
             registry=registry,
         )
+
+    def watch_outbox(self, size: Callable[[], int]) -> None:
+        """Export ``skyfence_outbox_entries``: ``size()`` at scrape time."""
+        self._registry.register(_OutboxSize(size))
+
+
+class _OutboxSize(Collector):
+    def __init__(self, size: Callable[[], int]) -> None:
+        self._size = size
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        yield GaugeMetricFamily(
+            "skyfence_outbox_entries",
+            "Entries in this notifier's outbox (pending, settled within the idempotency "
+            "horizon, cooldown records).",
+            value=self._size(),
+        )
+
+    def describe(self) -> Iterator[GaugeMetricFamily]:
+        return iter(())

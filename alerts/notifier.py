@@ -123,6 +123,20 @@ class DeliveryPolicy:
     stop_grace_s: float = 10.0
 
 
+def _fields(event: AirspaceEvent, **more: object) -> dict[str, object]:
+    """Structured log fields of an event (``--log-format json``): its id, aircraft, zone and
+    type follow it from detection to every delivery attempt."""
+    return {
+        "event_id": event.event_id, "icao24": event.icao24, "zone": event.zone,
+        "type": event.type.value, **more,
+    }  # fmt: skip
+
+
+#: Retriable reasons meaning "the peer said slow down" (``skyfence_deliveries_total``'s
+#: ``rate_limited``): ours (alerts.responses), Slack's Web API error, a bare HTTP 429.
+_RATE_LIMITED = frozenset({"rate_limited", "ratelimited", "http_429"})
+
+
 class Notifier:
     """Routes events and delivers alerts through per-channel workers (module docstring)."""
 
@@ -162,6 +176,7 @@ class Notifier:
             )
         self.cooldowns = Cooldowns(self.router.config.cooldown_s)
         self.outbox: OutboxStore = outbox if outbox is not None else DictOutbox()
+        metrics.watch_outbox(lambda: sum(1 for _ in self.outbox.scan()))
         self.policy = policy or DeliveryPolicy()
         self.enricher = enricher or Enricher()
         self._dead_letter = dead_letter
@@ -277,10 +292,13 @@ class Notifier:
             fresh = [n for n in fresh if n not in held]
             if held:
                 metrics.events.labels("held_backlog").inc()
+                for name in held:
+                    metrics.outcomes.labels(name, "held").inc()
                 self.held += 1
                 log.info(
                     "held %s %s %s: event time lags wall time by %.0f s (> %.0f s; replay off)",
                     event.type.value, event.icao24, event.event_id, lag_s, self.policy.max_lag_s,
+                    extra=_fields(event, reason="backlog"),
                 )  # fmt: skip
             if not fresh:
                 return event
@@ -288,6 +306,8 @@ class Notifier:
         if not self.cooldowns.allow(key, event.observed_ts):
             self._record(event, partition, fresh, EntryState.SUPPRESSED, "cooldown", now_s)
             metrics.events.labels("suppressed_cooldown").inc()
+            for name in fresh:
+                metrics.outcomes.labels(name, "suppressed").inc()
             return event
         if self.cooldowns.window_s > 0:
             # Durable, so a restart (or the next owner of the partition) keeps the window.
@@ -350,6 +370,15 @@ class Notifier:
         self._write(entry)
         self.delivered += 1
         self.metrics.deliveries.labels(entry.channel, "delivered").inc()
+        self.metrics.outcomes.labels(entry.channel, "sent").inc()
+        log.info(
+            "alert %s (%s %s) delivered to %s after %d attempt(s)",
+            entry.event_id, job.event.type.value, job.event.icao24, entry.channel, attempts,
+            extra=_fields(job.event, channel=entry.channel, attempt=attempts),
+        )  # fmt: skip
+        self.metrics.delivery_latency.labels(entry.channel).observe(
+            max(0.0, now_s - job.entry.created_s)
+        )
         lag_s = now_s - job.event.observed_ts
         if lag_s <= self.policy.max_lag_s:
             self.metrics.latency.labels(entry.channel).observe(max(0.0, lag_s))
@@ -361,10 +390,14 @@ class Notifier:
         self._write(entry)
         self.dead += 1
         log.error(
-            "alert %s to %s given up after %d attempt(s): %s",
-            entry.event_id, entry.channel, attempts, reason,
+            "alert %s (%s) to %s given up after %d attempt(s): %s",
+            entry.event_id, job.event.icao24, entry.channel, attempts, reason,
+            extra=_fields(job.event, channel=entry.channel, attempt=attempts, reason=reason),
         )  # fmt: skip
         self.metrics.deliveries.labels(entry.channel, "dead_letter").inc()
+        if not reason.startswith("retries_exhausted:"):
+            self.metrics.outcomes.labels(entry.channel, "rejected").inc()
+        self.metrics.outcomes.labels(entry.channel, "dead_lettered").inc()
         self.metrics.dead_letters.labels(entry.channel, reason).inc()
         self.metrics.pending.labels(entry.channel).set(self.workers[entry.channel].pending - 1)
         await self._send_dead_letter(
@@ -379,9 +412,12 @@ class Notifier:
 
     def _retrying(self, job: Job, reason: str, delay_s: float) -> None:
         self.metrics.retries.labels(job.entry.channel, reason).inc()
+        outcome = "rate_limited" if reason in _RATE_LIMITED else "retried"
+        self.metrics.outcomes.labels(job.entry.channel, outcome).inc()
         log.warning(
-            "alert %s to %s failed (%s); retrying in %.1f s",
-            job.entry.event_id, job.entry.channel, reason, delay_s,
+            "alert %s (%s) to %s failed (%s); retrying in %.1f s",
+            job.entry.event_id, job.event.icao24, job.entry.channel, reason, delay_s,
+            extra=_fields(job.event, channel=job.entry.channel, reason=reason),
         )  # fmt: skip
 
     def _write(self, entry: OutboxEntry) -> None:

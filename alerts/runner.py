@@ -37,6 +37,8 @@ from alerts.secrets import Secret
 from streams.app import TrackerApp, create_tracker_app
 from streams.config import StreamSettings
 from streams.errors import ConfigError
+from streams.health import Operations, serve_operations
+from streams.kafka_auth import client_kwargs
 from streams.metrics import TrackerMetrics
 from streams.models import AirspaceEvent, EventType
 from streams.producer import PositionPublisher, replay
@@ -267,9 +269,12 @@ async def worker(
     say = _stderr
     zones = load_zones(settings.zones)
     registry = CollectorRegistry()
-    metrics_runner = None
-    if settings.metrics_port:
-        metrics_runner = await serve_metrics(registry, settings.metrics_host, settings.metrics_port)
+    ops = None
+    if settings.metrics_port:  # bound first: a port in use fails before any broker work
+        ops = await serve_operations(
+            registry, [], settings.metrics_host, settings.metrics_port,
+            stall_after_s=settings.stall_after_s, role=role,
+        )  # fmt: skip
     try:
         async with (
             desk_channels(alert_settings, zones, secrets=secrets) as (built, enricher),
@@ -279,8 +284,10 @@ async def worker(
                 settings, bootstrap, built, enricher, alert_settings, role=role, registry=registry
             )
             try:
-                if metrics_runner is not None:
-                    say(f"metrics on http://{settings.metrics_host}:{settings.metrics_port}/metrics")
+                if ops is not None:
+                    ops.watch_apps(_apps(pipeline))
+                    base = f"http://{settings.metrics_host}:{settings.metrics_port}"
+                    say(f"serving {base}/metrics, {base}/healthz, {base}/readyz")
                 channels = ", ".join(c.name for c in built.channels) or "(none)"
                 say(
                     f"worker ({role}) running on {bootstrap}, zones {', '.join(settings.zones)}"
@@ -291,8 +298,8 @@ async def worker(
             finally:
                 await stop_within(pipeline, settings.shutdown_timeout_s)
     finally:
-        if metrics_runner is not None:
-            await metrics_runner.cleanup()
+        if ops is not None:
+            await ops.stop()
     return 0
 
 
@@ -303,6 +310,46 @@ async def stop_within(pipeline: Pipeline, timeout_s: float) -> None:
         await asyncio.wait_for(pipeline.stop(), timeout=timeout_s)
     except TimeoutError:
         log.error("graceful stop did not finish within %.0f s; stopping anyway", timeout_s)
+
+
+def _apps(pipeline: Pipeline) -> list[Any]:
+    """The Faust apps a pipeline runs (the tracker's, the notifier's, or both)."""
+    return [a.app for a in (pipeline.tracker_app, pipeline.notifier_app) if a is not None]
+
+
+async def _serve_ops(pipeline: Pipeline, settings: StreamSettings, say: Any) -> Operations:
+    """/metrics, /healthz, /readyz and the progress watchdog over the pipeline's apps."""
+    ops = await serve_operations(
+        pipeline.registry,
+        _apps(pipeline),
+        settings.metrics_host,
+        settings.metrics_port,
+        stall_after_s=settings.stall_after_s,
+    )
+    base = f"http://{settings.metrics_host}:{settings.metrics_port}"
+    say(f"serving {base}/metrics, {base}/healthz, {base}/readyz")
+    return ops
+
+
+#: Where ``skyfence demo --serve`` serves when no port is set.
+DEMO_SERVE_PORT = 9108
+
+
+async def _serve_until_stopped(pipeline: Pipeline, settings: StreamSettings, say: Any) -> None:
+    """``demo --serve``: the endpoints and the running worker until SIGINT or SIGTERM."""
+    settings = dataclasses.replace(settings, metrics_port=settings.metrics_port or DEMO_SERVE_PORT)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    ops = await _serve_ops(pipeline, settings, say)
+    say("the worker keeps running; Ctrl-C stops")
+    try:
+        await stop.wait()
+    finally:
+        await ops.stop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
 
 
 async def _start_desk(
@@ -361,7 +408,9 @@ async def replay_file(
         _stderr("skyfence replay: --broker (or SKYFENCE_BROKER) is required")
         return 2
     await ensure_topics(settings.broker, settings)
-    producer = AIOKafkaProducer(bootstrap_servers=settings.broker, linger_ms=5, acks="all")
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.broker, linger_ms=5, acks="all", **client_kwargs(settings)
+    )
     await producer.start()
     try:
         started = time.monotonic()
@@ -449,8 +498,13 @@ async def demo(
     alert_settings: AlertSettings | None = None,
     secrets: Mapping[str, Secret] | None = None,
     maps_dir: Path | None = None,
+    serve: bool = False,
 ) -> int:
     """``skyfence demo``: embedded broker, worker and replay in one process; prints alerts.
+
+    With ``serve`` the worker keeps running after the replay, with /metrics, /healthz and
+    /readyz on ``settings.metrics_host:metrics_port`` (127.0.0.1:9108 unless set), until
+    SIGINT or SIGTERM.
 
     The seed is a 2023 recording, so the notifier runs in replay mode (flood control off):
     with ``--slack-webhook`` or ``--telegram-*`` the alerts really go out, rate-limited.
@@ -493,7 +547,9 @@ async def demo(
 
         pipeline.bundle.listeners.append(on_event)
         try:
-            producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, acks="all")
+            producer = AIOKafkaProducer(
+                bootstrap_servers=bootstrap, linger_ms=5, acks="all", **client_kwargs(settings)
+            )
             await producer.start()
             try:
                 stats = await replay(
@@ -505,6 +561,8 @@ async def demo(
             done = await _wait_until_drained(
                 pipeline, stats.sent + stats.watermarks, deadline=t_start + timeout_s
             )
+            if serve:
+                await _serve_until_stopped(pipeline, settings, say)
         finally:
             await pipeline.stop()
     bundle, notifier = pipeline.bundle, pipeline.notifier

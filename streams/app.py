@@ -48,6 +48,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from time import perf_counter
 from typing import Any
 
 import faust
@@ -66,6 +67,7 @@ from streams.codec import (
 )
 from streams.config import StreamSettings
 from streams.errors import DecodeError, SkyfenceError
+from streams.kafka_auth import faust_credentials
 from streams.metrics import TrackerMetrics
 from streams.models import AirspaceEvent, PositionReport, Watermark
 from streams.offset_watch import OffsetResetWatch
@@ -115,7 +117,8 @@ def faust_settings(settings: StreamSettings, bootstrap: str) -> dict[str, Any]:
         "datadir": settings.data_dir,
         "web_enabled": False,
         "topic_partitions": settings.partitions,
-        "topic_replication_factor": 1,
+        "topic_replication_factor": settings.replication_factor,
+        "broker_credentials": faust_credentials(settings),
         "consumer_auto_offset_reset": "earliest",
         "producer_acks": -1,
         "table_standby_replicas": 0,
@@ -241,6 +244,11 @@ class TrackerApp:
                 "event", self.events, key=event.icao24.encode(), value=encode_event(event)
             )
             self.metrics.events.labels(event.type.value, event.zone).inc()
+            log.info(
+                "event %s: %s %s zone %s", event.event_id, event.type.value, event.icao24,
+                event.zone, extra={"event_id": event.event_id, "icao24": event.icao24,
+                                   "zone": event.zone, "type": event.type.value},
+            )  # fmt: skip
             self.emitted += 1
             for listener in self.listeners:
                 listener(event)
@@ -613,11 +621,19 @@ def create_tracker_app(
     app.on_produce_error = lambda exc: metrics.produce_failures.labels("state").inc()  # type: ignore[attr-defined]
     bundle.offset_watch = OffsetResetWatch(metrics.offset_resets)
     bundle.offset_watch.install()
+    metrics.watch_zones(
+        lambda: ((p.queue.watermark, p.states.values()) for p in bundle.partitions.values()),
+        tracker.zones,
+    )
 
     async def tracker_agent(stream: Any) -> None:
         async for event in stream.events():
             message = event.message
+            before, started = bundle.handled, perf_counter()
             await bundle.handle_safely(message)
+            metrics.processed(
+                message.partition, perf_counter() - started, bundle.handled - before, clock()
+            )
 
     app.agent(positions, name="tracker")(tracker_agent)
 

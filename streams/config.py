@@ -1,24 +1,20 @@
-"""Settings of the stream side, declared once, typed and frozen, read at the entry point.
+"""Settings of the stream side: a typed, frozen view of :class:`streams.settings.Settings`.
 
 Every setting has an environment variable, a unit in its name where it has one, a default and
-one line of documentation. Nothing is read at import time: call :meth:`StreamSettings.from_env`.
+one line of documentation. :meth:`StreamSettings.from_env` loads them through
+:class:`~streams.settings.Settings` (pydantic-settings: environment, ``*_FILE`` secrets, a
+TOML file, flags), the one loader and converter of the process. Nothing is read at import
+time.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 
-from streams.errors import ConfigError
+from pydantic import SecretStr
 
 __all__ = ["StreamSettings"]
-
-_FLOAT_FIELDS = frozenset(
-    {"session_timeout_s", "watermark_max_skew_s", "watermark_max_future_s", "shutdown_timeout_s"}
-)
-_BOOLEANS = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False, "": False}
-
 
 @dataclass(frozen=True, slots=True)
 class StreamSettings:
@@ -38,10 +34,13 @@ class StreamSettings:
     partitions: int = 4
     #: SKYFENCE_ZONES: comma-separated zone specs: built-in ids or GeoJSON paths.
     zones: tuple[str, ...] = ("dprk",)
-    #: SKYFENCE_METRICS_PORT: port of the Prometheus /metrics endpoint; 0 = off.
+    #: SKYFENCE_METRICS_PORT: port of the /metrics, /healthz and /readyz endpoints; 0 = off.
     metrics_port: int = 0
-    #: SKYFENCE_METRICS_HOST: address the /metrics endpoint binds to.
+    #: SKYFENCE_METRICS_HOST: address those endpoints bind to (0.0.0.0 in a container).
     metrics_host: str = "127.0.0.1"
+    #: SKYFENCE_STALL_AFTER_S: liveness fails after this long without progress while
+    #: partitions are assigned and lag is not shrinking (the progress watchdog).
+    stall_after_s: float = 120.0
     #: SKYFENCE_SESSION_TIMEOUT_S: consumer-group session timeout: a dead worker's partitions
     #: move after this. Apache Kafka refuses < 6 s by default; the embedded Tansu uses 2 s.
     session_timeout_s: float = 10.0
@@ -62,40 +61,30 @@ class StreamSettings:
     shutdown_timeout_s: float = 30.0
     #: SKYFENCE_DATA_DIR: Faust's data directory (table stores, local state).
     data_dir: str = field(default="/tmp/skyfence-data")
+    #: SKYFENCE_REPLICATION_FACTOR: replication factor of the topics skyfence creates.
+    replication_factor: int = 1
+    #: SKYFENCE_SECURITY_PROTOCOL: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL.
+    security_protocol: str = "PLAINTEXT"
+    #: SKYFENCE_SASL_MECHANISM: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512.
+    sasl_mechanism: str = "PLAIN"
+    #: SKYFENCE_SASL_USERNAME: SASL user name.
+    sasl_username: str = ""
+    #: SKYFENCE_SASL_PASSWORD (or _FILE): SASL password; a SecretStr (its repr is masked).
+    sasl_password: SecretStr | None = field(default=None, repr=False)
+    #: SKYFENCE_SSL_CAFILE: PEM CA file for the brokers' certificates; empty = the system's.
+    ssl_cafile: str = ""
+    #: SKYFENCE_SSL_CERTFILE: PEM client certificate; empty = none.
+    ssl_certfile: str = ""
+    #: SKYFENCE_SSL_KEYFILE: PEM key of the client certificate (if not in the certificate file).
+    ssl_keyfile: str = ""
+    #: SKYFENCE_SSL_CHECK_HOSTNAME: check that a broker's certificate names its host.
+    ssl_check_hostname: bool = True
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> StreamSettings:
-        """Build settings from ``SKYFENCE_*`` variables, then apply non-None ``overrides``."""
-        env = os.environ if env is None else env
-        values: dict[str, object] = {}
-        for f in fields(cls):
-            raw = env.get(f"SKYFENCE_{f.name.upper()}")
-            if raw is None:
-                continue
-            if f.name in _FLOAT_FIELDS:
-                try:
-                    values[f.name] = float(raw)
-                except ValueError:
-                    raise ConfigError(f"SKYFENCE_{f.name.upper()} must be a number") from None
-                if not 0.0 <= values[f.name] < float("inf"):  # type: ignore[operator]
-                    raise ConfigError(f"SKYFENCE_{f.name.upper()} must be a finite number >= 0")
-            elif f.name == "live":
-                if raw.strip().lower() not in _BOOLEANS:
-                    raise ConfigError("SKYFENCE_LIVE must be 1/true/yes or 0/false/no")
-                values[f.name] = _BOOLEANS[raw.strip().lower()]
-            elif f.name in ("partitions", "metrics_port"):
-                try:
-                    values[f.name] = int(raw)
-                except ValueError:
-                    raise ConfigError(f"SKYFENCE_{f.name.upper()} must be an integer") from None
-            elif f.name == "zones":
-                values[f.name] = tuple(s.strip() for s in raw.split(",") if s.strip())
-            else:
-                values[f.name] = raw
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        settings = cls(**values)  # type: ignore[arg-type]
-        if settings.partitions < 1:
-            raise ConfigError("SKYFENCE_PARTITIONS must be at least 1")
-        if not settings.zones:
-            raise ConfigError("SKYFENCE_ZONES must name at least one zone")
-        return settings
+        """Build from :class:`streams.settings.Settings` (flags ``overrides`` (None = not
+        given), ``SKYFENCE_*`` variables, the TOML file, defaults): the one loader."""
+        from streams.settings import Settings
+
+        settings = Settings.load(env, overrides=overrides)
+        return cls(**{f.name: getattr(settings, f.name) for f in fields(cls)})

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from streams.config import StreamSettings
@@ -29,7 +29,11 @@ _CONNECT_RETRY_S = 1.0
 
 
 async def connect_admin(
-    bootstrap: str, *, timeout_s: float = CONNECT_TIMEOUT_S, request_timeout_s: float = 30.0
+    bootstrap: str,
+    *,
+    timeout_s: float = CONNECT_TIMEOUT_S,
+    request_timeout_s: float = 30.0,
+    security: Mapping[str, Any] | None = None,
 ) -> Any:
     """A started ``AIOKafkaAdminClient`` for ``bootstrap``, retrying for up to ``timeout_s``;
     raises :class:`~streams.errors.BrokerError` naming the address, the attempts and the last
@@ -45,7 +49,9 @@ async def connect_admin(
     while True:
         attempts += 1
         admin = AIOKafkaAdminClient(
-            bootstrap_servers=bootstrap, request_timeout_ms=int(request_timeout_s * 1000)
+            bootstrap_servers=bootstrap,
+            request_timeout_ms=int(request_timeout_s * 1000),
+            **(security or {}),  # streams.kafka_auth.client_kwargs: TLS and SASL
         )
         level = kafka_log.level
         kafka_log.setLevel(logging.CRITICAL)
@@ -88,11 +94,15 @@ async def ensure_topics(
     :data:`CONNECT_TIMEOUT_S` (see :func:`connect_admin`)."""
     from aiokafka.admin import NewTopic
 
-    admin = await connect_admin(bootstrap, request_timeout_s=timeout_s)
+    from streams.kafka_auth import client_kwargs
+
+    admin = await connect_admin(
+        bootstrap, request_timeout_s=timeout_s, security=client_kwargs(settings)
+    )
     try:
         existing = set(await admin.list_topics())
         wanted = [
-            NewTopic(name, num_partitions=parts, replication_factor=1)
+            NewTopic(name, num_partitions=parts, replication_factor=settings.replication_factor)
             for name, parts in (
                 (settings.positions_topic, settings.partitions),
                 (settings.events_topic, settings.partitions),

@@ -35,7 +35,14 @@ Command line: ``python -m tests.support.brokers fetch`` pre-fetches Kafka and pr
 directory; ``python -m tests.support.brokers tansu`` or ``... kafka`` starts one broker,
 prints its bootstrap address on stdout and runs until Ctrl-C.
 
-Out of scope: TLS, SASL, multi-node clusters, tuning for throughput, Windows (process groups,
+Secured listeners: ``extra_listeners={"SECURE": "SASL_SSL"}`` adds a listener beside the
+PLAINTEXT one (which stays the inter-broker listener and the readiness probe's), on its own
+loopback port (:meth:`ApacheKafkaBroker.listener_bootstrap`); its TLS and SASL settings go in
+``properties`` (``listener.name.secure.*``), and ``scram_users`` (``"SCRAM-SHA-256=[name=u,
+password=p]"``) are written into the storage at format time (KRaft keeps SCRAM credentials in
+its metadata). The caller makes the certificates (tests/integration/test_kafka_security.py).
+
+Out of scope: multi-node clusters, tuning for throughput, Windows (process groups,
 ``fcntl`` locking and ``prctl`` are POSIX/Linux), and downloading Java or Maven.
 """
 
@@ -356,8 +363,14 @@ class ApacheKafkaBroker(SubprocessBroker):
         properties: Mapping[str, str] | None = None,
         jvm_opts: Sequence[str] | None = None,
         start_attempts: int = START_ATTEMPTS,
+        extra_listeners: Mapping[str, str] | None = None,
+        scram_users: Sequence[str] = (),
     ) -> None:
         super().__init__(work_dir=work_dir, start_attempts=start_attempts)
+        #: Listener name -> security protocol, beside PLAINTEXT (e.g. {"SECURE": "SASL_SSL"}).
+        self._extra_listeners = dict(extra_listeners or {})
+        self._extra_ports: dict[str, int] = {}
+        self._scram_users = list(scram_users)
         self._version = resolve_kafka_version(version)
         self._cache_dir = cache_dir
         self._properties = dict(properties or {})
@@ -377,6 +390,12 @@ class ApacheKafkaBroker(SubprocessBroker):
         if self._controller_port is None:
             raise BrokerError(f"{self.name} broker has not been started")
         return self._controller_port
+
+    def listener_bootstrap(self, name: str, host: str = LOOPBACK) -> str:
+        """``host:port`` of the extra listener ``name`` (started broker only)."""
+        if name not in self._extra_ports:
+            raise BrokerError(f"{self.name} broker has no started listener {name!r}")
+        return f"{host}:{self._extra_ports[name]}"
 
     @property
     def data_dir(self) -> Path:
@@ -445,6 +464,11 @@ class ApacheKafkaBroker(SubprocessBroker):
             # Tests join groups one consumer at a time: do not wait 3 s for more.
             "group.initial.rebalance.delay.ms": "0",
         }
+        for name, protocol in self._extra_listeners.items():
+            address = f"{name}://{LOOPBACK}:{self._extra_ports[name]}"
+            props["listeners"] += "," + address
+            props["advertised.listeners"] += "," + address
+            props["listener.security.protocol.map"] += f",{name}:{protocol}"
         props.update(self._properties)
         return props
 
@@ -482,6 +506,12 @@ logger.server.level = INFO
             self._port, self._controller_port = free_port(), free_port()
             while self._controller_port == self._port:
                 self._controller_port = free_port()
+            self._extra_ports = {}
+            for name in self._extra_listeners:
+                port = free_port()
+                while port in (self._port, self._controller_port, *self._extra_ports.values()):
+                    port = free_port()
+                self._extra_ports[name] = port
             # A failed first attempt may have left a half-formed quorum behind.
             shutil.rmtree(self.data_dir, ignore_errors=True)
         lines = [f"{key}={value}" for key, value in self._server_properties().items()]
@@ -499,6 +529,7 @@ logger.server.level = INFO
             self._cluster_id,
             "-c",
             str(self.work_dir / "server.properties"),
+            *(arg for user in self._scram_users for arg in ("--add-scram", user)),
         ]
         _append_note(self.log_path, f"formatting storage, cluster id {self._cluster_id}")
         with self.log_path.open("ab") as out:
