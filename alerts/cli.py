@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import logging
 import os
 import shutil
 import stat
@@ -235,7 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="keep the worker running after the replay, serving /metrics, /healthz and /readyz "
         "on 127.0.0.1:9108 (SKYFENCE_METRICS_HOST, --metrics-port) until Ctrl-C",
     )  # fmt: skip
-    p.add_argument("--metrics-port", type=int, help="port for --serve (default 9108)")
+    p.add_argument("--metrics-port", type=_port, help="port for --serve (default 9108)")
     _add_alerts(p, worker=False)
 
     p = sub.add_parser("worker", help="run the tracker and/or the notifier until stopped")
