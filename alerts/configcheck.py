@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import IO
 
-from alerts.routing import RoutingConfig
+from alerts.routing_config import RoutingConfig
 from alerts.secrets import secret_from_env
 from streams.errors import ConfigError, SkyfenceError
 from streams.settings import SettingError, Settings, env_name

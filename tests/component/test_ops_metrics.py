@@ -13,7 +13,8 @@ from alerts.errors import DeliveryError
 from alerts.metrics import NotifierMetrics
 from alerts.notifier import DeliveryPolicy, Notifier
 from alerts.retry import Backoff
-from alerts.routing import ChannelSpec, Router, RoutingConfig, Rule
+from alerts.routing import Router
+from alerts.routing_config import ChannelSpec, RoutingConfig, Rule
 from streams.codec import encode_event
 from streams.metrics import TrackerMetrics, nearby_box
 from streams.models import AirspaceEvent, Confidence, EventType, make_event_id

@@ -22,7 +22,7 @@ from alerts.config import (
     WEBHOOK_URL_ENV,
     AlertSettings,
 )
-from alerts.routing import RoutingConfig
+from alerts.routing_config import RoutingConfig
 from streams.config import StreamSettings
 from streams.settings import CONFIG_ENV, SECRET_FIELDS, Settings, env_name
 
