@@ -297,6 +297,7 @@ class TrackerApp:
             part = self._partition(partition)
             refused = self._refuse_watermark(part, decoded.ts)
             if refused is not None:
+                self.watermarks += 1  # a watermark message all the same (summaries, waits)
                 await self._dead_letter(key, value, *refused)
                 return
             await self._advance(partition, part, decoded.ts)
@@ -502,10 +503,12 @@ class TrackerApp:
     def _refuse_watermark(self, part: PartitionTracker, ts: float) -> tuple[str, str] | None:
         """``(reason, detail)`` when a producer watermark is out of bounds, else ``None``.
 
-        Bounds: at most ``watermark_max_skew_s`` ahead of the partition's latest position
-        (so a watermark never runs ahead of what the partition has seen by more than the
-        tracker's timers need), and on a live topic at most ``watermark_max_future_s`` ahead
-        of the wall clock. A watermark at or behind the partition's event time is harmless.
+        Bounds: on a live topic, at most ``watermark_max_future_s`` ahead of the wall clock
+        (an idle partition's watermarks are what fire its timers, so they may run ahead of its
+        positions); on a replayed topic, at most ``watermark_max_skew_s`` ahead of the
+        partition's latest position (so a watermark never runs ahead of what the partition has
+        seen by more than the tracker's timers need). A watermark at or behind the partition's
+        event time is harmless.
         """
         if ts <= part.queue.watermark:
             return None
@@ -516,7 +519,7 @@ class TrackerApp:
                 f"watermark {ts:.3f} is more than {settings.watermark_max_future_s:g} s "
                 "ahead of the wall clock",
             )
-        if ts > part.latest_position_ts + settings.watermark_max_skew_s:
+        if not settings.live and ts > part.latest_position_ts + settings.watermark_max_skew_s:
             latest = part.latest_position_ts
             return (
                 "watermark_ahead",

@@ -203,6 +203,7 @@ async def test_defect_2_watermark_on_an_empty_partition_and_skew_zero() -> None:
     await bundle.handle(None, encode_watermark(T0), 3)  # at the latest position: harmless
     await bundle.handle(None, encode_watermark(T0 + 1), 3)
     assert _reasons(bundle) == ["watermark_ahead", "watermark_ahead"]
+    assert bundle.watermarks == 3  # refused ones are watermark messages too (summaries)
 
 
 async def test_defect_2_live_topic_bounds_watermarks_by_the_wall_clock() -> None:
@@ -213,6 +214,20 @@ async def test_defect_2_live_topic_bounds_watermarks_by_the_wall_clock() -> None
     await bundle.handle(None, encode_watermark(T0 + 3600), 0)
     assert _reasons(bundle) == ["watermark_future"]
     assert bundle.partitions[0].queue.watermark == T0 + 59
+
+
+async def test_live_idle_partition_takes_watermarks_ahead_of_its_positions() -> None:
+    # Live, the wall clock bounds watermarks; an idle partition's watermarks (no position for
+    # longer than the skew) are what fire its timers, so they are not refused.
+    settings = StreamSettings(live=True, watermark_max_future_s=60.0, watermark_max_skew_s=900.0)
+    bundle, _ = _shell(settings, clock_s=T0 + 4000)
+    await bundle.handle(None, encode_watermark(T0), 1)  # no position yet
+    for i in range(10):
+        await bundle.handle(b"7278a2", _fix(i), 0)
+    await bundle.handle(None, encode_watermark(T0 + 3600), 0)
+    assert _reasons(bundle) == []
+    assert bundle.partitions[0].queue.watermark == T0 + 3600
+    assert bundle.watermarks == 2
 
 
 def test_watermark_bounds_are_settings() -> None:
