@@ -8,6 +8,10 @@
   point-in-zone check, no Faust; prints positions/s.
 - ``rawsend``: raw aiokafka sending a recording's lines one message each (keyed by icao24,
   the replay command's producer settings); prints positions/s.
+- ``faustmin``: the issue's "minimal faust-streaming agent with a table written on change"
+  (orjson decode, point-in-zone, a table write when the inside/outside flag changes), with
+  the worker's Faust settings and tuning, so a difference between it and ``worker`` is ours;
+  prints progress lines like ``worker``.
 - ``live``: live load for the latency run: a :class:`~tests.bench.traffic.Fleet` stamped with
   wall time (``--aircraft`` positions/s at 1 Hz), sent in per-partition batches every 20 ms.
 
@@ -174,10 +178,11 @@ async def worker(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    pipeline = await start_pipeline(settings, args.bootstrap, channels)
+    pipeline = await start_pipeline(settings, args.bootstrap, channels, role=args.pipeline_role)
     loop.add_signal_handler(signal.SIGUSR1, _dump_tasks, pipeline.bundle.app)
     bundle = pipeline.bundle
     emit(ev="started", t=time.time(), rss_kb=rss_kb())
+    profiler = _start_profile(args.profile)
     last_handled = -1
     last_emit = 0.0
     try:
@@ -199,10 +204,94 @@ async def worker(args: argparse.Namespace) -> None:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 0.02)
     finally:
+        _stop_profile(profiler, args.profile)
         await pipeline.stop()
         if session is not None:
             await session.close()
-    emit(ev="stopped", t=time.time())
+    emit(ev="stopped", t=time.time(), cpu_s=_cpu_s())
+
+
+def _cpu_s() -> float:
+    """CPU seconds (user + system) this process has used: the cores a stage used."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _start_profile(path: str) -> Any:
+    """cProfile from now on when ``path`` is set (dumped by :func:`_stop_profile`)."""
+    if not path:
+        return None
+    import cProfile
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    return profiler
+
+
+def _stop_profile(profiler: Any, path: str) -> None:
+    if profiler is not None:
+        profiler.disable()
+        profiler.dump_stats(path)
+
+
+async def faustmin(args: argparse.Namespace) -> None:
+    """A minimal Faust agent over the positions topic: decode, point-in-zone, a table write
+    when an aircraft's inside flag changes. Same Faust settings and tuning as the worker."""
+    import logging
+
+    import faust
+
+    from streams import faust_tuning
+    from streams.app import faust_settings, raw_table, raw_topic
+    from streams.config import StreamSettings
+    from streams.zones import builtin_zone
+
+    logging.basicConfig(level=logging.WARNING)
+    settings = StreamSettings(
+        broker=args.bootstrap, app_id=args.app_id, positions_topic=f"{args.prefix}.positions",
+        partitions=args.partitions, session_timeout_s=args.session_timeout_s,
+        data_dir=args.data_dir,
+    )
+    Path(args.data_dir).mkdir(parents=True, exist_ok=True)
+    faust_tuning.apply()
+    app = faust.App(args.app_id, **faust_settings(settings, args.bootstrap))
+    topic = raw_topic(app, settings.positions_topic, settings.partitions)
+    table = raw_table(app, "inside", settings.partitions)
+    contains = builtin_zone("dprk").contains_2d
+    contains(40.0, 125.0)
+    loads = orjson.loads
+    counts = {"handled": 0}
+
+    async def agent(stream: Any) -> None:
+        async for key, value in stream.items():
+            obj = loads(value)
+            inside = b"1" if contains(obj["lat"], obj["lon"]) else b"0"
+            if table.get(key) != inside:
+                table[key] = inside
+            counts["handled"] += 1
+
+    app.agent(topic, name="faustmin")(agent)
+    app.finalize()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await app.start()
+    emit(ev="started", t=time.time(), rss_kb=rss_kb())
+    profiler = _start_profile(args.profile)
+    last = -1
+    try:
+        while not stop.is_set():
+            now = time.time()
+            if counts["handled"] != last:
+                emit(ev="progress", t=now, handled=counts["handled"], rss_kb=rss_kb())
+                last = counts["handled"]
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 0.02)
+    finally:
+        _stop_profile(profiler, args.profile)
+        await app.stop()
+    emit(ev="stopped", t=time.time(), cpu_s=_cpu_s())
 
 
 async def baseline(args: argparse.Namespace) -> None:
@@ -336,6 +425,17 @@ def main(argv: list[str] | None = None) -> None:
     w.add_argument("--session-timeout-s", type=float, default=10.0)
     w.add_argument("--data-dir", default="/tmp/skyfence-bench")
     w.add_argument("--slack-url", default="")
+    w.add_argument("--role", dest="pipeline_role", default="all",
+                   help="tracker, notifier or all (skyfence worker --role)")
+    w.add_argument("--profile", default="", help="cProfile the running worker into this file")
+    fm = sub.add_parser("faustmin")
+    fm.add_argument("--bootstrap", required=True)
+    fm.add_argument("--app-id", required=True)
+    fm.add_argument("--prefix", required=True)
+    fm.add_argument("--partitions", type=int, default=4)
+    fm.add_argument("--session-timeout-s", type=float, default=10.0)
+    fm.add_argument("--data-dir", default="/tmp/skyfence-bench")
+    fm.add_argument("--profile", default="", help="cProfile the running agent into this file")
     b = sub.add_parser("baseline")
     b.add_argument("--bootstrap", required=True)
     b.add_argument("--topic", required=True)
@@ -359,7 +459,7 @@ def main(argv: list[str] | None = None) -> None:
     # crossers start after that warm-up, so alerts measure the steady state.
     lv.add_argument("--first-crosser-s", type=float, default=15.0)
     args = p.parse_args(argv)
-    role = {"worker": worker, "baseline": baseline, "rawsend": rawsend, "live": live}[args.role]
+    role = {"worker": worker, "faustmin": faustmin, "baseline": baseline, "rawsend": rawsend, "live": live}[args.role]
     try:
         import uvloop
         if os.environ.get("SKYFENCE_NO_UVLOOP"):
