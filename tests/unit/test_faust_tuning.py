@@ -66,3 +66,25 @@ async def test_the_guard_still_starts_the_producer_and_serves_transactions() -> 
         assert got == "guarded producer"
         assert topic.guarded == ["guard"]
         assert passes > 0
+
+
+def test_without_monitor_keeps_faust_monitor_out_of_the_sensors() -> None:
+    import faust
+    from faust.sensors import Monitor
+
+    from streams.faust_tuning import without_monitor
+
+    class Mine(Monitor):
+        pass
+
+    plain = faust.App("plain-test", broker="kafka://127.0.0.1:1", store="memory://")
+    plain.on_init_dependencies()
+    assert plain.monitor in set(plain.sensors)  # Faust's default: what we turn off
+
+    app = faust.App("quiet-test", broker="kafka://127.0.0.1:1", store="memory://")
+    without_monitor(app)
+    app.on_init_dependencies()  # where Faust adds its monitor when the app starts
+    assert set(app.sensors) == set()
+    mine = Mine()
+    app.sensors.add(mine)  # other sensors still go in
+    assert set(app.sensors) == {mine}
