@@ -141,6 +141,13 @@ def faust_settings(settings: StreamSettings, bootstrap: str) -> dict[str, Any]:
 #: buffer drain (Faust's own limit is 100 pending messages).
 EBB_EVERY_WRITES = 50
 
+#: Wall-clock seconds between two hints that the front stage would help (at most one a minute).
+SINGLE_HINT_EVERY_S = 60.0
+#: Share of single-position messages over a hint interval above which the worker says so.
+SINGLE_HINT_SHARE = 0.5
+#: Single messages between two looks at the wall clock for the hint.
+SINGLE_HINT_CHECK_EVERY = 1024
+
 #: Event-time interval between sweeps of expired aircraft state in one partition.
 SWEEP_INTERVAL_S = 60.0
 
@@ -205,6 +212,11 @@ class TrackerApp:
     #: Counts and logs the consumer's offset resets (installed by :func:`create_tracker_app`;
     #: whoever stops the app removes it).
     offset_watch: OffsetResetWatch | None = None
+    #: Single-position messages handled (each costs Faust's per-message overhead).
+    single_messages: int = 0
+    #: Hints logged that the front stage would help (see :meth:`_maybe_hint_front`).
+    front_hints: int = 0
+    _hint_window_start: tuple[float, int, int] | None = None
     _writes_since_ebb: int = 0
     _outcome_counters: dict[Outcome, Any] = field(default_factory=dict)
 
@@ -306,6 +318,10 @@ class TrackerApp:
             return
         report = decoded
         assert isinstance(report, PositionReport)
+        self.single_messages += 1
+        metrics.single_messages.inc()
+        if not self.single_messages % SINGLE_HINT_CHECK_EVERY:
+            self._maybe_hint_front()
         icao24 = report.icao24
         icao_key = icao24.encode()
         if key != icao_key:
@@ -341,6 +357,31 @@ class TrackerApp:
             metrics.position_age.observe(max(0.0, self.clock() - ts))
         if result.events:
             await self._emit(result.events)
+
+    def _maybe_hint_front(self) -> None:
+        """At most once a minute (wall clock), when single-position messages were most of
+        the position messages since the last look, log how to put the front stage in front."""
+        now = self.clock()
+        start = self._hint_window_start
+        if start is None:
+            self._hint_window_start = (now, self.messages, self.single_messages)
+            return
+        started_at, messages_then, singles_then = start
+        if now - started_at < SINGLE_HINT_EVERY_S:
+            return
+        self._hint_window_start = (now, self.messages, self.single_messages)
+        messages = self.messages - messages_then
+        singles = self.single_messages - singles_then
+        if messages and singles / messages > SINGLE_HINT_SHARE:
+            self.front_hints += 1
+            log.warning(
+                "%d of the last %d position messages carried one position each (%.0f/s): a "
+                "worker is several times faster on batches. Have producers write to a raw "
+                "topic and run `skyfence ingest kafka://RAW_TOPIC` in front of the workers "
+                "(see the README's Kafka contract); skyfence_single_position_messages_total "
+                "counts them",
+                singles, messages, singles / (now - started_at),
+            )  # fmt: skip
 
     async def handle_safely(self, message: Any) -> None:
         """:meth:`handle` for the agent: no exception escapes, so one message never stops it.

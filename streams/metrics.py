@@ -121,6 +121,13 @@ class TrackerMetrics:
             "skyfence, never bad input. Should stay at zero; alert on any increase.",
             registry=registry,
         )
+        self.single_messages = Counter(
+            "skyfence_single_position_messages_total",
+            "Position messages that carried one position (a third-party producer's form): "
+            "each costs Faust's per-message overhead. Mostly these? Put the front stage "
+            "(skyfence ingest kafka://RAW_TOPIC) in front; see the README's Kafka contract.",
+            registry=registry,
+        )
         self.offset_resets = Counter(
             "skyfence_consumer_offset_resets_total",
             "Fetch positions found out of range and reset to the earliest retained offset, "

@@ -109,3 +109,38 @@ async def test_expired_state_is_swept_from_memory_and_table() -> None:
 def test_partition_tracker_starts_empty() -> None:
     part = PartitionTracker()
     assert part.states == {} and len(part.queue) == 0
+
+
+async def test_single_messages_are_counted_and_the_front_stage_hinted_once_a_minute(caplog: Any) -> None:
+    from streams.app import SINGLE_HINT_CHECK_EVERY
+    from streams.codec import encode_batch
+
+    bundle, _table, registry = _shell()
+    now = [T0]
+    bundle.clock = lambda: now[0]
+
+    def far(i: int) -> bytes:  # a parked aircraft far from every zone, a fix a second
+        return orjson.dumps({"icao24": "7278a2", "ts": T0 + i, "lat": 10.0, "lon": 10.0})
+
+    async def singles(n: int, start: int) -> None:
+        for i in range(start, start + n):
+            await bundle.handle(b"7278a2", far(i), 0)
+
+    caplog.set_level("WARNING", logger="streams.app")
+    await singles(SINGLE_HINT_CHECK_EVERY, 0)  # first look: starts the window
+    now[0] += 30.0
+    await singles(SINGLE_HINT_CHECK_EVERY, SINGLE_HINT_CHECK_EVERY)  # within the minute: quiet
+    assert bundle.front_hints == 0
+    now[0] += 31.0
+    await singles(SINGLE_HINT_CHECK_EVERY, 2 * SINGLE_HINT_CHECK_EVERY)
+    assert bundle.front_hints == 1
+    assert "skyfence ingest kafka://RAW_TOPIC" in caplog.text
+    assert registry.get_sample_value("skyfence_single_position_messages_total") == 3 * SINGLE_HINT_CHECK_EVERY
+    # A minute of mostly batches: single messages counted, no hint.
+    base = 3 * SINGLE_HINT_CHECK_EVERY
+    for k in range(3 * SINGLE_HINT_CHECK_EVERY):
+        await bundle.handle(None, encode_batch([far(base + 2 * k), far(base + 2 * k + 1)]), 0)
+    now[0] += 61.0
+    await singles(SINGLE_HINT_CHECK_EVERY, base + 6 * SINGLE_HINT_CHECK_EVERY)
+    assert bundle.front_hints == 1
+    assert registry.get_sample_value("skyfence_single_position_messages_total") == 4 * SINGLE_HINT_CHECK_EVERY
