@@ -49,11 +49,11 @@ class Child:
     _reader: asyncio.Task[None] | None = None
 
     @classmethod
-    async def start(cls, *args: str) -> Child:
+    async def start(cls, *args: str, env: dict[str, str] | None = None) -> Child:
         spawned = time.time()
         proc = await asyncio.create_subprocess_exec(
             sys.executable, *args, cwd=REPO, stdout=asyncio.subprocess.PIPE,
-            env={**os.environ, "PYTHONPATH": str(REPO)},
+            env={**os.environ, "PYTHONPATH": str(REPO), **(env or {})},
         )
         child = cls(proc, spawned)
         child._reader = asyncio.create_task(child._read())
@@ -115,6 +115,16 @@ async def _worker(bootstrap: str, app_id: str, prefix: str, session_timeout_s: f
         "--session-timeout-s", str(session_timeout_s), "--data-dir", str(WORK / "faust" / app_id),
         "--slack-url", slack_url,
     )
+
+
+async def front_stage(bootstrap: str, prefix: str, raw_topic: str) -> Child:
+    """The front stage (``python -m streams.front``) from ``raw_topic`` into ``prefix``'s
+    positions topic; progress lines on stdout."""
+    env = {"SKYFENCE_POSITIONS_TOPIC": f"{prefix}.positions",
+           "SKYFENCE_EVENTS_TOPIC": f"{prefix}.events", "SKYFENCE_DEAD_LETTER_TOPIC": f"{prefix}.dlq",
+           "SKYFENCE_PARTITIONS": str(PARTITIONS)}
+    return await Child.start("-m", "streams.front", f"kafka://{raw_topic}", "--broker", bootstrap,
+                             "--progress", env=env)
 
 
 def _progress(child: Child) -> list[tuple[float, int]]:
@@ -387,9 +397,12 @@ WORLD_PEAK_RATE = 25_000.0
 
 
 async def latency(bootstrap: str, *, session_timeout_s: float, rate_per_s: float,
-                  duration_s: int = 105, crossers: int = 15) -> dict[str, Any]:
+                  duration_s: int = 105, crossers: int = 15, front: bool = False) -> dict[str, Any]:
     """(d) position produced (its time stamp is the wall time it is sent, to within 20 ms
-    later) -> alert received by a fake Slack webhook, at ``rate_per_s`` positions/s."""
+    later) -> alert received by a fake Slack webhook, at ``rate_per_s`` positions/s.
+
+    ``front=True``: the load goes out as single keyed messages to a raw topic, and the front
+    stage (``python -m streams.front``) batches them into the positions topic."""
     from aiohttp import web
 
     from tests.fakes.peers import FakeSlackWebhook
@@ -403,18 +416,22 @@ async def latency(bootstrap: str, *, session_timeout_s: float, rate_per_s: float
 
     run = uuid.uuid4().hex[:6]
     prefix = app_id = f"lt-{run}"
-    await ensure_topics(bootstrap, _settings(bootstrap, prefix))
+    raw_topic = f"{prefix}.raw"
+    await ensure_topics(bootstrap, _settings(bootstrap, prefix), extra=[(raw_topic, PARTITIONS)])
     out: dict[str, Any] = {}
     async with TimedSlack(lifetime_s=duration_s + 300) as slack:
         child = await _worker(bootstrap, app_id, prefix, session_timeout_s, slack.webhook_url)
+        front_child = await front_stage(bootstrap, prefix, raw_topic) if front else None
         try:
             # Consuming (group joined, partitions assigned), so no alert waits for start-up.
             await child.wait_for(lambda line: line.get("assigned", 0) == PARTITIONS, 60)
             await asyncio.sleep(1.0)
             load = await Child.start(
                 "-m", "tests.bench.procs", "live", "--bootstrap", bootstrap,
-                "--topic", f"{prefix}.positions", "--aircraft", str(int(rate_per_s)),
+                "--topic", raw_topic if front else f"{prefix}.positions",
+                "--aircraft", str(int(rate_per_s)),
                 "--crossers", str(crossers), "--duration-s", str(duration_s),
+                *(["--single"] if front else []),
             )
             await load.finish(duration_s + 120)
             await asyncio.sleep(5.0)  # the last alerts
@@ -424,6 +441,8 @@ async def latency(bootstrap: str, *, session_timeout_s: float, rate_per_s: float
             progress = _progress(child)
             out["latency_worker_handled"] = progress[-1][1] if progress else 0
         finally:
+            if front_child is not None:
+                await front_child.stop()
             await child.stop()
     events = await _read_events(bootstrap, f"{prefix}.events")
     latencies = []

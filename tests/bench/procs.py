@@ -401,6 +401,9 @@ async def live(args: argparse.Namespace) -> None:
                 pending = []
                 for line in part:
                     report = decode_position(line)
+                    if args.single:  # a third-party producer: one keyed message each
+                        pending.append(await publisher.publish(report, line))
+                        continue
                     sent_future = await publisher.add(report, line)
                     if sent_future is not None:
                         pending.append(sent_future)
@@ -455,6 +458,7 @@ def main(argv: list[str] | None = None) -> None:
     lv.add_argument("--crosser-every-s", type=float, default=4.0)
     lv.add_argument("--crosser-lead-s", type=float, default=30.0)
     lv.add_argument("--duration-s", type=int, default=90)
+    lv.add_argument("--single", action="store_true", help="one keyed message per position")
     # The first second brings every aircraft's first fix (each one written to the table):
     # crossers start after that warm-up, so alerts measure the steady state.
     lv.add_argument("--first-crosser-s", type=float, default=15.0)

@@ -81,6 +81,20 @@ ROWS: list[tuple[str, str, Callable[[float], str], str]] = [
      _rate, ""),
     ("`evaluate` on the seed scenario (offline, no Kafka)", "evaluate_seed_positions_per_s",
      _rate, ""),
+    ("(s) single messages: raw aiokafka baseline", "single_baseline_positions_per_s", _rate, ""),
+    ("(s) single messages: minimal Faust agent, table written on change",
+     "single_faust_minimal_positions_per_s", _rate, ""),
+    ("(s) single messages: skyfence worker alone", "single_worker_positions_per_s", _rate,
+     ">= minimal Faust agent"),
+    ("(s) worker alone / minimal Faust agent", "single_worker_vs_faust_minimal", _x, ">= 1.00x"),
+    ("(s) single messages: front stage + worker, end to end",
+     "single_front_worker_positions_per_s", _rate, ">= 100,000/s"),
+    ("(s) front stage + worker / baseline", "single_front_worker_ratio", _x, ">= 0.35"),
+    ("(s) cores used by the front stage over that window", "single_front_cores", _x, ""),
+    ("(s) cores used by the worker over that window (start-up included)",
+     "single_front_worker_cores", _x, ""),
+    ("(s) alert latency p99 through the front stage, 25,000 single messages/s",
+     "single_front_latency_p99_s", _ms, "<= 500 ms"),
 ]
 
 

@@ -9,10 +9,14 @@ object and the table, never asserted. On a fresh machine this fetches the Apache
 - (f) memory per aircraft (tracemalloc on the tracker shell);
 - on Apache Kafka, what users deploy: (h) producers, (a) baseline consumer, (b) one worker,
   (c) two workers, (g) start-up and restart with 20,000 aircraft, (d) alert latency;
-- on Tansu, as a second column: (h), (a), (b).
+- on Tansu, as a second column: (h), (a), (b);
+- on Apache Kafka, single-position messages (:mod:`tests.bench.single`, issue 18): the raw
+  aiokafka baseline, a minimal Faust agent, the worker alone, the front stage plus the worker
+  end to end with the cores each used, and p99 position-to-alert through the front stage at
+  25,000 single messages/s (keys ``single_*``).
 
 ``--quick`` uses less traffic (a smoke run of the harness, figures less steady);
-``--no-tansu`` and ``--no-pipeline`` skip parts. The file is written afresh every run: a
+``--no-tansu``, ``--no-single`` and ``--no-pipeline`` skip parts. The file is written afresh every run: a
 figure not measured this time (skipped, or lost to a stalled worker, see ``worker_stalls``) is
 absent, never carried over from an earlier run.
 """
@@ -67,6 +71,17 @@ PIPELINE_TARGETS: list[tuple[str, str, float, str]] = [
      "than this machine's two cores, so the worker falls behind late in the run "
      "(latency_samples_s rise towards the end); at the world's peak (latency_world_p99_s, "
      "25,000 positions/s) the same path is well under target"),
+    ("single_worker_vs_faust_minimal", ">=", 1.0,
+     "Faust's own per-message machinery (event objects, acks, the stream iterator, the "
+     "consumer's queues) is most of a single message's cost; ours is decoding and "
+     "validating the position (~4 us), the tracker step and the table write of a first fix"),
+    ("single_front_worker_positions_per_s", ">=", 100_000.0,
+     "the front stage's one Python thread: aiokafka record unpacking, orjson validation of "
+     "every position, and aiokafka's producer, beside the worker and the broker on two cores"),
+    ("single_front_worker_ratio", ">=", 0.35, "as single_front_worker_positions_per_s"),
+    ("single_front_latency_p99_s", "<=", 0.5,
+     "the front stage adds a round (a getmany of up to 100 ms, then an acknowledged produce) "
+     "before the worker's own path"),
     ("bytes_per_aircraft", "<", 1024.0, "Python object overhead of the in-memory state"),
     ("startup_s", "<=", 5.0, "Faust start-up and the consumer-group join"),
     ("recovery_s", "<=", 15.0, "changelog recovery of the table"),
@@ -136,6 +151,13 @@ async def _pipeline(args: argparse.Namespace, results: dict[str, Any]) -> None:
         print(f"-- apache kafka {kafka.version} at {kafka.bootstrap}", file=sys.stderr, flush=True)
         results.update(await run_on_broker(kafka, full=True, seconds=seconds))
         results["broker"] = f"apache-kafka {kafka.version}"
+        if not args.no_single:
+            from tests.bench.single import run_single
+
+            results.update(await run_single(kafka.bootstrap, "apache-kafka",
+                                            seconds=4 if args.quick else 10,
+                                            session_timeout_s=10.0,
+                                            latency_duration_s=30 if args.quick else 60))
     if not args.no_tansu:
         with TansuBroker() as tansu:
             print(f"-- tansu {tansu.version} at {tansu.bootstrap}", file=sys.stderr, flush=True)
@@ -149,6 +171,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="less traffic: a smoke run")
     parser.add_argument("--no-tansu", action="store_true", help="Apache Kafka only")
     parser.add_argument("--no-pipeline", action="store_true", help="no broker benchmarks")
+    parser.add_argument("--no-single", action="store_true", help="no single-message stage")
     args = parser.parse_args(argv)
     started = time.monotonic()
     results: dict[str, Any] = {}

@@ -4,7 +4,10 @@ message keyed by icao24, measured in one run on one broker so the figures compar
 - the raw aiokafka baseline on those messages (decode + point-in-zone, no Faust);
 - a minimal faust-streaming agent with a table written on change (``procs faustmin``);
 - the skyfence worker alone on them;
-- (when the front stage is there) the front stage plus the worker, end to end.
+- the front stage (``python -m streams.front``) plus the worker, end to end, over the same
+  messages, with the CPU each process used over the window (cores);
+- (``latency_rate_per_s``) p99 position-to-alert through the front stage, single messages
+  sent live at that rate (25,000/s, the world's peak, by default).
 
 ``python -m tests.bench.single [--broker tansu|kafka] [--seconds N] [--profile DIR]`` runs
 the stage alone; with ``--profile`` the Faust agent and the worker run under cProfile for
@@ -26,10 +29,16 @@ from tests.bench.pipeline import (
     PARTITIONS,
     WORK,
     Child,
+    _backlog_rate,
+    _first_t,
+    _last_increase_t,
     _one_shot,
+    _progress,
     _settings,
     _steady_rate,
     _wait_total,
+    front_stage,
+    latency,
     write_traffic,
 )
 
@@ -89,6 +98,8 @@ async def run_single(
     seconds: int,
     session_timeout_s: float,
     profile_dir: Path | None = None,
+    latency_rate_per_s: float = 25_000.0,
+    latency_duration_s: int = 60,
 ) -> dict[str, Any]:
     """The single-message stage on one broker; figures keyed ``single_*``."""
     WORK.mkdir(parents=True, exist_ok=True)
@@ -147,6 +158,22 @@ async def run_single(
         out["single_worker_vs_faust_minimal"] = (
             out["single_worker_positions_per_s"] / out["single_faust_minimal_positions_per_s"]
         )
+    out.update(await _front_and_worker(bootstrap, broker_name, prefix, n, session_timeout_s))
+    if out.get("single_front_worker_positions_per_s") and base_rate:
+        out["single_front_worker_ratio"] = out["single_front_worker_positions_per_s"] / base_rate
+    if latency_rate_per_s:
+        _say(
+            f"{broker_name}: alert latency through the front stage at "
+            f"{latency_rate_per_s:,.0f} single messages/s"
+        )
+        lat = await latency(
+            bootstrap,
+            session_timeout_s=session_timeout_s,
+            rate_per_s=latency_rate_per_s,
+            duration_s=latency_duration_s,
+            front=True,
+        )
+        out.update({k.replace("latency_", "single_front_latency_", 1): v for k, v in lat.items()})
     for role, path in profiles.items():
         if path.exists():
             print(f"==== {role}: cProfile over its window, top by own time", flush=True)
@@ -157,6 +184,51 @@ async def run_single(
     return out
 
 
+async def _front_and_worker(
+    bootstrap: str, broker_name: str, raw_prefix: str, n: int, session_timeout_s: float
+) -> dict[str, Any]:
+    """The front stage over the pre-loaded single messages (its raw topic) into a fresh
+    positions topic, and a worker on that: positions/s end to end (first position handled
+    to last) and the CPU each process used over that window."""
+    prefix = f"sf-{uuid.uuid4().hex[:6]}"
+    await ensure_topics(bootstrap, _settings(bootstrap, prefix))
+    _say(f"{broker_name}: front stage + worker over {n:,} single messages")
+    app_id = f"worker-{uuid.uuid4().hex[:6]}"
+    worker = await Child.start(
+        "-m", "tests.bench.procs", "worker", "--bootstrap", bootstrap, "--app-id", app_id,
+        "--prefix", prefix, "--partitions", str(PARTITIONS),
+        "--session-timeout-s", str(session_timeout_s), "--data-dir", str(WORK / "faust" / app_id),
+    )  # fmt: skip
+    front = None
+    try:
+        await worker.wait_for(lambda line: line.get("assigned", 0) == PARTITIONS, 120)
+        front = await front_stage(bootstrap, prefix, f"{raw_prefix}.positions")
+        front_cpu_at_start = None
+        while front_cpu_at_start is None:
+            last = front.last("progress")
+            front_cpu_at_start = last["cpu_s"] if last else None
+            await asyncio.sleep(0.05)
+        await _wait_total([worker], n, timeout_s=900, stall_s=60)
+        front_cpu = (front.last("progress") or {}).get("cpu_s", 0.0) - front_cpu_at_start
+    finally:
+        if front is not None:
+            await front.stop()
+        await worker.stop()
+    samples = _progress(worker)
+    t0, t1 = _first_t(samples), _last_increase_t(samples)
+    window = (t1 - t0) if t0 is not None and t1 is not None else 0.0
+    out: dict[str, Any] = {
+        "single_front_worker_positions_per_s": _backlog_rate([worker], n),
+        "single_front_worker_window_s": round(window, 2),
+    }
+    worker_cpu = float((worker.last("stopped") or {}).get("cpu_s", 0.0))
+    if window > 0:
+        out["single_front_cores"] = round(front_cpu / window, 2)
+        # The worker's whole life (start-up included) over the window: errs high.
+        out["single_front_worker_cores"] = round(worker_cpu / window, 2)
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     import json
 
@@ -164,6 +236,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--broker", choices=("tansu", "kafka"), default="tansu")
     parser.add_argument("--seconds", type=int, default=8, help="seconds of 15,000-aircraft traffic")
     parser.add_argument("--profile", type=Path, default=None, help="directory for cProfile files")
+    parser.add_argument(
+        "--latency-rate",
+        type=float,
+        default=25_000.0,
+        help="single messages/s for the latency run through the front stage (0: skip)",
+    )
     args = parser.parse_args(argv)
     from tests.support.brokers import ApacheKafkaBroker, TansuBroker
 
@@ -179,6 +257,7 @@ def main(argv: list[str] | None = None) -> None:
                 seconds=args.seconds,
                 session_timeout_s=timeout,
                 profile_dir=args.profile,
+                latency_rate_per_s=args.latency_rate,
             )
         )
     print(json.dumps(out, indent=2, sort_keys=True))
