@@ -203,3 +203,79 @@ def test_kafka_url() -> None:
     for bad in ("kafka://", "sbs://host:1", "kafka://a/b"):
         with pytest.raises(ValueError):
             parse_kafka_url(bad)
+
+
+class LogConsumer(FakeConsumer):
+    """A raw topic of one partition read in rounds of ``size`` from the committed offset."""
+
+    def __init__(self, values: list[bytes], size: int, committed: int = 0) -> None:
+        super().__init__([], {TP("raw", 0)})
+        self.values, self.size, self.position = values, size, committed
+
+    async def getmany(self, timeout_ms: int = 0, max_records: int | None = None) -> dict[Any, list[Rec]]:
+        start, self.position = self.position, min(len(self.values), self.position + self.size)
+        recs = [Rec(i, None, self.values[i]) for i in range(start, self.position)]
+        return {TP("raw", 0): recs} if recs else {}
+
+
+async def test_a_crash_before_commit_resends_a_round_and_the_worker_still_gives_the_golden_events() -> None:
+    """A front stage killed after publishing rounds it had not committed: the next one starts
+    from the last commit and publishes them again. The tracker drops the repeats, so the
+    seed's events are exactly the golden ones."""
+    from streams.app import TrackerApp
+    from streams.codec import encode_event
+    from streams.config import StreamSettings
+    from streams.metrics import TrackerMetrics
+    from streams.models import PositionReport
+    from streams.replay import read_recording_raw
+    from streams.tracking import Tracker
+    from streams.zones import load_zones
+    from tests.conftest import SEED_GOLDEN, SEED_SCENARIO
+
+    items = [(r, raw) for r, raw in read_recording_raw(SEED_SCENARIO) if isinstance(r, PositionReport)]
+    values = [raw for _, raw in items] + [encode_watermark(max(r.ts for r, _ in items))]
+    producer = FakeProducer()
+    first = LogConsumer(values, 700)
+    stage = _stage(first, producer)
+    for _ in range(10):
+        await stage.run_round()
+    committed = first.commits[-1][TP("raw", 0)]
+    for _ in range(3):  # published, then killed before these rounds' commits
+        await stage.run_round()
+    assert first.position > committed
+    second = LogConsumer(values, 700, committed)
+    stage = _stage(second, producer)
+    while second.position < len(values):
+        await stage.run_round()
+
+    class Sink:
+        async def send(self, **kwargs: Any) -> None:
+            return None
+
+    registry = CollectorRegistry()
+    bundle = TrackerApp(
+        app=None,  # type: ignore[arg-type]
+        settings=StreamSettings(partitions=PARTITIONS),
+        tracker=Tracker(load_zones(["dprk"])),
+        metrics=TrackerMetrics(registry),
+        positions=Sink(), events=Sink(), dead_letters=Sink(), table={},
+        clock=lambda: 0.0, partitions={}, listeners=[],
+    )  # fmt: skip
+    events: list[Any] = []
+    bundle.listeners.append(events.append)
+    for sent in producer.sent:
+        assert sent["topic"] == "pos"
+        partition = sent["partition"]
+        if partition is None:  # a batch of one goes out keyed, to its owner
+            partition = partition_of(sent["key"].decode(), PARTITIONS)
+        await bundle.handle(sent["key"], sent["value"], partition)
+    repeats = sum(
+        registry.get_sample_value("skyfence_positions_total", {"outcome": o}) or 0
+        for o in ("duplicate", "out_of_order")
+    )
+    # Every position, the re-sent ones again, and the end-of-stream watermark on each partition.
+    assert bundle.handled == len(items) + (first.position - committed) + PARTITIONS
+    assert repeats >= first.position - committed
+    key = lambda line: orjson.loads(line)["event_id"]  # noqa: E731
+    got = sorted((encode_event(e) for e in events), key=key)
+    assert got == sorted(SEED_GOLDEN.read_bytes().splitlines(), key=key)
