@@ -10,6 +10,8 @@ shapely; ``tests/unit/test_purity.py`` checks it):
 - ``models``        PositionReport, AirspaceEvent, BadLine: the records (pure)
 - ``codec``         orjson encode/decode with validation: the wire contract (pure)
 - ``producer``      aiokafka publisher keyed by icao24, Kafka timestamp = position time
+- ``front``         the stateless front stage: single messages from a raw topic -> batches
+                    on the positions topic, offsets committed after acknowledgement
 - ``topics``        creates the pipeline's topics with the right partition counts
 - ``app``           the Faust app, topics, table and the tracker agent (thin shell)
 - ``scheduler``     the due queue: timers fire against the watermark before each position (pure)

@@ -26,7 +26,10 @@ and published again. The repeats are harmless: the tracker drops a fix it alread
 Watermarks: a producer watermark on an input partition promises positions up to ``ts`` on
 that partition. The stage forwards, to every positions partition, the lowest watermark over
 the input partitions it owns, once each of them has sent one and only when it rises (after
-the positions read before it are acknowledged). With several front-stage processes on one
+the positions read before it are acknowledged). Until a partition's latest watermark is
+covered by one forwarded, its committed offset stays at that watermark's record, so a crash
+re-reads the promise instead of losing it (only the watermark and what follows it are read
+again: the positions before it are committed). With several front-stage processes on one
 raw topic each forwards its own partitions' promise; run one per raw topic, or let the
 worker's timers move with traffic, when producers send watermarks.
 
@@ -156,6 +159,11 @@ class FrontStage:
         #: Latest producer watermark per input partition (TopicPartition -> ts).
         self._watermarks: dict[Any, float] = {}
         self._forwarded_watermark = float("-inf")
+        #: Offset of the latest watermark record not yet covered by a forwarded one, per
+        #: input partition: commits stop there (module docstring).
+        self._held: dict[Any, int] = {}
+        #: Next offset to commit per input partition (last read + 1).
+        self._next_offsets: dict[Any, int] = {}
         self.stats = FrontStats()
 
     async def run_round(self, timeout_ms: int = 200) -> int:
@@ -191,7 +199,10 @@ class FrontStage:
                     positions += 1
                 elif isinstance(decoded, Watermark):
                     previous = self._watermarks.get(tp, float("-inf"))
-                    self._watermarks[tp] = max(previous, decoded.ts)
+                    if decoded.ts > previous:
+                        self._watermarks[tp] = decoded.ts
+                        if decoded.ts > self._forwarded_watermark:
+                            self._held[tp] = record.offset
                 elif isinstance(decoded, PositionBatch):
                     for report in decoded.reports:
                         sent = await add(report, encode_position(report))
@@ -212,7 +223,10 @@ class FrontStage:
             await self._publisher.publish_watermark(watermark)
             self._forwarded_watermark = watermark
             self.stats.watermarks += 1
-        await self._consumer.commit(offsets)
+            for held_tp in [t for t in self._held if self._watermarks[t] <= watermark]:
+                del self._held[held_tp]
+        self._next_offsets.update(offsets)
+        await self._consumer.commit(self._commit_offsets())
         self.stats.rounds += 1
         self.stats.commits += 1
         self.stats.messages += read
@@ -225,6 +239,17 @@ class FrontStage:
         return read
 
     _batches_counted = 0
+
+    def _commit_offsets(self) -> dict[Any, int]:
+        """What may be committed: every owned partition's next offset, but not past a
+        watermark that is not forwarded yet."""
+        assigned = self._consumer.assignment()
+        out = {}
+        for tp, offset in self._next_offsets.items():
+            if tp in assigned:
+                held = self._held.get(tp)
+                out[tp] = offset if held is None else min(offset, held)
+        return out
 
     def _watermark_to_forward(self) -> float | None:
         """The lowest watermark over the assigned input partitions, when each has one and it

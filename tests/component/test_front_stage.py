@@ -188,11 +188,16 @@ async def test_watermark_forwarded_is_the_lowest_over_owned_partitions_after_pos
     stage = _stage(consumer, producer)
     await stage.run_round()
     assert all("watermark" not in i[0] for _, i in _positions_out(producer))  # tp1 has none yet
+    # Not committed past tp0's watermark until it is forwarded: a crash must re-read it.
+    assert consumer.commits[-1] == {tp0: 1}
     await stage.run_round()
+    # 990 forwarded: it covers tp1's promise, not tp0's (1000), which stays held.
+    assert consumer.commits[-1] == {tp0: 1, tp1: 1}
     out = _positions_out(producer)
     assert out[0][1] == ["7278a2 1000"]  # positions before the promise about them
     assert [i for _, i in out[1:]] == [["watermark 990"]] * PARTITIONS
     await stage.run_round()
+    assert consumer.commits[-1] == {tp0: 2, tp1: 2}  # 1005: tp0 now held at its 1010
     assert [i for _, i in _positions_out(producer)[1 + PARTITIONS :]] == [
         ["watermark 1005"]
     ] * PARTITIONS
@@ -212,13 +217,17 @@ class LogConsumer(FakeConsumer):
         super().__init__([], {TP("raw", 0)})
         self.values, self.size, self.position = values, size, committed
 
-    async def getmany(self, timeout_ms: int = 0, max_records: int | None = None) -> dict[Any, list[Rec]]:
+    async def getmany(
+        self, timeout_ms: int = 0, max_records: int | None = None
+    ) -> dict[Any, list[Rec]]:
         start, self.position = self.position, min(len(self.values), self.position + self.size)
         recs = [Rec(i, None, self.values[i]) for i in range(start, self.position)]
         return {TP("raw", 0): recs} if recs else {}
 
 
-async def test_a_crash_before_commit_resends_a_round_and_the_worker_still_gives_the_golden_events() -> None:
+async def test_a_crash_before_commit_resends_a_round_and_the_worker_still_gives_the_golden_events() -> (
+    None
+):
     """A front stage killed after publishing rounds it had not committed: the next one starts
     from the last commit and publishes them again. The tracker drops the repeats, so the
     seed's events are exactly the golden ones."""
@@ -232,7 +241,9 @@ async def test_a_crash_before_commit_resends_a_round_and_the_worker_still_gives_
     from streams.zones import load_zones
     from tests.conftest import SEED_GOLDEN, SEED_SCENARIO
 
-    items = [(r, raw) for r, raw in read_recording_raw(SEED_SCENARIO) if isinstance(r, PositionReport)]
+    items = [
+        (r, raw) for r, raw in read_recording_raw(SEED_SCENARIO) if isinstance(r, PositionReport)
+    ]
     values = [raw for _, raw in items] + [encode_watermark(max(r.ts for r, _ in items))]
     producer = FakeProducer()
     first = LogConsumer(values, 700)
