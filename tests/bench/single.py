@@ -242,6 +242,7 @@ def main(argv: list[str] | None = None) -> None:
         default=25_000.0,
         help="single messages/s for the latency run through the front stage (0: skip)",
     )
+    parser.add_argument("--latency-seconds", type=int, default=60, help="length of that run")
     args = parser.parse_args(argv)
     from tests.support.brokers import ApacheKafkaBroker, TansuBroker
 
@@ -258,6 +259,7 @@ def main(argv: list[str] | None = None) -> None:
                 session_timeout_s=timeout,
                 profile_dir=args.profile,
                 latency_rate_per_s=args.latency_rate,
+                latency_duration_s=args.latency_seconds,
             )
         )
     print(json.dumps(out, indent=2, sort_keys=True))

@@ -85,6 +85,7 @@ def test_without_monitor_keeps_faust_monitor_out_of_the_sensors() -> None:
     without_monitor(app)
     app.on_init_dependencies()  # where Faust adds its monitor when the app starts
     assert set(app.sensors) == set()
+    assert app.sensors.on_rebalance_start(app)  # not empty: Faust would warn at each rebalance
     mine = Mine()
     app.sensors.add(mine)  # other sensors still go in
     assert set(app.sensors) == {mine}
