@@ -76,12 +76,14 @@ PIPELINE_TARGETS: list[tuple[str, str, float, str]] = [
      "consumer's queues) is most of a single message's cost; ours is decoding and "
      "validating the position (~4 us), the tracker step and the table write of a first fix"),
     ("single_front_worker_positions_per_s", ">=", 100_000.0,
-     "the front stage's one Python thread: aiokafka record unpacking, orjson validation of "
-     "every position, and aiokafka's producer, beside the worker and the broker on two cores"),
+     "not yet profiled on a quiet machine; expected: the front stage's one Python thread "
+     "(aiokafka record unpacking, validation of every position, aiokafka's producer) beside "
+     "the worker and the broker on two cores"),
     ("single_front_worker_ratio", ">=", 0.35, "as single_front_worker_positions_per_s"),
     ("single_front_latency_p99_s", "<=", 0.5,
-     "the front stage adds a round (a getmany of up to 100 ms, then an acknowledged produce) "
-     "before the worker's own path"),
+     "not yet measured on a quiet machine (on a loaded one the load generator itself falls "
+     "behind: latency_loadgen_late_max_s); the front stage adds a round (a getmany of up to "
+     "100 ms, then an acknowledged produce) before the worker's own path"),
     ("bytes_per_aircraft", "<", 1024.0, "Python object overhead of the in-memory state"),
     ("startup_s", "<=", 5.0, "Faust start-up and the consumer-group join"),
     ("recovery_s", "<=", 15.0, "changelog recovery of the table"),
