@@ -680,8 +680,8 @@ def _polygon(rings: Any) -> Polygon:
 
 
 def _read_antimeridian(geom: Any, crossing: Any, what: str) -> tuple[Any, str]:
-    """Read each polygon whose outer ring spans more than 180 deg of longitude (all within
-    +-180) as crossing the antimeridian: its negative longitudes move up by 360 deg (the
+    """Read each polygon whose outer ring spans more than 180 deg of longitude (less than 360,
+    all within +-180) as crossing the antimeridian: its negative longitudes move up by 360 deg (the
     zone is later split back into [-180, 180]). ``crossing`` is the file's ``antimeridian``
     property: ``False`` keeps the literal, wide reading. Returns the geometry and the reading
     taken (see :attr:`Zone.antimeridian`)."""
@@ -691,7 +691,8 @@ def _read_antimeridian(geom: Any, crossing: Any, what: str) -> tuple[Any, str]:
     wide = []
     for polygon in polygons:
         min_lon, _, max_lon, _ = polygon.exterior.bounds
-        if max_lon - min_lon > 180.0 and min_lon >= -180.0 and max_lon <= 180.0:
+        # (a ring from -180 to 180 is a band around the globe: crossing would leave nothing)
+        if 180.0 < max_lon - min_lon < 360.0 and min_lon >= -180.0 and max_lon <= 180.0:
             wide.append((polygon, max_lon - min_lon))
     if not wide:
         return geom, ""

@@ -94,6 +94,13 @@ def test_defect_4_narrow_and_split_zones_are_read_as_before(tmp_path: Path) -> N
     assert not zone.contains_2d(15.0, 0.0)
 
 
+def test_defect_4_a_band_around_the_globe_is_read_as_given(tmp_path: Path) -> None:
+    band = [[-180.0, 10.0], [180.0, 10.0], [180.0, 20.0], [-180.0, 20.0], [-180.0, 10.0]]
+    (zone,) = load_geojson_zones(_write(tmp_path / "z.geojson", _feature(band, id="band")))
+    assert zone.antimeridian == ""
+    assert zone.contains_2d(15.0, 0.0) and zone.contains_2d(15.0, 179.0)
+
+
 def test_defect_4_antimeridian_property_must_be_a_boolean(tmp_path: Path) -> None:
     path = _write(tmp_path / "z.geojson", _feature(PACIFIC, id="pac", antimeridian="no"))
     with pytest.raises(ZoneError, match="antimeridian"):
