@@ -656,7 +656,8 @@ def _feature_zone(feature: Any, index: int, path: Path, max_vertices: int) -> Zo
 
 def _shape(geom_obj: dict[str, Any]) -> Polygon | MultiPolygon:
     """A GeoJSON Polygon or MultiPolygon object as a shapely geometry, built from numpy arrays
-    (shapely's ``shape()`` walks every vertex in Python: 1.5 s for 100,000 vertices)."""
+    (shapely's ``shape()`` walks every vertex in Python: 1.5 s for 100,000 vertices on a
+    loaded machine)."""
     coords = geom_obj.get("coordinates")
     if geom_obj["type"] == "Polygon":
         return _polygon(coords)
