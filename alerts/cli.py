@@ -40,6 +40,7 @@ from streams.logs import setup_logging
 from streams.replay import evaluate
 from streams.settings import CONFIG_ENV, Settings, secret_values
 from streams.sources import FORMATS, detect_format, read_source
+from streams.text import printable
 from streams.tracking import Tracker
 from streams.zones import BUILTIN_ZONES, load_zones, parse_zone_spec
 
@@ -312,7 +313,7 @@ def _settings(args: argparse.Namespace, metrics_port: int | None = None) -> Stre
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """``skyfence evaluate``: events as JSON lines on stdout, a summary on stderr."""
     settings = _settings(args)
-    tracker = Tracker(load_zones(settings.zones))
+    tracker = Tracker(load_zones(settings.zones, **settings.zone_limits()))
     _check_input(args.file)
     with _regular_file(args.file) as path:
         fmt = args.format or detect_format(path)
@@ -346,7 +347,7 @@ _CUT_SHORT = frozenset({"truncated", "corrupt"})
 
 def _printable(text: str) -> str:
     """``text`` with control characters escaped, for one line of a terminal."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    return printable(text)
 
 
 def _channel_env() -> bool:
@@ -360,14 +361,16 @@ def _channel_env() -> bool:
 def cmd_zones_list(args: argparse.Namespace) -> int:
     """``skyfence zones list``: id, name, bounds and source of each zone."""
     specs = args.zones or list(BUILTIN_ZONES)
-    for zone in load_zones(specs):
+    for zone in load_zones(specs, **StreamSettings.from_env().zone_limits()):
         min_lon, min_lat, max_lon, max_lat = zone.bounds
         band = ""
         if zone.floor_ft is not None or zone.ceiling_ft is not None:
             band = f"  {zone.floor_ft or 0:.0f}-{zone.ceiling_ft or 99999:.0f} ft"
+        # Ids, names and paths come from zone files: escaped (control characters, issue 12).
+        reading = f"  antimeridian: {zone.antimeridian}" if zone.antimeridian else ""
         print(
-            f"{zone.id:<12} {zone.name:<28} {min_lat:.2f}..{max_lat:.2f}N "
-            f"{min_lon:.2f}..{max_lon:.2f}E{band}  ({zone.source})"
+            f"{printable(zone.id):<12} {printable(zone.name):<28} {min_lat:.2f}..{max_lat:.2f}N "
+            f"{min_lon:.2f}..{max_lon:.2f}E{band}{reading}  ({printable(zone.source)})"
         )
         if zone.attribution:
             print(f"{'':<12} {zone.attribution}")
@@ -376,7 +379,7 @@ def cmd_zones_list(args: argparse.Namespace) -> int:
 
 def cmd_zones_export(args: argparse.Namespace) -> int:
     """``skyfence zones export SPEC``: the zone(s) as a GeoJSON FeatureCollection on stdout."""
-    zones = parse_zone_spec(args.zone)
+    zones = parse_zone_spec(args.zone, **StreamSettings.from_env().zone_limits())
     doc = {"type": "FeatureCollection", "features": [z.to_geojson() for z in zones]}
     sys.stdout.buffer.write(orjson.dumps(doc) + b"\n")
     sys.stdout.flush()

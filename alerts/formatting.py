@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from alerts.units import format_altitude, format_hms, format_lat_lon, format_utc
 from streams.models import AirspaceEvent, EventType
+from streams.text import printable
 
 __all__ = ["console_line", "detail"]
 
@@ -45,7 +46,7 @@ def console_line(event: AirspaceEvent) -> str:
     parts = [
         format_utc(event.ts),
         f"{_LABELS.get(event.type, event.type.value.upper()):<17}",
-        event.zone,
+        printable(event.zone),  # free text from a zone file (issue 12)
         f"{(event.callsign or '?'):<8}",
         event.icao24,
         format_lat_lon(event.lat, event.lon),

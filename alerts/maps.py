@@ -44,6 +44,7 @@ from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
 from streams.models import AirspaceEvent
+from streams.text import printable
 
 __all__ = [
     "COLOURS",
@@ -226,7 +227,7 @@ def _draw_marker(draw: ImageDraw.ImageDraw, xy: tuple[float, float]) -> None:
 
 def _draw_title(draw: ImageDraw.ImageDraw, event: AirspaceEvent, width_px: int) -> None:
     who = (event.callsign or "").strip() or event.icao24
-    zone = event.zone_name or event.zone
+    zone = printable(event.zone_name or event.zone)  # free text from a zone file (issue 12)
     when = datetime.fromtimestamp(event.ts, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     text = f"{who}  {event.type.value.replace('_', ' ')}  {zone}  {when}"
     font = _font(14)

@@ -53,6 +53,7 @@ from alerts.units import (
 from alerts.watchlist import Aircraft
 from streams.codec import encode_event
 from streams.models import AirspaceEvent, Confidence, EventType
+from streams.text import printable
 
 __all__ = [
     "SLACK_HEADER_MAX",
@@ -202,6 +203,10 @@ def _cap(text: str | None, limit: int) -> str | None:
     return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"
 
 
+def _escaped(text: str | None) -> str | None:
+    return None if text is None else printable(text)
+
+
 def _safe_url(url: str | None) -> str | None:
     """Only http(s) URLs, with the characters that break Slack/HTML link syntax encoded."""
     if not url:
@@ -237,7 +242,12 @@ def build_context(
     time zone (e.g. ``"KST"``, ``32400``) -- given as data, so the caller decides how it knows
     the offset at ``event.ts``.
     """
-    zone_name = _cap(event.zone_name, _MAX_NAME_CHARS) or event.zone
+    # Zone ids and names are free text from zone files: escaped (issue 12), then capped.
+    zone_name = (
+        _cap(_escaped(event.zone_name), _MAX_NAME_CHARS)
+        or _cap(printable(event.zone), _MAX_NAME_CHARS)
+        or "?"
+    )
     verb = _VERBS.get(event.type, event.type.value.replace("_", " "))
     what = f"{verb} {zone_name}"
     if event.type is EventType.SIGNAL_REGAINED and event.verdict == "confirmed":

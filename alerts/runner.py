@@ -165,7 +165,7 @@ async def start_pipeline(
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
     registry = registry or CollectorRegistry()
-    zones = tracker.zones if tracker is not None else load_zones(settings.zones)
+    zones = tracker.zones if tracker is not None else load_zones(settings.zones, **settings.zone_limits())
     await ensure_topics(bootstrap, settings, extra=[(alerts_dead_letter_topic, 1)])
     pipeline = Pipeline(registry=registry)
     if role in ("all", "tracker"):
@@ -267,7 +267,7 @@ async def worker(
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, _on_signal)
     say = _stderr
-    zones = load_zones(settings.zones)
+    zones = load_zones(settings.zones, **settings.zone_limits())
     registry = CollectorRegistry()
     ops = None
     if settings.metrics_port:  # bound first: a port in use fails before any broker work
@@ -445,7 +445,7 @@ async def test_alert(
     from streams.models import Confidence, make_event_id
 
     out = out or sys.stdout
-    zones = load_zones(settings.zones)
+    zones = load_zones(settings.zones, **settings.zone_limits())
     zone = zones[0]
     point = zone.geometry.representative_point()
     now_s = float(int(clock()))
@@ -521,7 +521,7 @@ async def demo(
     t_start = time.monotonic()
     first_alert: list[float] = []
     events: list[AirspaceEvent] = []
-    zones = load_zones(settings.zones)
+    zones = load_zones(settings.zones, **settings.zone_limits())
     async with (
         desk_channels(alert_settings, zones, secrets=secrets, console_stream=out) as (
             built,

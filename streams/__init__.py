@@ -18,6 +18,7 @@ shapely; ``tests/unit/test_purity.py`` checks it):
 - ``tracking``      per-aircraft state machine ``Tracker.step`` (pure, time is data)
 - ``geo``           geodesy: distance, bearing, dead-reckoned destination (pure)
 - ``zones``         zone polygons, point-in-zone, segment crossings, GeoJSON loading (pure)
+- ``text``          free text (zone ids, names) made safe to print on one line (pure)
 - ``state_codec``   the tracker table's value format: per-aircraft state <-> bytes (pure)
 - ``faust_tuning``, ``offset_watch``   start-up/latency fixes and loud offset resets for Faust
 - ``metrics``       Prometheus metrics built on an injected registry

@@ -548,7 +548,7 @@ def _trail(value: Any) -> tuple[tuple[float, float], ...]:
     for point in value:
         if not isinstance(point, list) or len(point) != 2:
             raise TypeError("trail points must be [lat, lon] pairs")
-        lat, lon = float(point[0]), float(point[1])
+        lat, lon = _event_float(point[0], "trail"), _event_float(point[1], "trail")
         if not (-90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0):
             raise ValueError("trail point out of range")
         out.append((lat, lon))
@@ -564,21 +564,51 @@ def decode_event(data: bytes | str) -> AirspaceEvent:
     if not isinstance(obj, dict):
         raise DecodeError("not_object", "an event must be a JSON object")
     try:
+        lat, lon = _event_float(obj["lat"], "lat"), _event_float(obj["lon"], "lon")
+        if not (-90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0):
+            raise ValueError("event position out of range")
+        alt = obj.get("alt_ft")
         return AirspaceEvent(
-            event_id=str(obj["event_id"]),
+            event_id=_event_str(obj["event_id"], "event_id"),
             type=EventType(obj["type"]),
-            icao24=str(obj["icao24"]),
-            zone=str(obj["zone"]),
-            ts=float(obj["ts"]),
-            lat=float(obj["lat"]),
-            lon=float(obj["lon"]),
-            observed_ts=float(obj["observed_ts"]),
-            callsign=obj.get("callsign"),
+            icao24=_event_str(obj["icao24"], "icao24"),
+            zone=_event_str(obj["zone"], "zone"),
+            ts=_event_float(obj["ts"], "ts"),
+            lat=lat,
+            lon=lon,
+            observed_ts=_event_float(obj["observed_ts"], "observed_ts"),
+            callsign=_event_str(obj.get("callsign"), "callsign", optional=True),
             confidence=Confidence(obj["confidence"]),
-            **{key: obj.get(key) for key in _EVENT_OPTIONAL},
+            zone_name=_event_str(obj.get("zone_name"), "zone_name", optional=True),
+            alt_ft=None if alt is None else round(_event_float(alt, "alt_ft")),
+            **{
+                key: _event_float(obj.get(key), key, optional=True)
+                for key in ("gs_kt", "track_deg", "eta_ts", "last_seen_ts")
+            },
+            verdict=_event_str(obj.get("verdict"), "verdict", optional=True),
             trail=_trail(obj.get("trail")),
         )
     except KeyError as exc:
         raise DecodeError("missing_field", f"event field {exc} is required") from None
     except (TypeError, ValueError, OverflowError) as exc:
         raise DecodeError("bad_field", f"bad event field: {exc}") from None
+
+
+def _event_str(value: Any, key: str, *, optional: bool = False) -> Any:
+    """A string field of an event (``None`` allowed when optional); raises TypeError."""
+    if isinstance(value, str) or (optional and value is None):
+        return value
+    raise TypeError(f"{key!r} must be a string")
+
+
+def _event_float(value: Any, key: str, *, optional: bool = False) -> Any:
+    """A finite number field of an event, as a float (``None`` allowed when optional);
+    raises TypeError or ValueError (found by the fuzz tests: ``false`` was read as 0.0)."""
+    if optional and value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{key!r} must be a number")
+    out = float(value)  # OverflowError for an integer beyond float range
+    if not math.isfinite(out):
+        raise ValueError(f"{key!r} must be finite")
+    return out

@@ -34,6 +34,10 @@ class StreamSettings:
     partitions: int = 4
     #: SKYFENCE_ZONES: comma-separated zone specs: built-in ids or GeoJSON paths.
     zones: tuple[str, ...] = ("dprk",)
+    #: SKYFENCE_ZONE_MAX_VERTICES: most vertices of one zone read from a GeoJSON file.
+    zone_max_vertices: int = 200_000
+    #: SKYFENCE_ZONE_FILE_MAX_ZONES: most zones in one GeoJSON file.
+    zone_file_max_zones: int = 10_000
     #: SKYFENCE_METRICS_PORT: port of the /metrics, /healthz and /readyz endpoints; 0 = off.
     metrics_port: int = 0
     #: SKYFENCE_METRICS_HOST: address those endpoints bind to (0.0.0.0 in a container).
@@ -88,3 +92,10 @@ class StreamSettings:
 
         settings = Settings.load(env, overrides=overrides)
         return cls(**{f.name: getattr(settings, f.name) for f in fields(cls)})
+
+    def zone_limits(self) -> dict[str, int]:
+        """The zone-file limits as keyword arguments of :func:`streams.zones.load_zones`."""
+        return {
+            "max_vertices": self.zone_max_vertices,
+            "max_zones_per_file": self.zone_file_max_zones,
+        }

@@ -115,6 +115,12 @@ class Settings(BaseSettings):
         ("dprk",),
         description="Zone specs: built-in ids or GeoJSON paths (comma-separated in the environment).",
     )
+    zone_max_vertices: int = Field(
+        200_000, ge=1, description="Most vertices of one zone read from a GeoJSON file."
+    )
+    zone_file_max_zones: int = Field(
+        10_000, ge=1, description="Most zones in one GeoJSON file."
+    )
     metrics_port: int = Field(
         0, ge=0, le=65535, description="Port of /metrics, /healthz and /readyz; 0 = off."
     )

@@ -12,7 +12,17 @@ Sources:
   first use from the ``Asia/Pyongyang`` outline in the installed ``timezonefinder-data``
   package (OpenStreetMap contributors via timezone-boundary-builder, ODbL 1.0);
 - GeoJSON files: a FeatureCollection (or single Feature) of Polygon/MultiPolygon features, with
-  optional ``properties`` ``id``, ``name``, ``floor_ft``, ``ceiling_ft``.
+  optional ``properties`` ``id``, ``name``, ``floor_ft``, ``ceiling_ft``, ``antimeridian``.
+
+Hostile or mistaken zone files: a file may hold at most ``max_zones_per_file`` zones and a zone
+at most ``max_vertices`` vertices (:data:`MAX_VERTICES`, :data:`MAX_ZONES_PER_FILE`; the
+settings ``SKYFENCE_ZONE_MAX_VERTICES`` and ``SKYFENCE_ZONE_FILE_MAX_ZONES``), counted before
+any geometry is built, so a huge file fails at once with a :class:`ZoneError` naming the limit.
+A polygon whose outer ring spans more than 180 deg of longitude, all within +-180, is read as
+crossing the antimeridian (RFC 7946: ``175`` to ``-175`` is 10 deg wide, not 350), logged, and
+recorded in :attr:`Zone.antimeridian`; ``"antimeridian": false`` in its properties keeps the
+literal reading. Zone ids and names are free text: print them through
+:func:`streams.text.printable`.
 
 Pure: imports the standard library, shapely and this package; reads files only when asked.
 """
@@ -21,6 +31,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import logging
 import math
 import re
 from collections.abc import Iterable, Sequence
@@ -33,15 +44,18 @@ import orjson
 import shapely
 import shapely.affinity
 import shapely.geometry
-from shapely.geometry import LineString, MultiPolygon, Polygon, shape
+from shapely.geometry import LineString, MultiPolygon, Polygon
 from shapely.validation import explain_validity
 
 from streams.errors import ZoneError
 from streams.geo import EARTH_RADIUS_M
+from streams.text import printable
 
 __all__ = [
     "BUILTIN_ZONES",
     "DPRK_ATTRIBUTION",
+    "MAX_VERTICES",
+    "MAX_ZONES_PER_FILE",
     "Crossing",
     "Zone",
     "builtin_zone",
@@ -62,6 +76,14 @@ TZ_ATTRIBUTION = (
     "Time-zone boundaries from timezone-boundary-builder (timezonefinder-data), "
     "data (c) OpenStreetMap contributors, ODbL 1.0"
 )
+
+log = logging.getLogger(__name__)
+
+#: Default cap on the vertices of one zone read from a file (SKYFENCE_ZONE_MAX_VERTICES): a
+#: 100k-vertex zone loads in well under 2 s (`make bench`, zones_100k); 1M took minutes.
+MAX_VERTICES = 200_000
+#: Default cap on the zones of one file (SKYFENCE_ZONE_FILE_MAX_ZONES).
+MAX_ZONES_PER_FILE = 10_000
 
 #: Built-in zone ids and their descriptions.
 BUILTIN_ZONES: dict[str, str] = {
@@ -94,6 +116,10 @@ class Zone:
     ceiling_ft: float | None = None
     source: str = ""
     attribution: str | None = None
+    #: How a file's ring spanning more than 180 deg of longitude was read: ``"crossing"``
+    #: (across the antimeridian, RFC 7946), ``"literal"`` (as given, asked for by the file's
+    #: ``"antimeridian": false``), or ``""`` (no such ring).
+    antimeridian: str = ""
     # Derived, filled in __post_init__: bounds for the cheap reject, prepared geometry, and
     # for zones that touch the antimeridian a copy extended by +-360 deg for unwrapped paths.
     _bounds: tuple[float, float, float, float] = field(init=False, repr=False, compare=False)
@@ -362,7 +388,16 @@ class Zone:
         centre = self.geometry.centroid
         lat0, lon0 = centre.y, centre.x
         projected = _aeqd_forward_geom(self.geometry, lat0, lon0)
-        grown = projected.buffer(distance_m, quad_segs=8).simplify(_BUFFER_SIMPLIFY_M)
+        rest_m = distance_m
+        if shapely.get_num_coordinates(projected) > _BUFFER_STEP_VERTICES:
+            # Large, detailed outlines (a 100k-vertex coastline) grow in two steps: buffers of
+            # discs add up, and the small first step fills the fjords and spikes whose offset
+            # curves would otherwise overlap by the hundred (~4x faster on tests/bench/zones.py).
+            step_m = distance_m / 10.0
+            projected = projected.simplify(_BUFFER_SIMPLIFY_M / 2)
+            projected = projected.buffer(step_m, quad_segs=8).simplify(_BUFFER_SIMPLIFY_M / 2)
+            rest_m = distance_m - step_m
+        grown = projected.buffer(rest_m, quad_segs=8).simplify(_BUFFER_SIMPLIFY_M)
         back = shapely.transform(grown, lambda xy: _aeqd_inverse(xy, lat0, lon0))
         label = _distance_label(distance_m)
         zone = Zone(
@@ -398,6 +433,9 @@ _WRAP_MARGIN_DEG = 1e-6
 #: Buffers are simplified to this tolerance (metres): far below position accuracy, and it
 #: keeps a buffered 17,000-vertex coastline fast to test against.
 _BUFFER_SIMPLIFY_M = 100.0
+#: Outlines with more vertices than this are buffered in two steps (see Zone.buffered); the
+#: built-in DPRK (17,197) is below it, so its rings stay as they were.
+_BUFFER_STEP_VERTICES = 50_000
 
 
 _OUTSIDE, _INSIDE, _BOUNDARY = 0, 1, 2
@@ -564,18 +602,45 @@ def timezone_zone(tz_name: str) -> Zone:
     )
 
 
-def _feature_zone(feature: dict[str, Any], index: int, path: Path) -> Zone:
+def _count_vertices(geom_obj: dict[str, Any]) -> int:
+    """Vertices of a GeoJSON Polygon/MultiPolygon object, counted without building it
+    (malformed parts count 0: building the shape then names the problem)."""
+    coords = geom_obj.get("coordinates")
+    if not isinstance(coords, list):
+        return 0
+    polygons = coords if geom_obj.get("type") == "MultiPolygon" else [coords]
+    return sum(
+        len(ring)
+        for polygon in polygons
+        if isinstance(polygon, list)
+        for ring in polygon
+        if isinstance(ring, list)
+    )
+
+
+def _feature_zone(feature: Any, index: int, path: Path, max_vertices: int) -> Zone:
+    if not isinstance(feature, dict):
+        raise ZoneError(f"{path.name} feature {index}: expected a GeoJSON Feature object")
     props = feature.get("properties") or {}
+    if not isinstance(props, dict):
+        raise ZoneError(f"{path.name} feature {index}: properties must be an object")
     zone_id = str(props.get("id") or props.get("name") or f"{path.stem}-{index}")
     what = f"{path.name} feature {index} ({zone_id!r})"
     geom_obj = feature.get("geometry")
     if not isinstance(geom_obj, dict) or geom_obj.get("type") not in ("Polygon", "MultiPolygon"):
         raise ZoneError(f"{what}: geometry must be a Polygon or MultiPolygon")
+    vertices = _count_vertices(geom_obj)
+    if vertices > max_vertices:
+        raise ZoneError(
+            f"{what}: {vertices} vertices, more than the limit of {max_vertices} per zone "
+            "(SKYFENCE_ZONE_MAX_VERTICES; or simplify the outline)"
+        )
     try:
-        geom = shape(geom_obj)
-    except Exception as exc:  # shapely raises several types for malformed coordinates
+        geom = _shape(geom_obj)
+    except Exception as exc:  # numpy and shapely raise several types for malformed coordinates
         raise ZoneError(f"{what}: malformed coordinates ({exc})") from None
     _check_lon_lat_order(geom, what)
+    geom, reading = _read_antimeridian(geom, props.get("antimeridian", True), what)
     floor_ft = props.get("floor_ft")
     ceiling_ft = props.get("ceiling_ft")
     return Zone(
@@ -585,7 +650,74 @@ def _feature_zone(feature: dict[str, Any], index: int, path: Path) -> Zone:
         floor_ft=None if floor_ft is None else float(floor_ft),
         ceiling_ft=None if ceiling_ft is None else float(ceiling_ft),
         source=str(path),
+        antimeridian=reading,
     )
+
+
+def _shape(geom_obj: dict[str, Any]) -> Polygon | MultiPolygon:
+    """A GeoJSON Polygon or MultiPolygon object as a shapely geometry, built from numpy arrays
+    (shapely's ``shape()`` walks every vertex in Python: 1.5 s for 100,000 vertices on a
+    loaded machine)."""
+    coords = geom_obj.get("coordinates")
+    if geom_obj["type"] == "Polygon":
+        return _polygon(coords)
+    if not isinstance(coords, list):
+        raise ValueError("MultiPolygon coordinates must be a list of polygons")
+    return MultiPolygon([_polygon(rings) for rings in coords])
+
+
+def _polygon(rings: Any) -> Polygon:
+    if not isinstance(rings, list) or not rings:
+        raise ValueError("a polygon must be a non-empty list of rings")
+    arrays = []
+    for ring in rings:
+        array = np.asarray(ring, dtype=float)
+        if array.ndim != 2 or array.shape[1] < 2 or len(array) < 4:
+            raise ValueError("a ring must be a list of at least 4 [lon, lat] positions")
+        if not np.isfinite(array[:, :2]).all():
+            raise ValueError("coordinates must be finite numbers")
+        arrays.append(shapely.linearrings(array[:, :2]))
+    return shapely.polygons(arrays[0], holes=arrays[1:] or None)
+
+
+def _read_antimeridian(geom: Any, crossing: Any, what: str) -> tuple[Any, str]:
+    """Read each polygon whose outer ring spans more than 180 deg of longitude (less than 360,
+    all within +-180) as crossing the antimeridian: its negative longitudes move up by 360 deg (the
+    zone is later split back into [-180, 180]). ``crossing`` is the file's ``antimeridian``
+    property: ``False`` keeps the literal, wide reading. Returns the geometry and the reading
+    taken (see :attr:`Zone.antimeridian`)."""
+    if not isinstance(crossing, bool):
+        raise ZoneError(f"{what}: property 'antimeridian' must be true or false")
+    polygons = list(geom.geoms) if isinstance(geom, MultiPolygon) else [geom]
+    wide = []
+    for polygon in polygons:
+        min_lon, _, max_lon, _ = polygon.exterior.bounds
+        # (a ring from -180 to 180 is a band around the globe: crossing would leave nothing)
+        if 180.0 < max_lon - min_lon < 360.0 and min_lon >= -180.0 and max_lon <= 180.0:
+            wide.append((polygon, max_lon - min_lon))
+    if not wide:
+        return geom, ""
+    span_deg = max(span for _, span in wide)
+    if not crossing:
+        log.warning(
+            "%s: a ring spans %.1f deg of longitude; read literally (antimeridian: false)",
+            printable(what), span_deg,
+        )  # fmt: skip
+        return geom, "literal"
+    shifted = {id(polygon) for polygon, _ in wide}
+    out = [shapely.transform(p, _east_of_antimeridian) if id(p) in shifted else p for p in polygons]
+    log.warning(
+        "%s: a ring spans %.1f deg of longitude; read as crossing the antimeridian (RFC 7946), "
+        "%.1f deg wide; set properties.antimeridian to false for the literal reading",
+        printable(what), span_deg, 360.0 - span_deg,
+    )  # fmt: skip
+    return MultiPolygon(out), "crossing"
+
+
+def _east_of_antimeridian(lonlat: np.ndarray) -> np.ndarray:
+    """Negative longitudes + 360 (so -175 follows 175 as 185)."""
+    lon = np.where(lonlat[:, 0] < 0.0, lonlat[:, 0] + 360.0, lonlat[:, 0])
+    return np.column_stack([lon, lonlat[:, 1]])
 
 
 def _check_lon_lat_order(geom: Any, what: str) -> None:
@@ -597,8 +729,14 @@ def _check_lon_lat_order(geom: Any, what: str) -> None:
         raise ZoneError(f"{what}: longitude beyond +-540")
 
 
-def load_geojson_zones(path: str | Path) -> list[Zone]:
-    """Load every Polygon/MultiPolygon feature of a GeoJSON file as a zone."""
+def load_geojson_zones(
+    path: str | Path,
+    *,
+    max_vertices: int = MAX_VERTICES,
+    max_zones_per_file: int = MAX_ZONES_PER_FILE,
+) -> list[Zone]:
+    """Load every Polygon/MultiPolygon feature of a GeoJSON file as a zone (at most
+    ``max_zones_per_file`` zones of at most ``max_vertices`` vertices each)."""
     path = Path(path)
     try:
         doc = orjson.loads(path.read_bytes())
@@ -616,7 +754,14 @@ def load_geojson_zones(path: str | Path) -> list[Zone]:
         features = [{"type": "Feature", "properties": {}, "geometry": doc}]
     else:
         raise ZoneError(f"zone file {path}: expected a FeatureCollection, Feature or Polygon")
-    zones = [_feature_zone(f, i, path) for i, f in enumerate(features)]
+    if not isinstance(features, list):
+        raise ZoneError(f"zone file {path}: 'features' must be a list")
+    if len(features) > max_zones_per_file:
+        raise ZoneError(
+            f"zone file {path}: {len(features)} zones, more than the limit of "
+            f"{max_zones_per_file} per file (SKYFENCE_ZONE_FILE_MAX_ZONES)"
+        )
+    zones = [_feature_zone(f, i, path, max_vertices) for i, f in enumerate(features)]
     if not zones:
         raise ZoneError(f"zone file {path} has no features")
     return zones
@@ -627,7 +772,7 @@ _BUFFER_SPEC = re.compile(r"^(?P<base>.+?)\+(?P<dist>\d+(?:\.\d+)?)(?P<unit>km|n
 _UNIT_M = {"km": 1000.0, "nm": 1852.0, "m": 1.0}
 
 
-def parse_zone_spec(spec: str) -> list[Zone]:
+def parse_zone_spec(spec: str, **limits: int) -> list[Zone]:
     """Resolve one zone spec: ``dprk``, ``tz:Area/City``, a GeoJSON path, each optionally
     followed by ``+DISTANCE`` (``km``, ``nm`` or ``m``) for an approach ring."""
     match = _BUFFER_SPEC.match(spec)
@@ -635,25 +780,26 @@ def parse_zone_spec(spec: str) -> list[Zone]:
         distance_m = float(match["dist"]) * _UNIT_M[match["unit"]]
         return [
             z.buffered(distance_m, zone_id=f"{z.id}+{match['dist']}{match['unit']}")
-            for z in parse_zone_spec(match["base"])
+            for z in parse_zone_spec(match["base"], **limits)
         ]
     if spec in BUILTIN_ZONES:
         return [builtin_zone(spec)]
     if spec.startswith("tz:"):
         return [timezone_zone(spec[3:])]
     if Path(spec).suffix.lower() in (".geojson", ".json") or Path(spec).exists():
-        return load_geojson_zones(spec)
+        return load_geojson_zones(spec, **limits)
     raise ZoneError(
         f"unknown zone {spec!r}: not a built-in ({', '.join(BUILTIN_ZONES)}), "
         "not tz:Area/City and not a GeoJSON file"
     )
 
 
-def load_zones(specs: Sequence[str]) -> list[Zone]:
-    """Resolve zone specs (see :func:`parse_zone_spec`) to zones; ids must be unique."""
+def load_zones(specs: Sequence[str], **limits: int) -> list[Zone]:
+    """Resolve zone specs (see :func:`parse_zone_spec`) to zones; ids must be unique.
+    ``limits`` (``max_vertices``, ``max_zones_per_file``) apply to GeoJSON files."""
     zones: list[Zone] = []
     for spec in specs:
-        zones.extend(parse_zone_spec(spec))
+        zones.extend(parse_zone_spec(spec, **limits))
     seen: set[str] = set()
     for zone in zones:
         if zone.id in seen:

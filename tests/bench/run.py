@@ -37,6 +37,7 @@ from streams.replay import evaluate, read_recording
 from streams.tracking import Tracker
 from streams.zones import load_zones
 from tests.bench import geometry, report
+from tests.bench import zones as zone_bench
 
 REPO = Path(__file__).resolve().parents[2]
 RESULTS = REPO / "bench-results.json"
@@ -88,6 +89,7 @@ PIPELINE_TARGETS: list[tuple[str, str, float, str]] = [
     ("startup_s", "<=", 5.0, "Faust start-up and the consumer-group join"),
     ("recovery_s", "<=", 15.0, "changelog recovery of the table"),
     ("geometry_ns_per_position", "<=", 1000.0, "point-in-zone cost"),
+    ("zones_100k_load_s", "<", 2.0, "reading the GeoJSON and building a 100,000-vertex zone"),
 ]
 
 
@@ -181,6 +183,7 @@ def main(argv: list[str] | None = None) -> None:
     machine["load_1m"] = round(wait_for_quiet(0.0 if args.quick else 300.0), 2)
     results.update(geometry.run())
     results.update(_evaluate_seed())
+    results.update(zone_bench.run())
     from tests.bench.pipeline import memory_per_aircraft
 
     results.update(memory_per_aircraft())

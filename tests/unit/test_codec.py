@@ -119,3 +119,21 @@ def test_decode_event_rejects_missing_fields() -> None:
     with pytest.raises(DecodeError) as info:
         decode_event(b'{"event_id":"x","type":"entered"}')
     assert info.value.reason == "missing_field"
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("ts", False), ("lat", 181), ("lon", "1"), ("observed_ts", None), ("zone", 5),
+     ("icao24", ["a"]), ("callsign", {"x": 1}), ("alt_ft", "30000"), ("gs_kt", True),
+     ("eta_ts", "inf"), ("trail", [[True, 1.0]])],
+)  # fmt: skip
+def test_decode_event_rejects_wrong_types_and_ranges(key: str, value: object) -> None:
+    # found by the fuzz tests (issue 12): `false` was read as 0.0, lon 181 and a dict
+    # callsign were accepted
+    good = {"v": 1, "event_id": "e", "type": "entered", "icao24": "abc123", "zone": "dprk",
+            "ts": 1.7e9, "lat": 40.0, "lon": 125.0, "observed_ts": 1.7e9, "confidence": "observed"}  # fmt: skip
+    decode_event(orjson.dumps(good))
+    raw = orjson.dumps({**good, key: value})
+    with pytest.raises(DecodeError) as info:
+        decode_event(raw)
+    assert info.value.reason in ("bad_field", "missing_field")

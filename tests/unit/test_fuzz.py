@@ -17,9 +17,12 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gzip
 import math
 import os
+import tempfile
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -36,10 +39,13 @@ from streams.codec import (
     PositionBatch,
     RawBatch,
     decode_event,
+    decode_position,
     decode_positions,
+    encode_event,
 )
 from streams.errors import DecodeError
-from streams.models import BadLine, PositionReport, Watermark
+from streams.models import AirspaceEvent, BadLine, PositionReport, Watermark
+from streams.replay import read_recording_raw
 from streams.sources.beast import parse_beast
 from streams.sources.fr24 import parse_fr24
 from streams.sources.modes import ModeSDecoder, crc24
@@ -236,11 +242,30 @@ EVENT = st.fixed_dictionaries(
 )  # fmt: skip
 
 
+def check_event(event: AirspaceEvent) -> None:
+    """An accepted event has its declared types, finite numbers, and encodes back to itself."""
+    for key in ("event_id", "icao24", "zone"):
+        assert isinstance(getattr(event, key), str), key
+    for key in ("ts", "lat", "lon", "observed_ts"):
+        value = getattr(event, key)
+        assert isinstance(value, float) and math.isfinite(value), key
+    assert -90.0 <= event.lat <= 90.0 and -180.0 <= event.lon <= 180.0
+    for key in ("callsign", "zone_name", "verdict"):
+        assert getattr(event, key) is None or isinstance(getattr(event, key), str), key
+    assert event.alt_ft is None or (type(event.alt_ft) is int), event.alt_ft
+    for key in ("gs_kt", "track_deg", "eta_ts", "last_seen_ts"):
+        value = getattr(event, key)
+        assert value is None or (isinstance(value, float) and math.isfinite(value)), key
+    assert decode_event(encode_event(event)) == event
+
+
 @FUZZ
 @given(st.one_of(EVENT.map(_dumps), st.binary(max_size=200)))
 @counted("codec.decode_event")
 def test_fuzz_codec_events(data: bytes) -> None:
-    _rejects(lambda: decode_event(data))
+    event = _rejects(lambda: decode_event(data))
+    if event is not None:
+        check_event(event)
 
 
 # -- source parsers ------------------------------------------------------------------------
@@ -372,14 +397,115 @@ def test_fuzz_opensky_json(doc: Any) -> None:
     check_items(parse_opensky_json(doc))
 
 
+#: The outcome counters of ModeSDecoder: each message fed adds one to exactly one of them.
+_MODES_OUTCOMES = ("bad_hex", "bad_length", "unknown_df", "bad_crc", "not_decoded",
+                   "identification", "velocity", "position_frames")  # fmt: skip
+_MODES_CORRUPT = ("bad_hex", "bad_length", "unknown_df", "bad_crc")
+
+
 @FUZZ
-@given(st.lists(st.data(), min_size=1, max_size=1), st.data())
+@given(st.data())
 @counted("modes decoder")
-def test_fuzz_modes_decoder(_: Any, data: st.DataObject) -> None:
+def test_fuzz_modes_decoder(data: st.DataObject) -> None:
     decoder = ModeSDecoder()
     for i in range(data.draw(st.integers(1, 6))):
+        before = dict(decoder.counters)
         report = decoder.feed(_modes_frame(data.draw), T0 + i)
-        if report is not None:
-            check_report(report)
+        grown = {k for k in _MODES_OUTCOMES if decoder.counters[k] != before[k]}
+        assert len(grown) == 1, grown
+        (outcome,) = grown
+        assert decoder.counters[outcome] == before[outcome] + 1
+        assert decoder.counters["messages"] == before["messages"] + 1
+        if outcome in _MODES_CORRUPT:
+            assert decoder.last_reject == outcome
         else:
-            assert decoder.last_reject is None or decoder.last_reject
+            assert decoder.last_reject is None
+        if report is not None:
+            assert outcome == "position_frames"
+            assert decoder.counters["positions"] == before["positions"] + 1
+            check_report(report)
+
+
+# -- skyfence recordings (jsonl, optionally gzip) -----------------------------------------------
+
+_RECORDING_LINE = st.one_of(
+    VALID_POSITION.map(_dumps),
+    broken_position().map(_dumps),
+    VALID_POSITION.map(_dumps).flatmap(lambda b: st.integers(0, len(b)).map(lambda n: b[:n])),
+    st.sampled_from([b"", b"   ", b"\t", b"# a comment", b"  # indented comment", b"#", b"\r"]),
+    st.binary(max_size=80).map(lambda b: b.replace(b"\n", b"")),
+    st.builds(lambda v: _dumps({"watermark": v}), EXTREME),
+)
+
+
+@st.composite
+def recording(draw: st.DrawFn) -> tuple[list[bytes], bytes, str]:
+    """Lines, the file's bytes, and how they were written: plain, gzip, or gzip cut short or
+    damaged (or random bytes, as ``plain`` with no lines known)."""
+    lines = draw(st.lists(_RECORDING_LINE, max_size=12))
+    eol = draw(st.sampled_from([b"\n", b"\r\n"]))
+    text = eol.join(lines) + draw(st.sampled_from([b"", eol]))
+    how = draw(st.sampled_from(["plain", "gzip", "gzip-cut", "gzip-damaged", "random"]))
+    if how == "plain":
+        return lines, text, how
+    if how == "random":
+        return [], draw(st.binary(max_size=300)), how
+    data = gzip.compress(text, mtime=0)
+    if how == "gzip-cut":
+        data = data[: draw(st.integers(0, len(data) - 1))]
+    elif how == "gzip-damaged":
+        at = draw(st.integers(0, len(data) - 1))
+        data = data[:at] + bytes([data[at] ^ draw(st.integers(1, 255))]) + data[at + 1 :]
+    return lines, data, how
+
+
+def _counted_lines(lines: list[bytes]) -> list[tuple[int, bytes]]:
+    """The lines a recording reader must answer for: not blank and not a ``#`` comment."""
+    out = []
+    for no, line in enumerate(lines, start=1):
+        stripped = line.strip()
+        if stripped and not stripped.startswith(b"#"):
+            out.append((no, stripped))
+    return out
+
+
+def _read(data: bytes) -> list[tuple[PositionReport | BadLine, bytes]]:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp, "recording.jsonl")
+        path.write_bytes(data)
+        return list(read_recording_raw(path))
+
+
+@FUZZ
+@given(recording())
+@counted("recording (jsonl)")
+def test_fuzz_recording_reader(rec: tuple[list[bytes], bytes, str]) -> None:
+    lines, data, how = rec
+    items = _read(data)
+    check_items(item for item, _raw in items)
+    numbers = [item.line_no if isinstance(item, BadLine) else None for item, _ in items]
+    for item, raw in items:  # an accepted line is exactly what decode_position makes of it
+        if isinstance(item, PositionReport):
+            assert decode_position(raw) == item
+    cut = [i for i, (item, _) in enumerate(items)
+           if isinstance(item, BadLine) and item.reason in ("truncated", "corrupt")]  # fmt: skip
+    assert cut in ([], [len(items) - 1]), "a damaged gzip ends the file with one bad line"
+    expected = _counted_lines(lines)
+    if how in ("plain", "gzip"):
+        # every counted line gives exactly one item, in order, under its own line number
+        assert not cut
+        assert [raw for _, raw in items] == [raw for _, raw in expected]
+        for (no, _), got in zip(expected, numbers, strict=True):
+            assert got is None or got == no
+    elif how == "gzip-cut" and len(data) >= 2:  # (shorter, it is not a gzip file any more)
+        # what was read before the cut is kept: the items are a prefix of the whole file's
+        # (the last line read may itself be cut short), then one ``truncated`` bad line
+        assert cut, "a gzip stream cut short is reported"
+        kept = [raw for _, raw in items[:-1]]
+        full = [raw for _, raw in expected]
+        assert len(kept) <= len(full)
+        assert kept[:-1] == full[: max(len(kept) - 1, 0)]
+        if kept:
+            assert full[len(kept) - 1].startswith(kept[-1])
+    # a damaged (not cut) gzip: decompressed bytes may be garbage up to the CRC check, so
+    # only the properties above hold (each item accepted in range, or rejected with a reason)

@@ -30,6 +30,7 @@ PURE = [
     "streams.errors",
     "streams.scheduler",
     "streams.tracking",
+    "streams.text",
     "streams.geo",
     "streams.zones",
     "streams.state_codec",
