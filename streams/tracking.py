@@ -17,9 +17,10 @@ Rules (the README has the operator's version; every number is a :class:`Policy` 
   stretches inside joined when less than ``exit_confirm_s`` apart) is no visit, whether or
   not its exit is confirmed within the same segment.
 - ``exited`` (``observed``): a fix outside after being inside, once the aircraft has been
-  outside for ``exit_confirm_s`` since the estimated crossing: confirmed by a later fix, or by
-  the watermark passing that time with no fix back inside. A fix back inside before then
-  cancels the exit (hysteresis: skimming the boundary gives one visit). Every event of a
+  outside for ``exit_confirm_s`` since the estimated crossing: confirmed by a later fix, or,
+  when none comes, by the watermark passing that time and ``exit_silence_s`` after the last
+  fix. A fix back inside before then cancels the exit (hysteresis: skimming the boundary
+  gives one visit). Every event of a
   visit with no fix inside (``Visit.seen_inside``) is ``inferred``, its exit included.
 - Across a silence longer than ``max_cross_gap_s`` nothing is interpolated: a visit that
   ended during it is ``exited`` (``inferred``) at the next fix; a next fix inside starts a
@@ -85,6 +86,10 @@ class Policy:
     #: An exit counts once the aircraft has been outside this long since the crossing.
     #: Two minutes absorbs GPS noise and boundary skimming without delaying a real exit much.
     exit_confirm_s: float = 120.0
+    #: With no later fix, the watermark confirms an exit only once the aircraft has also been
+    #: silent this long: a sparse feed's next fix (every one to three minutes near the DPRK)
+    #: may show it back inside seconds after the crossing (one visit, not exit + entry).
+    exit_silence_s: float = 300.0
     #: Infer a crossing from two outside fixes only when they are at most this far apart;
     #: beyond it nobody knows the path flown (30 min is ~420 km at cruise speed).
     max_cross_gap_s: float = 1800.0
@@ -387,7 +392,10 @@ class Tracker:
         due: float | None = None
         for visit in state.visits.values():
             if visit.exit_ts is not None:
-                t = visit.exit_ts + self.policy.exit_confirm_s
+                t = max(
+                    visit.exit_ts + self.policy.exit_confirm_s,
+                    state.ts + self.policy.exit_silence_s,
+                )
                 due = t if due is None else min(due, t)
         if not state.lost and self._watched(state):
             t = state.ts + self.policy.signal_lost_s
@@ -407,6 +415,7 @@ class Tracker:
                 visit is not None
                 and visit.exit_ts is not None
                 and now_ts >= visit.exit_ts + policy.exit_confirm_s
+                and now_ts >= state.ts + policy.exit_silence_s
             ):
                 # Observed only when a fix inside was seen during the visit (the fix before
                 # this silence, outside, is what placed the exit).

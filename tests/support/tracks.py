@@ -86,8 +86,11 @@ RECORDINGS: tuple[Recording, ...] = (
 
 
 def read_positions(folder: Path, recording: Recording) -> list[PositionReport]:
-    """The recording's positions in file order (bad rows dropped: they are not under test)."""
-    return [r for r in recording.read(folder / recording.path) if isinstance(r, PositionReport)]
+    """The recording's positions in time order, as a live feed delivers them (OpenSky's
+    quickstart is stored aircraft by aircraft); bad rows dropped: they are not under test."""
+    reports = [r for r in recording.read(folder / recording.path) if isinstance(r, PositionReport)]
+    reports.sort(key=lambda r: r.ts)
+    return reports
 
 
 def thin(reports: Iterable[PositionReport], spacing_s: float) -> list[PositionReport]:

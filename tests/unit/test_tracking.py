@@ -206,7 +206,10 @@ def test_exit_is_confirmed_by_the_watermark_when_no_fix_follows() -> None:
     state, events = run(tracker, [fix(0, 0.5, 0.9), fix(30, 0.5, 1.01)])
     assert state is not None and [e.type for e in events] == [EventType.FIRST_SEEN_INSIDE]
     due = tracker.due_ts(state)
-    assert due is not None and due < T0 + 30 + 120
+    # Outside for exit_confirm_s since the crossing *and* silent for exit_silence_s: a sparse
+    # feed's next fix gets its chance to show the aircraft back inside first.
+    assert due == T0 + 30 + tracker.policy.exit_silence_s
+    assert tracker.tick(state, due - 1).events == []
     exited = tracker.tick(state, due).events
     assert [e.type for e in exited] == [EventType.EXITED]
     assert exited[0].observed_ts == T0 + 30
