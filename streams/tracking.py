@@ -57,13 +57,13 @@ when to tick (:mod:`streams.scheduler`), geodesy (:mod:`streams.geo`), metrics.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 from streams.geo import M_PER_DEG, MPS_PER_KT, destination, haversine_m, initial_bearing_deg
 from streams.models import AirspaceEvent, Confidence, EventType, PositionReport, make_event_id
-from streams.zones import Crossing, Zone
+from streams.zones import Crossing, Zone, ZoneIndex
 
 __all__ = [
     "AircraftState",
@@ -217,6 +217,10 @@ class StepResult:
     persist: bool
 
 
+#: Below this ground speed (knots) an aircraft is taxiing or hovering: no dead reckoning.
+_MIN_PREDICT_KT = 30.0
+
+
 def _r_ts(ts: float) -> float:
     return round(ts, 3)
 
@@ -232,11 +236,12 @@ class Tracker:
         self.zones = tuple(zones)
         self.policy = policy or Policy()
         self._by_id = {z.id: z for z in self.zones}
-        margin = self.policy.near_margin_deg
-        self._near_boxes = [
-            (z.bounds[0] - margin, z.bounds[1] - margin, z.bounds[2] + margin, z.bounds[3] + margin)
-            for z in self.zones
-        ]
+        self._pos = {z.id: i for i, z in enumerate(self.zones)}
+        # Indexes across zones: which zones a point is near (for checkpoints, predictions and
+        # the far-from-zones shortcut), and which a path's box touches (for crossings). A
+        # position far from every zone costs one lookup however many zones there are.
+        self._near_index = ZoneIndex(self.zones, self.policy.near_margin_deg)
+        self._box_index = ZoneIndex(self.zones)
         # Watch rings for signal loss, built lazily (a geodesic buffer takes ~0.5 s for DPRK).
         self._watch: dict[str, Zone] = {}
         # The far-from-zones shortcut in _advance relies on bounding boxes; zones across the
@@ -280,18 +285,20 @@ class Tracker:
         )
 
     def _may_touch_any(self, lat1: float, lon1: float, lat2: float, lon2: float) -> bool:
-        # A plain loop: any() over a generator costs a frame per position on the hot path.
-        for zone in self.zones:  # noqa: SIM110
-            if zone.segment_may_touch(lat1, lon1, lat2, lon2):
-                return True
-        return False
+        return bool(self._box_index.along(lat1, lon1, lat2, lon2))
 
     def is_near(self, lat: float, lon: float) -> bool:
         """True when the point is within ``near_margin_deg`` of any zone's bounding box."""
-        for min_lon, min_lat, max_lon, max_lat in self._near_boxes:
-            if min_lat <= lat <= max_lat and min_lon <= lon <= max_lon:
-                return True
-        return False
+        return bool(self._near_index.near(lat, lon))
+
+    def _subset(self, found: Sequence[int], *with_state: Iterable[str]) -> list[Zone]:
+        """The zones at indices ``found`` plus those named in ``with_state`` (visits,
+        predictions, signal loss), in the tracker's zone order (events come out in it)."""
+        zones = self.zones
+        extra = [self._pos[zid] for ids in with_state for zid in ids if zid in self._pos]
+        if not extra:
+            return [zones[i] for i in found]
+        return [zones[i] for i in sorted({*found, *extra})]
 
     def _watch_ring(self, zone: Zone) -> Zone:
         ring = self._watch.get(zone.id)
@@ -344,7 +351,7 @@ class Tracker:
     ) -> tuple[float, float, float] | None:
         """Dead-reckoned (entry time, lat, lon) within the horizon, or None."""
         gs_kt, track_deg = velocity
-        if gs_kt < 30.0:  # taxiing or hovering: no meaningful projection
+        if gs_kt < _MIN_PREDICT_KT:
             return None
         horizon = self.policy.approach_horizon_s
         lat2, lon2 = destination(report.lat, report.lon, track_deg, gs_kt * MPS_PER_KT * horizon)
@@ -364,7 +371,8 @@ class Tracker:
     def _watched(self, state: AircraftState) -> list[Zone]:
         """Zones for which this aircraft's silence would be news (see ``signal_lost``)."""
         out = []
-        for zone in self.zones:
+        near = self._near_index.near(state.lat, state.lon)
+        for zone in self._subset(near, state.visits, state.approach):
             visit = state.visits.get(zone.id)
             if (
                 (visit is not None and visit.exit_ts is None)
@@ -409,7 +417,7 @@ class Tracker:
     def _tick(self, state: AircraftState, now_ts: float) -> StepResult:
         policy = self.policy
         events: list[AirspaceEvent] = []
-        for zone in self.zones:
+        for zone in self._subset((), state.visits):
             visit = state.visits.get(zone.id)
             if (
                 visit is not None
@@ -578,7 +586,7 @@ class Tracker:
             written_ts=report.ts,
         )
         events: list[AirspaceEvent] = []
-        for zone in self.zones:
+        for zone in self._subset(self._box_index.near(report.lat, report.lon)):
             if zone.contains(report.lat, report.lon, report.alt_ft):
                 state.visits[zone.id] = Visit(entered_ts=report.ts)
                 if self.policy.emit_first_seen_inside:
@@ -609,7 +617,15 @@ class Tracker:
         for zone_id, raised_ts in list(state.approach_raised.items()):
             if report.ts - raised_ts >= policy.approach_rearm_s:
                 del state.approach_raised[zone_id]
-        for zone in self.zones:
+        # Zones the predicted path's box touches, and those with a prediction to drop.
+        ahead: Sequence[int] = ()
+        if velocity is not None and velocity[0] >= _MIN_PREDICT_KT:
+            lat2, lon2 = destination(
+                report.lat, report.lon, velocity[1],
+                velocity[0] * MPS_PER_KT * policy.approach_horizon_s,
+            )  # fmt: skip
+            ahead = self._box_index.along(report.lat, report.lon, lat2, lon2)
+        for zone in self._subset(ahead, state.approach):
             if zone.id in state.visits:
                 state.approach.pop(zone.id, None)
                 continue
@@ -680,7 +696,10 @@ class Tracker:
             return StepResult(state, [], Outcome.ACCEPTED, persist)
 
         silence = dt > policy.max_cross_gap_s
-        for zone in self.zones:
+        # Zones the path's box touches, or with something to settle: the others have no
+        # visit, no signal loss, no containment and no crossing (the loop would skip them).
+        along = self._box_index.along(lat0, lon0, report.lat, report.lon)
+        for zone in self._subset(along, state.visits, lost):
             visit = state.visits.get(zone.id)
             now_in = zone.contains(report.lat, report.lon, report.alt_ft)
             if visit is None and not now_in and (reanchored or silence):

@@ -23,7 +23,7 @@ import functools
 import itertools
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,10 +44,12 @@ __all__ = [
     "DPRK_ATTRIBUTION",
     "Crossing",
     "Zone",
+    "ZoneIndex",
     "builtin_zone",
     "load_geojson_zones",
     "load_zones",
     "parse_zone_spec",
+    "timezone_names",
     "timezone_zone",
 ]
 
@@ -431,6 +433,89 @@ class _Grid:
         self.cells = cells.tobytes()
 
 
+#: Cell size of the index across zones: 1 deg keeps a world index at 64,800 cells, and a
+#: zone with its 2 deg near margin covers a few dozen of them (a country, hundreds).
+_INDEX_CELL_DEG = 1.0
+#: A segment whose bounding box spans more index cells than this is tested against every
+#: zone's box instead (long, sparse paths; rare).
+_INDEX_WALK_CELLS_MAX = 400
+
+
+class ZoneIndex:
+    """Which zones a point or a path may concern, by bounding box, for any number of zones.
+
+    A grid of 1 deg cells over the world; each cell lists (in zone order) the zones whose
+    bounding box, widened by ``margin_deg``, meets it. A point far from every zone finds an
+    empty cell: one dictionary lookup whatever the number of zones. Zones across the
+    antimeridian are listed in every cell of their latitude band (their box spans it).
+    """
+
+    __slots__ = ("_boxes", "_cells", "_margin_deg", "_wide", "zones")
+
+    def __init__(self, zones: Sequence[Zone], margin_deg: float = 0.0) -> None:
+        self.zones = tuple(zones)
+        self._margin_deg = margin_deg
+        self._boxes = [
+            (z.bounds[0] - margin_deg, z.bounds[1] - margin_deg,
+             z.bounds[2] + margin_deg, z.bounds[3] + margin_deg)
+            for z in self.zones
+        ]  # fmt: skip
+        cells: dict[int, list[int]] = {}
+        for index, (min_lon, min_lat, max_lon, max_lat) in enumerate(self._boxes):
+            for key in self._keys(min_lon, min_lat, max_lon, max_lat):
+                cells.setdefault(key, []).append(index)
+        self._cells = {key: tuple(found) for key, found in cells.items()}
+        self._wide = tuple(range(len(self.zones)))
+
+    @staticmethod
+    def _keys(min_lon: float, min_lat: float, max_lon: float, max_lat: float) -> Iterator[int]:
+        c0 = max(-180, math.floor(min_lon / _INDEX_CELL_DEG))
+        c1 = min(179, math.floor(max_lon / _INDEX_CELL_DEG))
+        r0 = max(-90, math.floor(min_lat / _INDEX_CELL_DEG))
+        r1 = min(89, math.floor(max_lat / _INDEX_CELL_DEG))
+        for row in range(r0, r1 + 1):
+            for col in range(c0, c1 + 1):
+                yield row * 1000 + col
+
+    def near(self, lat: float, lon: float) -> tuple[int, ...]:
+        """Indices (in zone order) of the zones whose widened box holds the point."""
+        found = self._cells.get(
+            math.floor(lat / _INDEX_CELL_DEG) * 1000 + math.floor(lon / _INDEX_CELL_DEG)
+        )
+        if not found:
+            return ()
+        boxes = self._boxes
+        return tuple(
+            i for i in found
+            if boxes[i][1] <= lat <= boxes[i][3] and boxes[i][0] <= lon <= boxes[i][2]
+        )  # fmt: skip
+
+    def along(self, lat1: float, lon1: float, lat2: float, lon2: float) -> tuple[int, ...]:
+        """Indices (in zone order) of the zones whose widened box meets the segment's box."""
+        lo_lat, hi_lat = (lat1, lat2) if lat1 <= lat2 else (lat2, lat1)
+        lo_lon, hi_lon = (lon1, lon2) if lon1 <= lon2 else (lon2, lon1)
+        if hi_lon - lo_lon > 180.0 or lo_lon < -180.0 or hi_lon > 180.0:
+            return self._wide  # across the antimeridian: every zone may be concerned
+        span = (hi_lat - lo_lat + 1.0) * (hi_lon - lo_lon + 1.0) / _INDEX_CELL_DEG**2
+        if span > _INDEX_WALK_CELLS_MAX:
+            candidates: Iterable[int] = self._wide
+        else:
+            seen: set[int] = set()
+            for key in self._keys(lo_lon, lo_lat, hi_lon, hi_lat):
+                found = self._cells.get(key)
+                if found:
+                    seen.update(found)
+            if not seen:
+                return ()
+            candidates = sorted(seen)
+        boxes = self._boxes
+        return tuple(
+            i for i in candidates
+            if not (hi_lat < boxes[i][1] or lo_lat > boxes[i][3]
+                    or hi_lon < boxes[i][0] or lo_lon > boxes[i][2])
+        )  # fmt: skip
+
+
 def _wrap_lon(lon: float) -> float:
     """Longitude into [-180, 180)."""
     if -180.0 <= lon < 180.0:
@@ -662,8 +747,9 @@ _UNIT_M = {"km": 1000.0, "nm": 1852.0, "m": 1.0}
 
 
 def parse_zone_spec(spec: str) -> list[Zone]:
-    """Resolve one zone spec: ``dprk``, ``tz:Area/City``, a GeoJSON path, each optionally
-    followed by ``+DISTANCE`` (``km``, ``nm`` or ``m``) for an approach ring."""
+    """Resolve one zone spec: ``dprk``, ``tz:Area/City``, ``tz:*`` (every time-zone outline,
+    ~450 zones), a GeoJSON path, each optionally followed by ``+DISTANCE`` (``km``, ``nm`` or
+    ``m``) for an approach ring."""
     match = _BUFFER_SPEC.match(spec)
     if match and not Path(spec).exists():
         distance_m = float(match["dist"]) * _UNIT_M[match["unit"]]
@@ -673,6 +759,8 @@ def parse_zone_spec(spec: str) -> list[Zone]:
         ]
     if spec in BUILTIN_ZONES:
         return [builtin_zone(spec)]
+    if spec == "tz:*":
+        return [timezone_zone(name) for name in timezone_names()]
     if spec.startswith("tz:"):
         return [timezone_zone(spec[3:])]
     if Path(spec).suffix.lower() in (".geojson", ".json") or Path(spec).exists():
