@@ -217,8 +217,17 @@ class StepResult:
     persist: bool
 
 
+#: Up to this many zones, the tracker tries each zone rather than ask the index for a subset
+#: (building the subset, or projecting a prediction's path for it, costs more than a few
+#: bounding-box rejections). The far-from-zones shortcut asks the index whatever the count.
+_FEW_ZONES = 8
 #: Below this ground speed (knots) an aircraft is taxiing or hovering: no dead reckoning.
 _MIN_PREDICT_KT = 30.0
+
+
+def _copy(visit: Visit) -> Visit:
+    """A copy of ``visit`` (a direct call: dataclasses.replace costs 3x on the hot path)."""
+    return Visit(visit.entered_ts, visit.exit_ts, visit.exit_lat, visit.exit_lon, visit.seen_inside)
 
 
 def _r_ts(ts: float) -> float:
@@ -291,10 +300,12 @@ class Tracker:
         """True when the point is within ``near_margin_deg`` of any zone's bounding box."""
         return bool(self._near_index.near(lat, lon))
 
-    def _subset(self, found: Sequence[int], *with_state: Iterable[str]) -> list[Zone]:
+    def _subset(self, found: Sequence[int], *with_state: Iterable[str]) -> Sequence[Zone]:
         """The zones at indices ``found`` plus those named in ``with_state`` (visits,
         predictions, signal loss), in the tracker's zone order (events come out in it)."""
         zones = self.zones
+        if len(zones) <= _FEW_ZONES:
+            return zones  # every zone, as before the index: fewer tests than set-building
         extra = [self._pos[zid] for ids in with_state for zid in ids if zid in self._pos]
         if not extra:
             return [zones[i] for i in found]
@@ -619,7 +630,9 @@ class Tracker:
                 del state.approach_raised[zone_id]
         # Zones the predicted path's box touches, and those with a prediction to drop.
         ahead: Sequence[int] = ()
-        if velocity is not None and velocity[0] >= _MIN_PREDICT_KT:
+        if len(self.zones) <= _FEW_ZONES:
+            ahead = range(len(self.zones))  # cheaper than projecting the path for the index
+        elif velocity is not None and velocity[0] >= _MIN_PREDICT_KT:
             lat2, lon2 = destination(
                 report.lat, report.lon, velocity[1],
                 velocity[0] * MPS_PER_KT * policy.approach_horizon_s,
@@ -684,7 +697,15 @@ class Tracker:
             and not state.approach_raised
             and not state.trail
             and not self.is_near(report.lat, report.lon)
-            and not self._may_touch_any(lat0, lon0, report.lat, report.lon)
+            and (
+                # From a fix not near any zone (no trail), a step shorter than the margin
+                # cannot reach a zone's box (as in step_far).
+                (
+                    abs(report.lat - lat0) < policy.near_margin_deg
+                    and abs(report.lon - lon0) < policy.near_margin_deg
+                )
+                or not self._may_touch_any(lat0, lon0, report.lat, report.lon)
+            )
         ):
             # Far from every zone, before and now, on a path that cannot touch one: nothing to
             # walk or predict (the zones loop below would find no visit, no containment and no
@@ -812,7 +833,7 @@ class Tracker:
         the caller: nothing to say.)
         """
         events: list[AirspaceEvent] = []
-        visit = None if visit is None else dataclasses.replace(visit)
+        visit = None if visit is None else _copy(visit)
         if visit is not None and visit.exit_ts is not None:
             # Left before the silence and not seen back inside within ``exit_confirm_s``.
             conf = Confidence.OBSERVED if visit.seen_inside else Confidence.INFERRED
@@ -926,7 +947,7 @@ class Tracker:
         trans = [(t0 + c.fraction * dt, c.entering, c.lat, c.lon) for c in crossings]
         if not trans and (visit is None) == now_in:
             trans = [(report.ts, now_in, report.lat, report.lon)]
-        visit = None if visit is None else dataclasses.replace(visit)
+        visit = None if visit is None else _copy(visit)
         # (type, ts, lat, lon, whether a fix inside was seen during the visit) in order;
         # confidence is settled once the walk is done.
         steps: list[tuple[EventType, float, float, float, bool]] = []
