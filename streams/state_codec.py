@@ -20,7 +20,10 @@ _STATE_VERSION = 2
 def encode_state(state: AircraftState) -> bytes:
     """Serialize a state compactly (a JSON array; ~100-250 bytes for a typical aircraft)."""
     visits = [
-        [zid, v.entered_ts, v.exit_ts, v.exit_lat, v.exit_lon]
+        # A visit with no fix inside carries a sixth element, False (older states lack it).
+        [zid, v.entered_ts, v.exit_ts, v.exit_lat, v.exit_lon, False]
+        if not v.seen_inside
+        else [zid, v.entered_ts, v.exit_ts, v.exit_lat, v.exit_lon]
         if v.exit_ts is not None
         else [zid, v.entered_ts]
         for zid, v in state.visits.items()
@@ -81,8 +84,10 @@ def decode_state(data: bytes) -> AircraftState:
     )
     for item in visits:
         visit = Visit(entered_ts=item[1])
-        if len(item) > 2:
+        if len(item) > 2 and item[2] is not None:
             visit.exit_ts, visit.exit_lat, visit.exit_lon = item[2], item[3], item[4]
+        if len(item) > 5:
+            visit.seen_inside = bool(item[5])
         state.visits[item[0]] = visit
     for zid, eta, plat, plon in approach:
         state.approach[zid] = (eta, plat, plon)

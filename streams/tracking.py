@@ -13,13 +13,21 @@ Rules (the README has the operator's version; every number is a :class:`Policy` 
   interpolated time at which the straight path between the two fixes crossed the boundary.
 - ``entered`` + ``exited`` (``inferred``): two fixes outside whose path cuts through the zone
   (the "cross" case), when they are at most ``max_cross_gap_s`` apart and the path spends at
-  least ``min_cross_inside_s`` inside.
+  least ``min_cross_inside_s`` inside. A shorter visit on the path between two fixes (its
+  stretches inside joined when less than ``exit_confirm_s`` apart) is no visit, whether or
+  not its exit is confirmed within the same segment.
 - ``exited`` (``observed``): a fix outside after being inside, once the aircraft has been
-  outside for ``exit_confirm_s`` since the estimated crossing: confirmed by a later fix, or by
-  the watermark passing that time with no fix back inside. A fix back inside before then
-  cancels the exit (hysteresis: skimming the boundary gives one visit).
+  outside for ``exit_confirm_s`` since the estimated crossing: confirmed by a later fix, or,
+  when none comes, by the watermark passing that time and ``exit_silence_s`` after the last
+  fix. A fix back inside before then cancels the exit (hysteresis: skimming the boundary
+  gives one visit). Every event of a
+  visit with no fix inside (``Visit.seen_inside``) is ``inferred``, its exit included.
+- Across a silence longer than ``max_cross_gap_s`` nothing is interpolated: a visit that
+  ended during it is ``exited`` (``inferred``) at the next fix; a next fix inside starts a
+  visit, announced by ``signal_regained`` (``confirmed``) when the silence raised
+  ``signal_lost``, else by ``first_seen_inside``.
 - ``first_seen_inside`` (``observed``): the first fix of an aircraft (or the first after its
-  state expired) is already inside.
+  state expired, or after a silence as above) is already inside.
 - ``approaching`` (``inferred``): dead reckoning from the fix's track and ground speed (or,
   when absent, the velocity between the last two fixes) predicts entry within
   ``approach_horizon_s`` and at least ``approach_min_inside_s`` inside, unless the vertical
@@ -49,13 +57,13 @@ when to tick (:mod:`streams.scheduler`), geodesy (:mod:`streams.geo`), metrics.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 from streams.geo import M_PER_DEG, MPS_PER_KT, destination, haversine_m, initial_bearing_deg
 from streams.models import AirspaceEvent, Confidence, EventType, PositionReport, make_event_id
-from streams.zones import Crossing, Zone
+from streams.zones import Crossing, Zone, ZoneIndex
 
 __all__ = [
     "AircraftState",
@@ -66,9 +74,6 @@ __all__ = [
     "Visit",
 ]
 
-#: Speed assumed to date an entry across a long silence with no prediction: a typical
-#: airliner's cruise ground speed.
-_GAP_CRUISE_KT = 450.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,10 +86,15 @@ class Policy:
     #: An exit counts once the aircraft has been outside this long since the crossing.
     #: Two minutes absorbs GPS noise and boundary skimming without delaying a real exit much.
     exit_confirm_s: float = 120.0
+    #: With no later fix, the watermark confirms an exit only once the aircraft has also been
+    #: silent this long: a sparse feed's next fix (every one to three minutes near the DPRK)
+    #: may show it back inside seconds after the crossing (one visit, not exit + entry).
+    exit_silence_s: float = 300.0
     #: Infer a crossing from two outside fixes only when they are at most this far apart;
     #: beyond it nobody knows the path flown (30 min is ~420 km at cruise speed).
     max_cross_gap_s: float = 1800.0
-    #: An inferred cross must spend at least this long inside; shorter clips are noise.
+    #: A visit seen only on the straight path between two fixes must spend at least this long
+    #: inside; shorter clips of a border's corner are noise (real 60 s chords cut tips for 1.5 s).
     min_cross_inside_s: float = 10.0
     #: Implied speed above which a fix is suspect. Fastest airliners cruise ~600 kt ground
     #: speed with jet-stream tailwind; 1,200 kt leaves room for military traffic.
@@ -152,6 +162,10 @@ class Visit:
     exit_ts: float | None = None
     exit_lat: float = 0.0
     exit_lon: float = 0.0
+    #: Whether a fix inside the zone was seen during this visit. A visit known only from the
+    #: straight path between fixes outside stays ``False``, and all its events are
+    #: ``inferred``.
+    seen_inside: bool = True
 
 
 @dataclass(slots=True)
@@ -203,6 +217,19 @@ class StepResult:
     persist: bool
 
 
+#: Up to this many zones, the tracker tries each zone rather than ask the index for a subset
+#: (building the subset, or projecting a prediction's path for it, costs more than a few
+#: bounding-box rejections). The far-from-zones shortcut asks the index whatever the count.
+_FEW_ZONES = 8
+#: Below this ground speed (knots) an aircraft is taxiing or hovering: no dead reckoning.
+_MIN_PREDICT_KT = 30.0
+
+
+def _copy(visit: Visit) -> Visit:
+    """A copy of ``visit`` (a direct call: dataclasses.replace costs 3x on the hot path)."""
+    return Visit(visit.entered_ts, visit.exit_ts, visit.exit_lat, visit.exit_lon, visit.seen_inside)
+
+
 def _r_ts(ts: float) -> float:
     return round(ts, 3)
 
@@ -218,11 +245,12 @@ class Tracker:
         self.zones = tuple(zones)
         self.policy = policy or Policy()
         self._by_id = {z.id: z for z in self.zones}
-        margin = self.policy.near_margin_deg
-        self._near_boxes = [
-            (z.bounds[0] - margin, z.bounds[1] - margin, z.bounds[2] + margin, z.bounds[3] + margin)
-            for z in self.zones
-        ]
+        self._pos = {z.id: i for i, z in enumerate(self.zones)}
+        # Indexes across zones: which zones a point is near (for checkpoints, predictions and
+        # the far-from-zones shortcut), and which a path's box touches (for crossings). A
+        # position far from every zone costs one lookup however many zones there are.
+        self._near_index = ZoneIndex(self.zones, self.policy.near_margin_deg)
+        self._box_index = ZoneIndex(self.zones)
         # Watch rings for signal loss, built lazily (a geodesic buffer takes ~0.5 s for DPRK).
         self._watch: dict[str, Zone] = {}
         # The far-from-zones shortcut in _advance relies on bounding boxes; zones across the
@@ -266,18 +294,22 @@ class Tracker:
         )
 
     def _may_touch_any(self, lat1: float, lon1: float, lat2: float, lon2: float) -> bool:
-        # A plain loop: any() over a generator costs a frame per position on the hot path.
-        for zone in self.zones:  # noqa: SIM110
-            if zone.segment_may_touch(lat1, lon1, lat2, lon2):
-                return True
-        return False
+        return bool(self._box_index.along(lat1, lon1, lat2, lon2))
 
     def is_near(self, lat: float, lon: float) -> bool:
         """True when the point is within ``near_margin_deg`` of any zone's bounding box."""
-        for min_lon, min_lat, max_lon, max_lat in self._near_boxes:
-            if min_lat <= lat <= max_lat and min_lon <= lon <= max_lon:
-                return True
-        return False
+        return bool(self._near_index.near(lat, lon))
+
+    def _subset(self, found: Sequence[int], *with_state: Iterable[str]) -> Sequence[Zone]:
+        """The zones at indices ``found`` plus those named in ``with_state`` (visits,
+        predictions, signal loss), in the tracker's zone order (events come out in it)."""
+        zones = self.zones
+        if len(zones) <= _FEW_ZONES:
+            return zones  # every zone, as before the index: fewer tests than set-building
+        extra = [self._pos[zid] for ids in with_state for zid in ids if zid in self._pos]
+        if not extra:
+            return [zones[i] for i in found]
+        return [zones[i] for i in sorted({*found, *extra})]
 
     def _watch_ring(self, zone: Zone) -> Zone:
         ring = self._watch.get(zone.id)
@@ -330,7 +362,7 @@ class Tracker:
     ) -> tuple[float, float, float] | None:
         """Dead-reckoned (entry time, lat, lon) within the horizon, or None."""
         gs_kt, track_deg = velocity
-        if gs_kt < 30.0:  # taxiing or hovering: no meaningful projection
+        if gs_kt < _MIN_PREDICT_KT:
             return None
         horizon = self.policy.approach_horizon_s
         lat2, lon2 = destination(report.lat, report.lon, track_deg, gs_kt * MPS_PER_KT * horizon)
@@ -350,7 +382,8 @@ class Tracker:
     def _watched(self, state: AircraftState) -> list[Zone]:
         """Zones for which this aircraft's silence would be news (see ``signal_lost``)."""
         out = []
-        for zone in self.zones:
+        near = self._near_index.near(state.lat, state.lon)
+        for zone in self._subset(near, state.visits, state.approach):
             visit = state.visits.get(zone.id)
             if (
                 (visit is not None and visit.exit_ts is None)
@@ -378,7 +411,10 @@ class Tracker:
         due: float | None = None
         for visit in state.visits.values():
             if visit.exit_ts is not None:
-                t = visit.exit_ts + self.policy.exit_confirm_s
+                t = max(
+                    visit.exit_ts + self.policy.exit_confirm_s,
+                    state.ts + self.policy.exit_silence_s,
+                )
                 due = t if due is None else min(due, t)
         if not state.lost and self._watched(state):
             t = state.ts + self.policy.signal_lost_s
@@ -392,17 +428,21 @@ class Tracker:
     def _tick(self, state: AircraftState, now_ts: float) -> StepResult:
         policy = self.policy
         events: list[AirspaceEvent] = []
-        for zone in self.zones:
+        for zone in self._subset((), state.visits):
             visit = state.visits.get(zone.id)
             if (
                 visit is not None
                 and visit.exit_ts is not None
                 and now_ts >= visit.exit_ts + policy.exit_confirm_s
+                and now_ts >= state.ts + policy.exit_silence_s
             ):
+                # Observed only when a fix inside was seen during the visit (the fix before
+                # this silence, outside, is what placed the exit).
+                conf = Confidence.OBSERVED if visit.seen_inside else Confidence.INFERRED
                 events.append(
                     self._event(
                         EventType.EXITED, zone, state.icao24, state.ts, visit.exit_ts,
-                        visit.exit_lat, visit.exit_lon, Confidence.OBSERVED, state.callsign,
+                        visit.exit_lat, visit.exit_lon, conf, state.callsign,
                         alt_ft=state.alt_ft,
                     )
                 )  # fmt: skip
@@ -557,7 +597,7 @@ class Tracker:
             written_ts=report.ts,
         )
         events: list[AirspaceEvent] = []
-        for zone in self.zones:
+        for zone in self._subset(self._box_index.near(report.lat, report.lon)):
             if zone.contains(report.lat, report.lon, report.alt_ft):
                 state.visits[zone.id] = Visit(entered_ts=report.ts)
                 if self.policy.emit_first_seen_inside:
@@ -588,7 +628,17 @@ class Tracker:
         for zone_id, raised_ts in list(state.approach_raised.items()):
             if report.ts - raised_ts >= policy.approach_rearm_s:
                 del state.approach_raised[zone_id]
-        for zone in self.zones:
+        # Zones the predicted path's box touches, and those with a prediction to drop.
+        ahead: Sequence[int] = ()
+        if len(self.zones) <= _FEW_ZONES:
+            ahead = range(len(self.zones))  # cheaper than projecting the path for the index
+        elif velocity is not None and velocity[0] >= _MIN_PREDICT_KT:
+            lat2, lon2 = destination(
+                report.lat, report.lon, velocity[1],
+                velocity[0] * MPS_PER_KT * policy.approach_horizon_s,
+            )  # fmt: skip
+            ahead = self._box_index.along(report.lat, report.lon, lat2, lon2)
+        for zone in self._subset(ahead, state.approach):
             if zone.id in state.visits:
                 state.approach.pop(zone.id, None)
                 continue
@@ -647,7 +697,15 @@ class Tracker:
             and not state.approach_raised
             and not state.trail
             and not self.is_near(report.lat, report.lon)
-            and not self._may_touch_any(lat0, lon0, report.lat, report.lon)
+            and (
+                # From a fix not near any zone (no trail), a step shorter than the margin
+                # cannot reach a zone's box (as in step_far).
+                (
+                    abs(report.lat - lat0) < policy.near_margin_deg
+                    and abs(report.lon - lon0) < policy.near_margin_deg
+                )
+                or not self._may_touch_any(lat0, lon0, report.lat, report.lon)
+            )
         ):
             # Far from every zone, before and now, on a path that cannot touch one: nothing to
             # walk or predict (the zones loop below would find no visit, no containment and no
@@ -658,30 +716,38 @@ class Tracker:
             )  # fmt: skip
             return StepResult(state, [], Outcome.ACCEPTED, persist)
 
-        for zone in self.zones:
+        silence = dt > policy.max_cross_gap_s
+        # Zones the path's box touches, or with something to settle: the others have no
+        # visit, no signal loss, no containment and no crossing (the loop would skip them).
+        along = self._box_index.along(lat0, lon0, report.lat, report.lon)
+        for zone in self._subset(along, state.visits, lost):
             visit = state.visits.get(zone.id)
             now_in = zone.contains(report.lat, report.lon, report.alt_ft)
-            if visit is None and not now_in and (reanchored or dt > policy.max_cross_gap_s):
+            if visit is None and not now_in and (reanchored or silence):
                 # Outside at both ends and the path between is unknown: nothing to infer.
                 if zone.id in lost:
                     events.append(self._regained(zone, report, callsign, prev_ts, False))
                 continue
-            if reanchored or (
+            if silence:
+                # Nobody knows the path flown across the silence: nothing is interpolated.
+                zone_events, visit = self._after_silence(
+                    zone, visit, now_in, report, callsign, zone.id in lost
+                )
+            elif reanchored or (
                 (zone.floor_ft is not None or zone.ceiling_ft is not None)
                 and not (zone.in_band(state.alt_ft) and zone.in_band(report.alt_ft))
             ):
                 crossings: list[Crossing] = []  # the path's 2-D crossings say nothing here
             else:
                 crossings = zone.crossings(lat0, lon0, report.lat, report.lon)
-            if visit is None and not now_in and not crossings:
-                if zone.id in lost:
-                    events.append(self._regained(zone, report, callsign, prev_ts, False))
-                continue
-            if dt > policy.max_cross_gap_s and visit is None and now_in:
-                crossings = self._long_gap_entry(state, zone, crossings, dt)
-            zone_events, visit = self._walk(
-                zone, visit, now_in, crossings, t0, dt, report, callsign
-            )
+            if not silence:
+                if visit is None and not now_in and not crossings:
+                    if zone.id in lost:
+                        events.append(self._regained(zone, report, callsign, prev_ts, False))
+                    continue
+                zone_events, visit = self._walk(
+                    zone, visit, now_in, crossings, t0, dt, report, callsign
+                )
             if zone.id in lost:
                 inside = (
                     now_in
@@ -690,13 +756,14 @@ class Tracker:
                     or any(e.type is EventType.ENTERED for e in zone_events)
                 )
                 events.append(self._regained(zone, report, callsign, prev_ts, inside))
+            began = visit is not None and zone.id not in state.visits
             if visit is None:
                 changed = changed or zone.id in state.visits
                 state.visits.pop(zone.id, None)
             else:
                 changed = changed or state.visits.get(zone.id) != visit
                 state.visits[zone.id] = visit
-            if any(e.type is EventType.ENTERED for e in zone_events):
+            if began or any(e.type is EventType.ENTERED for e in zone_events):
                 state.approach.pop(zone.id, None)
                 state.approach_raised.pop(zone.id, None)  # fulfilled: the next approach alerts
             events.extend(zone_events)
@@ -746,27 +813,57 @@ class Tracker:
             state.written_ts = report.ts
         return StepResult(state, events, Outcome.ACCEPTED, changed)
 
-    def _long_gap_entry(
-        self, state: AircraftState, zone: Zone, crossings: list[Crossing], dt: float
-    ) -> list[Crossing]:
-        """Where and when an aircraft silent for longer than ``max_cross_gap_s`` entered.
+    def _after_silence(
+        self,
+        zone: Zone,
+        visit: Visit | None,
+        now_in: bool,
+        report: PositionReport,
+        callsign: str | None,
+        lost: bool,
+    ) -> tuple[list[AirspaceEvent], Visit | None]:
+        """One zone's events for a fix after a silence longer than ``max_cross_gap_s``.
 
-        Interpolating along a gap of hours (the seed's Il-62M was silent for two days) would
-        date the entry in the middle of it. The last prediction made before the silence is
-        the best estimate; without one, the first crossing of the straight path, reached at
-        a typical cruise speed from the last fix.
+        Nothing is interpolated across the silence (a straight line over hours is fiction):
+        an exit awaiting confirmation before it is confirmed where it was; a visit that ends
+        during the silence is ``exited`` at the fix found outside (``inferred``: when and
+        where it left is unknown); a fix inside after it starts a visit, announced by the
+        ``signal_regained`` (``confirmed``) the caller adds when the silence raised
+        ``signal_lost``, else by ``first_seen_inside``. (Outside at both ends was handled by
+        the caller: nothing to say.)
         """
-        predicted = state.approach.get(zone.id)
-        if predicted is not None:
-            eta, lat, lon = predicted
-            return [Crossing(min(1.0, max(0.0, (eta - state.ts) / dt)), lat, lon, True)]
-        entry = next((c for c in crossings if c.entering), None)
-        if entry is None:
-            return crossings
-        flown_s = haversine_m(state.lat, state.lon, entry.lat, entry.lon) / (
-            _GAP_CRUISE_KT * MPS_PER_KT
-        )
-        return [Crossing(min(1.0, flown_s / dt), entry.lat, entry.lon, True)]
+        events: list[AirspaceEvent] = []
+        visit = None if visit is None else _copy(visit)
+        if visit is not None and visit.exit_ts is not None:
+            # Left before the silence and not seen back inside within ``exit_confirm_s``.
+            conf = Confidence.OBSERVED if visit.seen_inside else Confidence.INFERRED
+            events.append(
+                self._event(
+                    EventType.EXITED, zone, report.icao24, report.ts, visit.exit_ts,
+                    visit.exit_lat, visit.exit_lon, conf, callsign, report=report,
+                )
+            )  # fmt: skip
+            visit = None
+        if visit is not None and not now_in:
+            events.append(
+                self._event(
+                    EventType.EXITED, zone, report.icao24, report.ts, report.ts, report.lat,
+                    report.lon, Confidence.INFERRED, callsign, report=report,
+                )
+            )  # fmt: skip
+            return events, None
+        if visit is None and now_in:
+            visit = Visit(entered_ts=report.ts)
+            if not lost and self.policy.emit_first_seen_inside:
+                events.append(
+                    self._event(
+                        EventType.FIRST_SEEN_INSIDE, zone, report.icao24, report.ts, report.ts,
+                        report.lat, report.lon, Confidence.OBSERVED, callsign, report=report,
+                    )
+                )  # fmt: skip
+        if visit is not None:
+            visit.seen_inside = True
+        return events, visit
 
     def _regained(
         self,
@@ -781,6 +878,50 @@ class Tracker:
             Confidence.OBSERVED, callsign, report=report, last_seen_ts=last_seen_ts,
             verdict="confirmed" if inside else "withdrawn",
         )  # fmt: skip
+
+    def _drop_clips(
+        self, visit: Visit | None, crossings: list[Crossing], t0: float, dt: float
+    ) -> list[Crossing]:
+        """The crossings without the visits too short to count (``min_cross_inside_s``).
+
+        A visit here is what the walk would make of the path between the two fixes: its
+        stretches inside, joined when the aircraft is outside for less than
+        ``exit_confirm_s`` between them. A visit that begins and ends on this path, with no
+        fix inside and no visit still open before it, is dropped when it spends less than
+        ``min_cross_inside_s`` inside in all: a clipped corner, not a visit, whether or not
+        its exit is confirmed yet.
+        """
+        minimum = self.policy.min_cross_inside_s
+        if minimum <= 0.0 or len(crossings) < 2:
+            return crossings
+        confirm = self.policy.exit_confirm_s
+        times = [t0 + c.fraction * dt for c in crossings]
+        n = len(crossings)
+        drop: set[int] = set()
+        # Where the path was last seen leaving a visit that counts (an exit awaiting
+        # confirmation from an earlier path, or the path's own start inside).
+        anchor_exit = visit.exit_ts if visit is not None else None
+        i = 0
+        if not crossings[0].entering:
+            anchor_exit, i = times[0], 1
+        while i < n:
+            if not crossings[i].entering or i + 1 >= n:
+                break  # the path ends inside: the fix there was seen inside
+            # A group of stretches [i, j]: entries at even offsets, exits at odd ones.
+            j, inside_s = i + 1, times[i + 1] - times[i]
+            while j + 2 < n and times[j + 1] - times[j] < confirm:
+                j += 2
+                inside_s += times[j] - times[j - 1]
+            joined = anchor_exit is not None and times[i] - anchor_exit < confirm
+            ends_inside = j + 1 < n and times[j + 1] - times[j] < confirm
+            if joined or ends_inside or inside_s >= minimum:
+                anchor_exit = times[j]
+            else:
+                drop.update(range(i, j + 1))
+            i = j + 1
+        if not drop:
+            return crossings
+        return [c for k, c in enumerate(crossings) if k not in drop]
 
     def _walk(
         self,
@@ -802,58 +943,48 @@ class Tracker:
         """
         policy = self.policy
         confirm = policy.exit_confirm_s
+        crossings = self._drop_clips(visit, crossings, t0, dt)
         trans = [(t0 + c.fraction * dt, c.entering, c.lat, c.lon) for c in crossings]
         if not trans and (visit is None) == now_in:
             trans = [(report.ts, now_in, report.lat, report.lon)]
-        visit = (
-            None
-            if visit is None
-            else Visit(visit.entered_ts, visit.exit_ts, visit.exit_lat, visit.exit_lon)
-        )
-        # (type, ts, lat, lon) in order; confidence is settled once the walk is done.
-        steps: list[tuple[EventType, float, float, float]] = []
+        visit = None if visit is None else _copy(visit)
+        # (type, ts, lat, lon, whether a fix inside was seen during the visit) in order;
+        # confidence is settled once the walk is done.
+        steps: list[tuple[EventType, float, float, float, bool]] = []
         for ts, entering, lat, lon in trans:
             if entering:
                 if visit is None:
-                    steps.append((EventType.ENTERED, ts, lat, lon))
-                    visit = Visit(entered_ts=ts)
+                    steps.append((EventType.ENTERED, ts, lat, lon, False))
+                    visit = Visit(entered_ts=ts, seen_inside=False)
                 elif visit.exit_ts is not None:
                     if ts - visit.exit_ts >= confirm:  # outside long enough: two visits
                         steps.append(
-                            (EventType.EXITED, visit.exit_ts, visit.exit_lat, visit.exit_lon)
-                        )
-                        steps.append((EventType.ENTERED, ts, lat, lon))
-                        visit = Visit(entered_ts=ts)
+                            (EventType.EXITED, visit.exit_ts, visit.exit_lat, visit.exit_lon,
+                             visit.seen_inside)
+                        )  # fmt: skip
+                        steps.append((EventType.ENTERED, ts, lat, lon, False))
+                        visit = Visit(entered_ts=ts, seen_inside=False)
                     else:  # back inside before the exit was confirmed: one visit
                         visit.exit_ts = None
             elif visit is not None and visit.exit_ts is None:
                 visit.exit_ts, visit.exit_lat, visit.exit_lon = ts, lat, lon
         if visit is not None and visit.exit_ts is not None and report.ts - visit.exit_ts >= confirm:
-            steps.append((EventType.EXITED, visit.exit_ts, visit.exit_lat, visit.exit_lon))
-            visit = None
-        # An entry and exit both within this segment, inside for less than the minimum, is a
-        # clipped corner or noise, not a visit.
-        kept: list[tuple[EventType, float, float, float]] = []
-        for step in steps:
-            if (
-                step[0] is EventType.EXITED
-                and kept
-                and kept[-1][0] is EventType.ENTERED
-                and kept[-1][1] > t0
-                and step[1] - kept[-1][1] < policy.min_cross_inside_s
-            ):
-                kept.pop()
-                continue
-            kept.append(step)
-        last_entry = max((i for i, k in enumerate(kept) if k[0] is EventType.ENTERED), default=-1)
-        last_exit = max((i for i, k in enumerate(kept) if k[0] is EventType.EXITED), default=-1)
-        events = []
-        for i, (type_, ts, lat, lon) in enumerate(kept):
-            # Observed: the fix on the far side of the crossing confirms the new status (and
-            # for an exit, a fix before this segment saw the aircraft inside).
-            observed = (i == last_entry and now_in) or (
-                i == last_exit and not now_in and last_entry < 0
+            steps.append(
+                (EventType.EXITED, visit.exit_ts, visit.exit_lat, visit.exit_lon, visit.seen_inside)
             )
+            visit = None
+        if visit is not None and now_in:
+            visit.seen_inside = True
+        last = len(steps) - 1
+        events = []
+        for i, (type_, ts, lat, lon, seen) in enumerate(steps):
+            # Observed: the fix on the far side of the crossing confirms the new status, and
+            # for an exit, a fix inside was seen during the visit. Anything else (a path
+            # between fixes outside, a visit with no fix inside) is inferred.
+            if type_ is EventType.ENTERED:
+                observed = now_in and all(s[0] is not EventType.ENTERED for s in steps[i + 1 :])
+            else:
+                observed = seen and i == last and not now_in
             conf = Confidence.OBSERVED if observed else Confidence.INFERRED
             events.append(
                 self._event(

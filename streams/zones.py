@@ -34,7 +34,7 @@ import itertools
 import logging
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,10 +58,12 @@ __all__ = [
     "MAX_ZONES_PER_FILE",
     "Crossing",
     "Zone",
+    "ZoneIndex",
     "builtin_zone",
     "load_geojson_zones",
     "load_zones",
     "parse_zone_spec",
+    "timezone_names",
     "timezone_zone",
 ]
 
@@ -223,37 +225,36 @@ class Zone:
             unwrapped = True
         elif not self.segment_may_touch(lat1, lon1, lat2, lon2):
             return []
-        # The outline pieces along the path; [] when the grid says the path touches no
-        # outline cell (it cannot cross), None for long or unwrapped paths (whole outline).
-        pieces = None if unwrapped else self._boundary_pieces(lat1, lon1, lat2, lon2)
-        if pieces == []:
+        # The outline's edges in the grid cells along the path: an empty array when the
+        # grid says the path touches no outline cell (it cannot cross), None for long or
+        # unwrapped paths (then shapely intersects the whole outline).
+        edges = None if unwrapped else self._edges_along(lat1, lon1, lat2, lon2)
+        if edges is not None and len(edges) == 0:
             return []
-        line = LineString([(lon1, lat1), (lon2, lat2)])
-        if pieces is None:
+        if edges is None:
+            line = LineString([(lon1, lat1), (lon2, lat2)])
             hits = line.intersection(self._boundary(geometry, unwrapped))
             found = [] if hits.is_empty else list(_fractions_of(line, hits))
         else:
-            # Short path: intersect only the outline pieces of the grid cells it spans.
-            found = []
-            for piece in pieces:
-                hits = line.intersection(piece)
-                if not hits.is_empty:
-                    found.extend(_fractions_of(line, hits))
+            found = _segment_hits(lon1, lat1, lon2, lat2, edges)
         if not found:
             return []
         fractions = sorted({0.0, 1.0, *found})
-        # Status is constant between consecutive boundary hits: sample each interval's middle.
+        # Status is constant between consecutive boundary hits: sample each interval's middle
+        # (through the cell grid: most middles are in cells wholly inside or outside).
+        if unwrapped:
+            def inside_at(lon: float, lat: float) -> bool:
+                return bool(shapely.intersects_xy(geometry, lon, lat))
+        else:
+            def inside_at(lon: float, lat: float) -> bool:
+                return self.contains_2d(lat, lon)
         out: list[Crossing] = []
-        prev_inside = bool(shapely.intersects_xy(geometry, lon1, lat1))
+        prev_inside = inside_at(lon1, lat1)
         for lo, hi in itertools.pairwise(fractions):
             if hi - lo <= 1e-12:
                 continue
             mid = (lo + hi) / 2.0
-            inside = bool(
-                shapely.intersects_xy(
-                    geometry, lon1 + (lon2 - lon1) * mid, lat1 + (lat2 - lat1) * mid
-                )
-            )
+            inside = inside_at(lon1 + (lon2 - lon1) * mid, lat1 + (lat2 - lat1) * mid)
             if inside != prev_inside:
                 out.append(
                     Crossing(
@@ -291,6 +292,8 @@ class Zone:
         gx2, gy2 = (lon2 - min_lon) * inv, (lat2 - min_lat) * inv
         col, row = math.floor(gx1), math.floor(gy1)
         end_col, end_row = math.floor(gx2), math.floor(gy2)
+        if col == end_col and row == end_row:  # dense feeds: most steps stay in one cell
+            return [row * cols + col] if 0 <= col < cols and 0 <= row < rows else []
         steps = abs(end_col - col) + abs(end_row - row)
         if steps > _WALK_CELLS_MAX:
             return None
@@ -324,35 +327,50 @@ class Zone:
             visit(col, row)
         return out
 
-    def _boundary_pieces(
+    def _edges_along(
         self, lat1: float, lon1: float, lat2: float, lon2: float
-    ) -> list[Any] | None:
-        """The outline clipped to each boundary cell the segment passes through (clipped
-        once per cell, then cached), or None when the cells are not known."""
+    ) -> np.ndarray | None:
+        """The outline's edges, (k, 4) rows of x1, y1, x2, y2, in the boundary cells the
+        segment passes through (each cell's list found once, then cached), or None when the
+        cells are not known (long paths). An edge spanning cells may appear more than once."""
         cells_on = self._segment_cells(lat1, lon1, lat2, lon2)
         grid = self._grid
         if cells_on is None or grid is None:
             return None
-        min_lon, min_lat, _, _ = self._bounds
-        cache = self._cache.setdefault("pieces", {})
-        cells, cols, cell_deg = grid.cells, grid.cols, 1.0 / grid.inv_cell_deg
-        out = []
+        cells = grid.cells
+        lists = []
         for index in cells_on:
             if cells[index] != _BOUNDARY:
                 continue
-            piece = cache.get(index)
-            if piece is None:
-                row, col = divmod(index, cols)
-                x0, y0 = min_lon + col * cell_deg, min_lat + row * cell_deg
-                # A hair larger than the cell, so a crossing on a cell edge is not lost.
-                pad = cell_deg * 1e-6
-                piece = cache[index] = shapely.clip_by_rect(
-                    self._boundary(self.geometry, False),
-                    x0 - pad, y0 - pad, x0 + cell_deg + pad, y0 + cell_deg + pad,
-                )  # fmt: skip
-            if not piece.is_empty:
-                out.append(piece)
-        return out
+            found = grid.edges.get(index)
+            if found is None:
+                found = grid.edges[index] = self._cell_edges(index)
+            if len(found):
+                lists.append(found)
+        if not lists:
+            return _NO_EDGES
+        return lists[0] if len(lists) == 1 else np.concatenate(lists)
+
+    def _cell_edges(self, index: int) -> np.ndarray:
+        """The outline's edges whose bounding box meets grid cell ``index`` (a hair padded,
+        so a crossing on a cell's side is not lost)."""
+        grid = self._grid
+        assert grid is not None
+        edges = self._cache.get("edges")
+        if edges is None:
+            edges = self._cache["edges"] = _outline_edges(self.geometry)
+        row, col = divmod(index, grid.cols)
+        cell_deg = 1.0 / grid.inv_cell_deg
+        pad = cell_deg * 1e-6
+        x0 = self._bounds[0] + col * cell_deg - pad
+        y0 = self._bounds[1] + row * cell_deg - pad
+        x1, y1 = x0 + cell_deg + 2 * pad, y0 + cell_deg + 2 * pad
+        ex1, ey1, ex2, ey2 = edges[:, 0], edges[:, 1], edges[:, 2], edges[:, 3]
+        meets = (
+            (np.minimum(ex1, ex2) <= x1) & (np.maximum(ex1, ex2) >= x0)
+            & (np.minimum(ey1, ey2) <= y1) & (np.maximum(ey1, ey2) >= y0)
+        )  # fmt: skip
+        return np.ascontiguousarray(edges[meets])
 
     def distance_m(self, lat: float, lon: float) -> float:
         """Distance in metres from the point to the zone's outline (0 on the boundary).
@@ -449,7 +467,7 @@ _WALK_CELLS_MAX = 2_000
 class _Grid:
     """Cells over a zone's bounding box, each wholly outside, wholly inside, or crossed."""
 
-    __slots__ = ("cells", "cols", "inv_cell_deg")
+    __slots__ = ("cells", "cols", "edges", "inv_cell_deg")
 
     def __init__(self, geometry: MultiPolygon, bounds: tuple[float, float, float, float]) -> None:
         min_lon, min_lat, max_lon, max_lat = bounds
@@ -467,6 +485,98 @@ class _Grid:
         touches = shapely.intersects(geometry, boxes)
         cells = np.where(inside, _INSIDE, np.where(touches, _BOUNDARY, _OUTSIDE)).astype(np.uint8)
         self.cells = cells.tobytes()
+        #: The outline's edges per boundary cell, found on first use (see Zone._cell_edges).
+        self.edges: dict[int, np.ndarray] = {}
+
+
+#: Cell size of the index across zones: 1 deg keeps a world index at 64,800 cells, and a
+#: zone with its 2 deg near margin covers a few dozen of them (a country, hundreds).
+_INDEX_CELL_DEG = 1.0
+#: With this few zones, a path's zones are found by testing each box (cheaper than the walk).
+_INDEX_LINEAR_MAX = 8
+#: A segment whose bounding box spans more index cells than this is tested against every
+#: zone's box instead (long, sparse paths; rare).
+_INDEX_WALK_CELLS_MAX = 400
+
+
+class ZoneIndex:
+    """Which zones a point or a path may concern, by bounding box, for any number of zones.
+
+    A grid of 1 deg cells over the world; each cell lists (in zone order) the zones whose
+    bounding box, widened by ``margin_deg``, meets it. A point far from every zone finds an
+    empty cell: one dictionary lookup whatever the number of zones. Zones across the
+    antimeridian are listed in every cell of their latitude band (their box spans it).
+    """
+
+    __slots__ = ("_boxes", "_cells", "_margin_deg", "_wide", "zones")
+
+    def __init__(self, zones: Sequence[Zone], margin_deg: float = 0.0) -> None:
+        self.zones = tuple(zones)
+        self._margin_deg = margin_deg
+        self._boxes = [
+            (z.bounds[0] - margin_deg, z.bounds[1] - margin_deg,
+             z.bounds[2] + margin_deg, z.bounds[3] + margin_deg)
+            for z in self.zones
+        ]  # fmt: skip
+        cells: dict[int, list[int]] = {}
+        for index, (min_lon, min_lat, max_lon, max_lat) in enumerate(self._boxes):
+            for key in self._keys(min_lon, min_lat, max_lon, max_lat):
+                cells.setdefault(key, []).append(index)
+        self._cells = {key: tuple(found) for key, found in cells.items()}
+        self._wide = tuple(range(len(self.zones)))
+
+    @staticmethod
+    def _keys(min_lon: float, min_lat: float, max_lon: float, max_lat: float) -> Iterator[int]:
+        c0 = max(-180, math.floor(min_lon / _INDEX_CELL_DEG))
+        c1 = min(179, math.floor(max_lon / _INDEX_CELL_DEG))
+        r0 = max(-90, math.floor(min_lat / _INDEX_CELL_DEG))
+        r1 = min(89, math.floor(max_lat / _INDEX_CELL_DEG))
+        for row in range(r0, r1 + 1):
+            for col in range(c0, c1 + 1):
+                yield row * 1000 + col
+
+    def near(self, lat: float, lon: float) -> tuple[int, ...]:
+        """Indices (in zone order) of the zones whose widened box holds the point."""
+        found = self._cells.get(
+            math.floor(lat / _INDEX_CELL_DEG) * 1000 + math.floor(lon / _INDEX_CELL_DEG)
+        )
+        if not found:
+            return ()
+        boxes = self._boxes
+        return tuple(
+            i for i in found
+            if boxes[i][1] <= lat <= boxes[i][3] and boxes[i][0] <= lon <= boxes[i][2]
+        )  # fmt: skip
+
+    def along(self, lat1: float, lon1: float, lat2: float, lon2: float) -> tuple[int, ...]:
+        """Indices (in zone order) of the zones whose widened box meets the segment's box."""
+        cell = _INDEX_CELL_DEG
+        key = math.floor(lat1 / cell) * 1000 + math.floor(lon1 / cell)
+        same_cell = key == math.floor(lat2 / cell) * 1000 + math.floor(lon2 / cell)
+        if same_cell and not self._cells.get(key):
+            return ()  # the usual case: a short step in a cell no zone is near
+        lo_lat, hi_lat = (lat1, lat2) if lat1 <= lat2 else (lat2, lat1)
+        lo_lon, hi_lon = (lon1, lon2) if lon1 <= lon2 else (lon2, lon1)
+        if hi_lon - lo_lon > 180.0 or lo_lon < -180.0 or hi_lon > 180.0:
+            return self._wide  # across the antimeridian: every zone may be concerned
+        span = (hi_lat - lo_lat + 1.0) * (hi_lon - lo_lon + 1.0) / _INDEX_CELL_DEG**2
+        if len(self._wide) <= _INDEX_LINEAR_MAX or span > _INDEX_WALK_CELLS_MAX:
+            candidates: Iterable[int] = self._wide
+        else:
+            seen: set[int] = set()
+            for key in self._keys(lo_lon, lo_lat, hi_lon, hi_lat):
+                found = self._cells.get(key)
+                if found:
+                    seen.update(found)
+            if not seen:
+                return ()
+            candidates = sorted(seen)
+        boxes = self._boxes
+        return tuple(
+            i for i in candidates
+            if not (hi_lat < boxes[i][1] or lo_lat > boxes[i][3]
+                    or hi_lon < boxes[i][0] or lo_lon > boxes[i][2])
+        )  # fmt: skip
 
 
 def _wrap_lon(lon: float) -> float:
@@ -536,6 +646,39 @@ def _normalise_longitudes(geom: MultiPolygon) -> MultiPolygon:
     return _as_multipolygon(shapely.union_all(parts), "zone across the antimeridian")
 
 
+#: No outline edge along a path (shared, never written).
+_NO_EDGES = np.empty((0, 4))
+
+
+def _outline_edges(geometry: MultiPolygon) -> np.ndarray:
+    """Every edge of every ring of ``geometry``, as (n, 4) rows of x1, y1, x2, y2."""
+    rows = []
+    for polygon in geometry.geoms:
+        for ring in (polygon.exterior, *polygon.interiors):
+            xy = np.asarray(ring.coords)[:, :2]
+            rows.append(np.hstack([xy[:-1], xy[1:]]))
+    return np.ascontiguousarray(np.vstack(rows)) if rows else _NO_EDGES
+
+
+def _segment_hits(
+    x1: float, y1: float, x2: float, y2: float, edges: np.ndarray
+) -> list[float]:
+    """Fractions along the segment (x1, y1)-(x2, y2) where it meets any of ``edges``, in one
+    vectorised pass (parametric line intersection; an edge collinear with the path, of
+    measure zero in real tracks, is not reported)."""
+    rx, ry = x2 - x1, y2 - y1
+    sx = edges[:, 2] - edges[:, 0]
+    sy = edges[:, 3] - edges[:, 1]
+    qx = edges[:, 0] - x1
+    qy = edges[:, 1] - y1
+    denom = rx * sy - ry * sx
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = (qx * sy - qy * sx) / denom
+        u = (qx * ry - qy * rx) / denom
+    ok = (denom != 0.0) & (t >= 0.0) & (t <= 1.0) & (u >= 0.0) & (u <= 1.0)
+    return t[ok].tolist()
+
+
 def _fractions_of(line: LineString, hits: Any) -> Iterable[float]:
     """Normalised positions along ``line`` of every vertex of the intersection ``hits``."""
     for geom in getattr(hits, "geoms", [hits]):
@@ -586,13 +729,10 @@ def timezone_zone(tz_name: str) -> Zone:
     Europe/Amsterdam, America/Belize...), which makes them a ready, offline, ODbL-licensed
     source of national airspace outlines. Spec form: ``tz:Europe/Amsterdam``.
     """
-    from timezonefinder import TimezoneFinder
-
-    try:
-        parts = TimezoneFinder().get_geometry(tz_name=tz_name, coords_as_pairs=True)
-    except ValueError:
-        raise ZoneError(f"unknown time zone {tz_name!r} for a tz: zone") from None
-    polygons = [Polygon(rings[0], rings[1:]) for rings in parts]
+    finder = _timezone_finder()
+    if tz_name not in finder.timezone_names:
+        raise ZoneError(f"unknown time zone {tz_name!r} for a tz: zone")
+    polygons = [Polygon(rings[0], rings[1:]) for rings in _timezone_rings(finder, tz_name)]
     return Zone(
         id=f"tz:{tz_name}",
         name=tz_name,
@@ -616,6 +756,43 @@ def _count_vertices(geom_obj: dict[str, Any]) -> int:
         for ring in polygon
         if isinstance(ring, list)
     )
+
+
+@functools.cache
+def _timezone_finder() -> Any:
+    """One ``TimezoneFinder`` per process (it maps its data files; ~0.1 s to open)."""
+    from timezonefinder import TimezoneFinder
+
+    return TimezoneFinder()
+
+
+def _timezone_rings(finder: Any, tz_name: str) -> list[list[np.ndarray]]:
+    """Each polygon of a time zone as [outer ring, holes...], (n, 2) lon/lat arrays.
+
+    ``get_geometry(coords_as_pairs=True)`` converts every vertex in a Python loop (~0.1 s per
+    100,000 vertices; all ~450 zones hold millions); the pinned timezonefinder 9 keeps them as
+    int32 arrays scaled by 1e-7, converted here at once with the same arithmetic (a test
+    checks the two agree vertex for vertex). Other versions take the public path.
+    """
+    try:
+        from timezonefinder.utils_numba import INT2COORD_FACTOR
+
+        tz_id = finder.timezone_names.index(tz_name)
+        return [
+            [
+                np.asarray(finder.coords_of(boundary_id=bid)).T * INT2COORD_FACTOR,
+                *(np.asarray(h).T * INT2COORD_FACTOR for h in finder._holes_of_poly(bid)),
+            ]
+            for bid in finder._iter_boundary_ids_of_zone(tz_id)
+        ]
+    except (ImportError, AttributeError):  # another timezonefinder: the public, slower path
+        parts = finder.get_geometry(tz_name=tz_name, coords_as_pairs=True)
+        return [[np.asarray(ring, dtype=float) for ring in rings] for rings in parts]
+
+
+def timezone_names() -> list[str]:
+    """Every time-zone name in the installed ``timezonefinder-data`` (for ``tz:*``)."""
+    return list(_timezone_finder().timezone_names)
 
 
 def _feature_zone(feature: Any, index: int, path: Path, max_vertices: int) -> Zone:
@@ -773,8 +950,9 @@ _UNIT_M = {"km": 1000.0, "nm": 1852.0, "m": 1.0}
 
 
 def parse_zone_spec(spec: str, **limits: int) -> list[Zone]:
-    """Resolve one zone spec: ``dprk``, ``tz:Area/City``, a GeoJSON path, each optionally
-    followed by ``+DISTANCE`` (``km``, ``nm`` or ``m``) for an approach ring."""
+    """Resolve one zone spec: ``dprk``, ``tz:Area/City``, ``tz:*`` (every time-zone outline,
+    ~450 zones), a GeoJSON path, each optionally followed by ``+DISTANCE`` (``km``, ``nm`` or
+    ``m``) for an approach ring."""
     match = _BUFFER_SPEC.match(spec)
     if match and not Path(spec).exists():
         distance_m = float(match["dist"]) * _UNIT_M[match["unit"]]
@@ -784,6 +962,8 @@ def parse_zone_spec(spec: str, **limits: int) -> list[Zone]:
         ]
     if spec in BUILTIN_ZONES:
         return [builtin_zone(spec)]
+    if spec == "tz:*":
+        return [timezone_zone(name) for name in timezone_names()]
     if spec.startswith("tz:"):
         return [timezone_zone(spec[3:])]
     if Path(spec).suffix.lower() in (".geojson", ".json") or Path(spec).exists():

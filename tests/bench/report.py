@@ -95,6 +95,13 @@ ROWS: list[tuple[str, str, Callable[[float], str], str]] = [
      "single_front_worker_cores", _x, ""),
     ("(s) alert latency p99 through the front stage, 25,000 single messages/s",
      "single_front_latency_p99_s", _ms, "<= 500 ms"),
+    ("(i) `evaluate`, border-heavy traffic (along and across the Yalu)",
+     "evaluate_border_heavy_positions_per_s", _rate, ""),
+    ("(i) border-heavy vs the seed scenario, same run", "border_heavy_vs_seed", _x, ">= 0.5"),
+    ("(j) tracker per position far from every zone, 1 zone", "tracker_far_ns_per_position_zones_1",
+     _ns, ""),
+    ("(j) the same with 1,000 zones", "tracker_far_ns_per_position_zones_1000", _ns, ""),
+    ("(j) 1,000 zones vs 1 zone", "zones_1000_vs_1", _x, "<= 2x"),
 ]
 
 

@@ -6,6 +6,8 @@ object and the table, never asserted. On a fresh machine this fetches the Apache
 (:mod:`tests.support.brokers`) and takes about 6-8 minutes:
 
 - (e) geometry and tracker step (:mod:`tests.bench.geometry`), ``evaluate`` on the seed;
+- (i) border-heavy ``evaluate`` vs the seed, (j) tracker cost by zone count
+  (:mod:`tests.bench.detection`);
 - (f) memory per aircraft (tracemalloc on the tracker shell);
 - on Apache Kafka, what users deploy: (h) producers, (a) baseline consumer, (b) one worker,
   (c) two workers, (g) start-up and restart with 20,000 aircraft, (d) alert latency;
@@ -90,6 +92,11 @@ PIPELINE_TARGETS: list[tuple[str, str, float, str]] = [
     ("recovery_s", "<=", 15.0, "changelog recovery of the table"),
     ("geometry_ns_per_position", "<=", 1000.0, "point-in-zone cost"),
     ("zones_100k_load_s", "<", 2.0, "reading the GeoJSON and building a 100,000-vertex zone"),
+    ("border_heavy_vs_seed", ">=", 0.5,
+     "every fix near a 17,000-vertex border: the segment's crossings (grid walk, edges of the "
+     "cells it touches), dead reckoning ahead, watched-zone and exit timers run per fix, in "
+     "Python; the seed is mostly traffic far from the border"),
+    ("zones_1000_vs_1", "<=", 2.0, "the index across zones: one lookup per far position"),
 ]
 
 
@@ -184,6 +191,9 @@ def main(argv: list[str] | None = None) -> None:
     results.update(geometry.run())
     results.update(_evaluate_seed())
     results.update(zone_bench.run())
+    from tests.bench import detection
+
+    results.update(detection.run(quick=args.quick))
     from tests.bench.pipeline import memory_per_aircraft
 
     results.update(memory_per_aircraft())

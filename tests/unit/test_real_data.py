@@ -141,7 +141,13 @@ def test_n899dn_crosses_belize_mexico_and_mexico_usa_in_order(shared_data: Path)
     assert first_us.confidence is Confidence.OBSERVED
     assert first_us.lat == pytest.approx(29.47, abs=0.05)
     assert first_us.lon == pytest.approx(-93.95, abs=0.05)
-    assert first_us.ts - last_mx_exit.ts > 3600  # an hour over the Gulf
+    # Last heard inside Mexico's territorial sea at 21:49:38 UTC, then silent for 48 min (over
+    # the Gulf, longer than max_cross_gap_s): nothing is interpolated across the silence, so
+    # the exit is dated where the aircraft was found outside (inferred), after signal loss.
+    assert last_mx_exit.confidence is Confidence.INFERRED
+    assert last_mx_exit.ts == pytest.approx(1738708665.859, abs=0.01)
+    assert (last_mx_exit.lat, last_mx_exit.lon) == (pytest.approx(26.89, abs=0.01), pytest.approx(-92.88, abs=0.01))
+    assert first_us.ts - last_mx_exit.ts > 1200  # another 20 min over the Gulf
 
     # In country terms, walking the crossings in time order from where it was first seen.
     inside = {e.zone for e in result.events if e.type is EventType.FIRST_SEEN_INSIDE}
