@@ -72,14 +72,14 @@ def aircraft_view(state: AircraftState) -> dict[str, Any] | None:
     """What the page shows of one aircraft, or None when it is neither inside a zone,
     approaching one, nor lost near one (the page shows only those).
 
-    ``status`` is the most pressing of ``inside`` (a zone visit open), ``lost`` (signal lost
-    on its way in or inside) and ``approaching`` (a predicted entry); ``zones`` the zone ids
-    behind it.
+    ``status`` is the most pressing of ``lost`` (signal lost inside or on its way in, no fix
+    heard since), ``inside`` (a zone visit open) and ``approaching`` (a predicted entry);
+    ``zones`` the zone ids behind it.
     """
-    if state.visits:
-        status, zones = "inside", sorted(state.visits)
-    elif state.lost:
+    if state.lost:
         status, zones = "lost", sorted(state.lost)
+    elif state.visits:
+        status, zones = "inside", sorted(state.visits)
     elif state.approach:
         status, zones = "approaching", sorted(state.approach)
     else:
@@ -108,7 +108,7 @@ def aircraft_view(state: AircraftState) -> dict[str, Any] | None:
 
 def aircraft_views(states: Iterable[AircraftState]) -> list[dict[str, Any]]:
     """:func:`aircraft_view` of every state worth showing, by status then icao24."""
-    order = {"inside": 0, "lost": 1, "approaching": 2}
+    order = {"lost": 0, "inside": 1, "approaching": 2}
     views = [v for v in (aircraft_view(s) for s in states) if v is not None]
     views.sort(key=lambda v: (order[v["status"]], v["icao24"]))
     return views
@@ -183,14 +183,15 @@ class DeskBoard:
         self,
         *,
         zone: str | None = None,
-        type: str | None = None,  # noqa: A002 - the filter's name on the page and in the API
+        type: str | None = None,  # the filter's name on the page and in the API
         country: str | None = None,
         limit: int | None = None,
     ) -> list[dict[str, Any]]:
-        """Alerts, newest first, filtered by zone id, event type and country code (any
-        filter left None or empty matches everything)."""
+        """Alerts, newest (by event time) first, filtered by zone id, event type and country
+        code (any filter left None or empty matches everything)."""
         out = []
-        for view in reversed(self._history):
+        # Partitions deliver in parallel, so arrival order is not event-time order.
+        for view in sorted(self._history, key=lambda v: (v["ts"], v["event_id"]), reverse=True):
             if zone and view["zone"] != zone:
                 continue
             if type and view["type"] != type:

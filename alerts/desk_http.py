@@ -76,6 +76,16 @@ def desk_token(environ: Mapping[str, str] | None = None) -> Secret | None:
     return secret_from_env("SKYFENCE_DESK_TOKEN", os.environ if environ is None else environ)
 
 
+def _assigned(bundle: Any) -> list[int]:
+    """The positions partitions a tracker holds: its consumer's assignment, or (before the
+    consumer runs, or in tests without Faust) the partitions it has tracked."""
+    try:
+        topic = bundle.settings.positions_topic
+        return sorted(tp.partition for tp in bundle.app.consumer.assignment() if tp.topic == topic)
+    except Exception:
+        return sorted(bundle.partitions)
+
+
 class DeskServer:
     """The live page's routes, its event fan-out and its aircraft ticker.
 
@@ -105,8 +115,10 @@ class DeskServer:
 
     def attach(self, bundle: Any) -> None:
         """Show ``bundle``'s (a TrackerApp's) aircraft and listen to its events."""
-        self._states = lambda: [s for p in list(bundle.partitions.values()) for s in p.states.values()]
-        self._partitions = lambda: sorted(bundle.partitions)
+        self._states = lambda: [
+            s for p in list(bundle.partitions.values()) for s in p.states.values()
+        ]
+        self._partitions = lambda: _assigned(bundle)
         bundle.listeners.append(self.on_event)
 
     def install(self, app: web.Application) -> None:
@@ -148,7 +160,7 @@ class DeskServer:
     async def _tick(self) -> None:
         while self._subscribers:
             try:
-                body = orjson.dumps(self.aircraft())
+                body = orjson.dumps({"aircraft": self.aircraft(), "partitions": self._partitions()})
                 if body != self._last_aircraft:
                     self._last_aircraft = body
                     self._publish(b"aircraft", body)

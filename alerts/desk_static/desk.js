@@ -124,7 +124,7 @@
   }
   function row(e, fresh) {
     var tr = el("tr", fresh ? "new" : null);
-    tr.dataset.type = e.type; tr.dataset.icao = e.icao24; tr.dataset.zone = e.zone;
+    tr.dataset.type = e.type; tr.dataset.icao = e.icao24; tr.dataset.zone = e.zone; tr.dataset.ts = String(e.ts);
     tr.appendChild(el("td", null, e.time ? e.time.replace("T", " ").replace("Z", "") : ""));
     tr.appendChild(el("td", "type-" + e.type, e.type.replace(/_/g, " ")));
     var td = el("td"); var b = el("button", null, label(e)); b.type = "button";
@@ -145,12 +145,19 @@
     $("history-empty").hidden = shown > 0;
   }
   function addEvent(e) {
-    events.unshift(e);
+    // Newest event time first: partitions deliver in parallel, so arrivals interleave.
+    var i = 0;
+    while (i < events.length && events[i].ts > e.ts) { i += 1; }
+    events.splice(i, 0, e);
     if (events.length > 2000) { events.pop(); }
     addCountry(e.country);
     if (matches(e)) {
       var body = document.querySelector("#history tbody");
-      body.insertBefore(row(e, true), body.firstChild);
+      var before = null;
+      for (var j = 0; j < body.children.length; j++) {
+        if (Number(body.children[j].dataset.ts) <= e.ts) { before = body.children[j]; break; }
+      }
+      body.insertBefore(row(e, true), before);
       while (body.children.length > MAX_ROWS) { body.removeChild(body.lastChild); }
       $("history-empty").hidden = true;
     }
@@ -194,10 +201,14 @@
         events.forEach(function (e) { addCountry(e.country); });
         renderHistory();
         setAircraft(state.aircraft);
-        $("scope").textContent = state.partitions.length
-          ? "this worker holds positions partitions " + state.partitions.join(", ")
-          : "this worker holds no tracker partitions yet";
+        setScope(state.partitions);
       });
+  }
+
+  function setScope(partitions) {
+    $("scope").textContent = partitions.length
+      ? "aircraft of positions partition(s) " + partitions.join(", ") + " (this worker's)"
+      : "this worker holds no tracker partitions yet";
   }
 
   var source = null;
@@ -206,7 +217,7 @@
     source.addEventListener("open", function () { $("conn").textContent = "live"; loadState(); });
     source.addEventListener("error", function () { $("conn").textContent = "reconnecting…"; });
     source.addEventListener("event", function (m) { var e = JSON.parse(m.data); addEvent(e); aircraftFromEvent(e); });
-    source.addEventListener("aircraft", function (m) { setAircraft(JSON.parse(m.data)); });
+    source.addEventListener("aircraft", function (m) { var d = JSON.parse(m.data); setAircraft(d.aircraft); setScope(d.partitions); });
   }
   connect();
 })();

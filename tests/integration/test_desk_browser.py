@@ -119,7 +119,9 @@ async def test_live_page_shows_the_il62_entering_dprk_without_reload(tmp_path: P
                     )
                     assert navigations == []  # live: no reload
                     await page.wait_for_timeout(1500)  # the next aircraft tick
-                    await page.screenshot(path=str(_artefacts() / "desk-live-page.png"), full_page=True)
+                    await page.screenshot(
+                        path=str(_artefacts() / "desk-live-page.png"), full_page=True
+                    )
                 finally:
                     await browser.close()
         finally:
