@@ -211,6 +211,9 @@
       : "this worker holds no tracker partitions yet";
   }
 
+  // A phone turned, a window resized: Leaflet must measure its box again.
+  window.addEventListener("resize", function () { map.invalidateSize(); });
+
   var source = null;
   function connect() {
     source = new EventSource("/desk/api/stream");

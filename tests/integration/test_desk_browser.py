@@ -122,6 +122,28 @@ async def test_live_page_shows_the_il62_entering_dprk_without_reload(tmp_path: P
                     await page.screenshot(
                         path=str(_artefacts() / "desk-live-page.png"), full_page=True
                     )
+                    # Keyboard: the skip link, then tabbing reaches the aircraft's button.
+                    await page.keyboard.press("Tab")
+                    assert await page.evaluate("document.activeElement.className") == "skip"
+                    for _ in range(40):
+                        await page.keyboard.press("Tab")
+                        if await page.evaluate(
+                            "document.activeElement.matches('button.ac')"
+                            " && document.activeElement.closest('li').dataset.icao === '1551e0'"
+                        ):
+                            break
+                    else:
+                        raise AssertionError("no aircraft button reachable by keyboard")
+                    await page.keyboard.press("Enter")  # opens its visit timeline
+                    timeline = page.locator("#timeline li")
+                    await timeline.first.wait_for(timeout=5_000)
+                    steps = await timeline.all_text_contents()
+                    assert any("entered" in s for s in steps), steps
+                    # A phone: nothing wider than the screen but the history's own scroller.
+                    await page.set_viewport_size({"width": 390, "height": 844})
+                    await page.wait_for_timeout(300)
+                    assert await page.evaluate("document.documentElement.scrollWidth") <= 390
+                    await page.screenshot(path=str(_artefacts() / "desk-phone.png"))
                 finally:
                     await browser.close()
         finally:
