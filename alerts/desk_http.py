@@ -54,6 +54,8 @@ COOKIE = "skyfence_desk"
 #: Events a slow page may fall behind by before it is disconnected (it reconnects and
 #: reloads the state).
 SUBSCRIBER_QUEUE = 1000
+#: Open event streams at most (each holds a queue); more are refused with 503.
+MAX_SUBSCRIBERS = 64
 #: Seconds between keep-alive comments on an idle event stream.
 KEEPALIVE_S = 15.0
 _STATIC = "desk_static"
@@ -276,6 +278,8 @@ class DeskServer:
     async def _stream(self, request: web.Request) -> web.StreamResponse:
         if not self._allowed(request):
             return self._refuse()
+        if len(self._subscribers) >= MAX_SUBSCRIBERS:
+            return web.Response(status=503, text="too many open desk pages\n")
         response = web.StreamResponse(
             headers={
                 "Content-Type": "text/event-stream",
