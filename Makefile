@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: tools bench install demo test lint typecheck unit integration fuzz golden fetch-kafka clean help
+.PHONY: tools vendor-leaflet bench install demo test lint typecheck unit integration fuzz golden fetch-kafka clean help
 
 help:
 	@echo "make demo     run the whole pipeline on the seed scenario (embedded broker) and show the alerts"
@@ -65,6 +65,20 @@ tools:
 	    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kcat >/dev/null; \
 	  else echo "kcat not found and cannot install it: its test will skip"; fi; \
 	fi
+	@if ! command -v chromium >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian's chromium (the desk page's browser test)"; \
+	    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-color-emoji >/dev/null; \
+	  else echo "chromium not found and cannot install it: the browser test will skip"; fi; \
+	fi
+
+# Re-vendor Leaflet from npm into the desk page's static folder (build time, committed:
+# the page fetches nothing at run time). LEAFLET_VERSION pins it.
+LEAFLET_VERSION ?= 1.9.4
+vendor-leaflet:
+	rm -rf .leaflet && mkdir .leaflet && cd .leaflet && npm pack --silent leaflet@$(LEAFLET_VERSION) && tar xzf leaflet-$(LEAFLET_VERSION).tgz
+	cp .leaflet/package/dist/leaflet.js .leaflet/package/dist/leaflet.css .leaflet/package/LICENSE alerts/desk_static/leaflet/
+	rm -rf .leaflet
 
 test: install tools lint typecheck
 	$(BIN)/pytest

@@ -25,6 +25,7 @@ from prometheus_client import CollectorRegistry
 
 from alerts.channels.base import Channel
 from alerts.config import ALERTS_DEAD_LETTER_TOPIC, AlertSettings, Channels, build_channels
+from alerts.desk_http import DeskServer, desk_token
 from alerts.enrich import Enricher, load_watchlist
 from alerts.formatting import console_line
 from alerts.metrics import NotifierMetrics
@@ -270,10 +271,11 @@ async def worker(
     zones = load_zones(settings.zones, **settings.zone_limits())
     registry = CollectorRegistry()
     ops = None
+    desk = DeskServer(zones, token=desk_token())  # the live page, beside /metrics
     if settings.metrics_port:  # bound first: a port in use fails before any broker work
         ops = await serve_operations(
             registry, [], settings.metrics_host, settings.metrics_port,
-            stall_after_s=settings.stall_after_s, role=role,
+            stall_after_s=settings.stall_after_s, role=role, extensions=[desk.install],
         )  # fmt: skip
     try:
         async with (
@@ -286,8 +288,11 @@ async def worker(
             try:
                 if ops is not None:
                     ops.watch_apps(_apps(pipeline))
+                    if pipeline.tracker_app is not None:
+                        desk.attach(pipeline.tracker_app)
                     base = f"http://{settings.metrics_host}:{settings.metrics_port}"
                     say(f"serving {base}/metrics, {base}/healthz, {base}/readyz")
+                    say(f"the desk's live page: {base}/")
                 channels = ", ".join(c.name for c in built.channels) or "(none)"
                 say(
                     f"worker ({role}) running on {bootstrap}, zones {', '.join(settings.zones)}"
@@ -317,17 +322,23 @@ def _apps(pipeline: Pipeline) -> list[Any]:
     return [a.app for a in (pipeline.tracker_app, pipeline.notifier_app) if a is not None]
 
 
-async def _serve_ops(pipeline: Pipeline, settings: StreamSettings, say: Any) -> Operations:
-    """/metrics, /healthz, /readyz and the progress watchdog over the pipeline's apps."""
+async def _serve_ops(
+    pipeline: Pipeline, settings: StreamSettings, say: Any, desk: DeskServer | None = None
+) -> Operations:
+    """/metrics, /healthz, /readyz and the progress watchdog over the pipeline's apps, and
+    the desk's live page at / when given."""
     ops = await serve_operations(
         pipeline.registry,
         _apps(pipeline),
         settings.metrics_host,
         settings.metrics_port,
         stall_after_s=settings.stall_after_s,
+        extensions=[desk.install] if desk is not None else (),
     )
     base = f"http://{settings.metrics_host}:{settings.metrics_port}"
     say(f"serving {base}/metrics, {base}/healthz, {base}/readyz")
+    if desk is not None:
+        say(f"the desk's live page: {base}/")
     return ops
 
 
@@ -335,14 +346,16 @@ async def _serve_ops(pipeline: Pipeline, settings: StreamSettings, say: Any) -> 
 DEMO_SERVE_PORT = 9108
 
 
-async def _serve_until_stopped(pipeline: Pipeline, settings: StreamSettings, say: Any) -> None:
+async def _serve_until_stopped(
+    pipeline: Pipeline, settings: StreamSettings, say: Any, desk: DeskServer | None = None
+) -> None:
     """``demo --serve``: the endpoints and the running worker until SIGINT or SIGTERM."""
     settings = dataclasses.replace(settings, metrics_port=settings.metrics_port or DEMO_SERVE_PORT)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    ops = await _serve_ops(pipeline, settings, say)
+    ops = await _serve_ops(pipeline, settings, say, desk)
     say("the worker keeps running; Ctrl-C stops")
     try:
         await stop.wait()
@@ -546,6 +559,10 @@ async def demo(
                 first_alert.append(time.monotonic())
 
         pipeline.bundle.listeners.append(on_event)
+        desk = None
+        if serve:  # the live page keeps the replay's alerts in its history
+            desk = DeskServer(zones, token=desk_token())
+            desk.attach(pipeline.bundle)
         try:
             producer = AIOKafkaProducer(
                 bootstrap_servers=bootstrap, linger_ms=5, acks="all", **client_kwargs(settings)
@@ -562,7 +579,7 @@ async def demo(
                 pipeline, stats.sent + stats.watermarks, deadline=t_start + timeout_s
             )
             if serve:
-                await _serve_until_stopped(pipeline, settings, say)
+                await _serve_until_stopped(pipeline, settings, say, desk)
         finally:
             await pipeline.stop()
     bundle, notifier = pipeline.bundle, pipeline.notifier

@@ -324,9 +324,13 @@ class Operations:
                 log.exception("watchdog sample failed")
             await asyncio.sleep(self.interval_s)
 
-    async def start(self, host: str, port: int) -> None:
+    async def start(
+        self, host: str, port: int, *, extensions: Sequence[Callable[[Any], None]] = ()
+    ) -> None:
         """Start sampling and serve ``/metrics``, ``/healthz`` and ``/readyz`` on host:port.
-        A port that cannot be bound raises :class:`~streams.errors.ConfigError` naming it."""
+        Each of ``extensions`` is called with the aiohttp application first, to add routes
+        (the desk's live page). A port that cannot be bound raises
+        :class:`~streams.errors.ConfigError` naming it."""
         from aiohttp import web
 
         def respond(result: tuple[bool, dict[str, Any]]) -> web.Response:
@@ -354,6 +358,8 @@ class Operations:
         app.router.add_get("/metrics", metrics)
         app.router.add_get("/healthz", healthz)
         app.router.add_get("/readyz", readyz)
+        for extend in extensions:
+            extend(app)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         try:
@@ -407,12 +413,13 @@ async def serve_operations(
     stall_after_s: float = DEFAULT_STALL_AFTER_S,
     interval_s: float = DEFAULT_SAMPLE_INTERVAL_S,
     role: str = "all",
+    extensions: Sequence[Callable[[Any], None]] = (),
 ) -> Operations:
     """:class:`Operations` over Faust ``apps`` (more later with :meth:`Operations.watch_apps`),
     with build info, serving on ``host:port``; the caller stops it with
     :meth:`Operations.stop`."""
     build_info(registry, role)
     ops = Operations(registry, stall_after_s=stall_after_s, interval_s=interval_s)
-    await ops.start(host, port)
+    await ops.start(host, port, extensions=extensions)
     ops.watch_apps(apps)
     return ops

@@ -51,7 +51,13 @@ async def test_demo_serve_keeps_the_worker_and_endpoints_up_until_interrupted(tm
             assert resp.status == 200
         async with session.get(f"{base}/metrics") as resp:
             metrics = await resp.text()
+        async with session.get(f"{base}/") as resp:  # the desk's live page
+            assert resp.status == 200 and "skyfence desk" in await resp.text()
+        async with session.get(f"{base}/desk/api/events", params={"type": "entered"}) as resp:
+            entered = await resp.json()
+    assert [(e["icao24"], e["zone"]) for e in entered] == [("1551e0", "dprk")]
     assert 'skyfence_events_total{type="entered",zone="dprk"} 1.0' in metrics
+    assert f"the desk's live page: {base}/" in out.getvalue()
     assert f"serving {base}/metrics" in out.getvalue() and "Ctrl-C stops" in out.getvalue()
     os.kill(os.getpid(), signal.SIGINT)  # the demo's handler, installed before it served
     assert await asyncio.wait_for(task, 30) == 0

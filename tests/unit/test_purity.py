@@ -49,6 +49,7 @@ PURE = [
     "alerts.retry",
     "alerts.ratelimit",
     "alerts.outbox",
+    "alerts.desk",
 ]
 FORBIDDEN = ("faust", "aiokafka", "aiohttp", "prometheus_client", "mode")
 
