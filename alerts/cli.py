@@ -28,10 +28,12 @@ import sys
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import orjson
 
 from alerts.config import SLACK_WEBHOOK_ENV, TELEGRAM_TOKEN_ENV, WEBHOOK_URL_ENV, AlertSettings
+from alerts.enrich import Enricher, open_enrichment
 from alerts.secrets import Secret
 from streams.codec import encode_event
 from streams.config import StreamSettings
@@ -162,7 +164,7 @@ def _add_alerts(p: argparse.ArgumentParser, *, worker: bool) -> None:
         "--telegram-api-url", metavar="URL",
         help="Telegram Bot API root, e.g. a self-hosted Bot API server (SKYFENCE_TELEGRAM_API_URL)",
     )  # fmt: skip
-    g.add_argument("--watchlist", metavar="CSV", help="plane-alert-db CSV (SKYFENCE_WATCHLIST)")
+    _add_enrichment(g)
     g.add_argument("--no-console", action="store_true", help="do not print alerts on stdout")
     g.add_argument("--no-maps", action="store_true", help="do not attach map images")
     if worker:
@@ -177,6 +179,19 @@ def _add_alerts(p: argparse.ArgumentParser, *, worker: bool) -> None:
         )  # fmt: skip
 
 
+def _add_enrichment(g: Any) -> None:
+    g.add_argument(
+        "--watchlist", metavar="[NAME=]CSV", action="append",
+        help="watchlist: plane-alert-db CSV or the desk's own (icao24/registration, category, "
+        "tags, note); repeatable; re-read when it changes (SKYFENCE_WATCHLIST, comma-separated)",
+    )  # fmt: skip
+    g.add_argument(
+        "--aircraft-db", metavar="CSV",
+        help="OpenSky aircraft database CSV: registration, type, operator by address "
+        "(SKYFENCE_AIRCRAFT_DB)",
+    )  # fmt: skip
+
+
 def _alert_settings(args: argparse.Namespace) -> tuple[AlertSettings, dict[str, Secret]]:
     """Alert settings from the environment and flags, and secrets given as flags."""
     settings = AlertSettings.from_env(
@@ -184,7 +199,8 @@ def _alert_settings(args: argparse.Namespace) -> tuple[AlertSettings, dict[str, 
         telegram_chat=args.telegram_chat,
         slack_api_url=args.slack_api_url,
         telegram_api_url=args.telegram_api_url,
-        watchlist=args.watchlist,
+        watchlist=",".join(args.watchlist) if args.watchlist else None,
+        aircraft_db=args.aircraft_db,
         console=False if args.no_console else None,
         maps=False if args.no_maps else None,
         alert_max_lag_s=getattr(args, "max_lag_s", None),
@@ -281,6 +297,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_format(p)
     _add_zones(p)
+    _add_enrichment(
+        p.add_argument_group("enrichment", "fill in who each aircraft is (as the notifier does)")
+    )
 
     config = sub.add_parser("config", help="configuration commands")
     csub = config.add_subparsers(dest="config_command", required=True, metavar="SUBCOMMAND")
@@ -314,12 +333,18 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     """``skyfence evaluate``: events as JSON lines on stdout, a summary on stderr."""
     settings = _settings(args)
     tracker = Tracker(load_zones(settings.zones, **settings.zone_limits()))
+    enricher = None
+    if args.watchlist or args.aircraft_db:  # a bad list fails before a long evaluation
+        lists, db = open_enrichment(args.watchlist or (), args.aircraft_db)
+        enricher = Enricher(watchlists=lists, aircraft_db=db, images=False)
     _check_input(args.file)
     with _regular_file(args.file) as path:
         fmt = args.format or detect_format(path)
         result = evaluate(read_source(path, fmt, start_ts=args.start_ts), tracker)
     out = sys.stdout.buffer
     for event in result.events:
+        if enricher is not None:
+            event = enricher.enrich(event)
         out.write(encode_event(event) + b"\n")
     out.flush()
     positions = sum(result.outcomes.values())

@@ -69,8 +69,14 @@ class AlertSettings:
     slack_api_url: str = SLACK_API_URL
     #: SKYFENCE_TELEGRAM_API_URL: Telegram Bot API root (a self-hosted Bot API server, tests).
     telegram_api_url: str = TELEGRAM_API_URL
-    #: SKYFENCE_WATCHLIST: plane-alert-db CSV: registration, type, operator, class, tags.
+    #: SKYFENCE_WATCHLIST: watchlist CSVs (plane-alert-db or the desk's own), comma-separated,
+    #: each ``PATH`` or ``NAME=PATH``; re-read when they change.
     watchlist: str = ""
+    #: SKYFENCE_AIRCRAFT_DB: OpenSky aircraft database CSV: registration, type, operator.
+    aircraft_db: str = ""
+    #: SKYFENCE_ENRICH_RELOAD_S: how often watchlists and the aircraft database are checked
+    #: for changes on disk (a change is live within twice this).
+    enrich_reload_s: float = 30.0
     #: SKYFENCE_ALERT_MAX_LAG_S: events older than this (vs wall time) are held, not pushed.
     alert_max_lag_s: float = 300.0
     #: SKYFENCE_ALERT_REPLAY: push alerts for old events too (replaying a recording on purpose).
@@ -94,6 +100,11 @@ class AlertSettings:
         given), ``SKYFENCE_*`` variables, the TOML file, defaults): the one loader."""
         settings = Settings.load(env, overrides=overrides)
         return cls(**{f.name: getattr(settings, f.name) for f in fields(cls)})
+
+
+def watchlist_specs(settings: AlertSettings) -> list[str]:
+    """The watchlists named by ``settings.watchlist`` (comma-separated), in order."""
+    return [spec.strip() for spec in settings.watchlist.split(",") if spec.strip()]
 
 
 @dataclass

@@ -1,9 +1,26 @@
-"""What an alert says beyond the event: watchlist entry, distance to the boundary, local time,
-and the map image. Built once at start-up from the loaded zones and an optional watchlist.
+"""What an alert says beyond the event: who the aircraft is, distance to the boundary, local
+time, and the map image. Built once at start-up from the loaded zones, the watchlists and
+the optional aircraft database.
+
+**Who the aircraft is** (:meth:`Enricher.facts`, :meth:`Enricher.enrich`): once per event,
+never per position (the notifier calls it when it reads an event; the tracker never looks
+anything up). Field by field, the first source that knows wins:
+
+- ``registration``: a watchlist entry (in ``--watchlist`` order), the aircraft database, the
+  US N-number rule (:mod:`alerts.nnumber`, no database needed);
+- ``aircraft_type``, ``operator``: a watchlist entry, then the aircraft database (curated
+  lists are the better source for the aircraft they list);
+- ``country``: the ICAO address block (:mod:`alerts.icao`);
+- ``watchlists``: every list the aircraft is on, by address or, for lists keyed by
+  registration, by the registration found above, each as {list, category, tags}.
+
+Watchlists and the database may be :class:`~alerts.reload.ReloadingFile` objects: each
+lookup reads their current contents, so a file rewritten on disk is used by the next event
+once the reloader has re-read it.
 
 :class:`Enricher` is what the notifier hands to channels as their ``context_factory`` (and
-uses for routing: country of registration, watchlist entry). Results are cached per event id
-(a few dozen), so an alert routed to three channels is enriched and drawn once.
+uses for routing: country of registration, watchlist entries). Results are cached per event
+id (a few dozen), so an alert routed to three channels is enriched and drawn once.
 
 Local time: the zone's IANA time zone (``dprk`` -> ``Asia/Pyongyang``, ``tz:Area/City`` -> that
 zone, otherwise the time zone at the zone's representative point, looked up once), and the
@@ -13,22 +30,28 @@ UTC+08:30 from 2015 to 2018, which :mod:`zoneinfo` knows).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from alerts.aircraftdb import AircraftDb, AircraftRecord, read_aircraft_db
 from alerts.icao import Country, country_of
+from alerts.nnumber import n_number
+from alerts.reload import ReloadingFile
 from alerts.render import AlertContext, build_context
-from alerts.watchlist import Aircraft, Watchlist
-from streams.models import AirspaceEvent
+from alerts.watchlist import Aircraft, Watchlist, parse_watchlist_spec
+from streams.errors import ConfigError
+from streams.models import AirspaceEvent, WatchlistMatch
 from streams.zones import Zone
 
-__all__ = ["Enricher", "load_watchlist", "zone_time_zone"]
+__all__ = ["AircraftFacts", "Enricher", "load_watchlist", "open_enrichment", "zone_time_zone"]
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +84,53 @@ def zone_time_zone(zone_id: str, lat: float, lon: float) -> str | None:
         return None
 
 
+def open_enrichment(
+    watchlists: Sequence[str] = (),
+    aircraft_db: str | None = None,
+    *,
+    on_result: Callable[[str, str], None] | None = None,
+) -> tuple[list[ReloadingFile[Watchlist]], ReloadingFile[AircraftDb] | None]:
+    """Load the watchlists (``NAME=PATH`` or ``PATH``) and the aircraft database as files
+    that reload on change (:mod:`alerts.reload`). A file that cannot be read or parsed now
+    is a :class:`~streams.errors.ConfigError` naming it: start-up is where to find out."""
+    lists: list[ReloadingFile[Watchlist]] = []
+    for spec in watchlists:
+        name, path = parse_watchlist_spec(spec)
+        lists.append(
+            _open(path, _watchlist_reader(name), kind="watchlist", name=name, on_result=on_result)
+        )
+    db = None
+    if aircraft_db:
+        db = _open(
+            Path(aircraft_db), read_aircraft_db, kind="aircraft_db", name=Path(aircraft_db).name,
+            on_result=on_result,
+        )  # fmt: skip
+    return lists, db
+
+
+def _watchlist_reader(name: str) -> Callable[[Path], Watchlist]:
+    def read(path: Path) -> Watchlist:
+        return Watchlist.parse(path.read_text(encoding="utf-8-sig"), name=name)
+
+    return read
+
+
+def _open(
+    path: Path,
+    load: Callable[[Path], T],
+    *,
+    kind: str,
+    name: str,
+    on_result: Callable[[str, str], None] | None,
+) -> ReloadingFile[T]:
+    try:
+        loaded = ReloadingFile(path, load, kind=kind, name=name, on_result=on_result)
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{kind} {path}: {exc}") from None
+    log.info("%s %s: %r", kind, name, loaded.value)
+    return loaded
+
+
 def load_watchlist(path: str | Path | None) -> Watchlist | None:
     """Read a plane-alert-db CSV (``None`` -> ``None``); bad rows are counted and logged."""
     if not path:
@@ -75,8 +145,40 @@ def load_watchlist(path: str | Path | None) -> Watchlist | None:
     return watchlist
 
 
+@dataclass(frozen=True, slots=True)
+class AircraftFacts:
+    """Who an aircraft is, as far as the enricher knows (see the module docstring).
+    ``entries`` are the watchlist entries themselves (routing reads their class and tags)."""
+
+    registration: str | None = None
+    aircraft_type: str | None = None
+    operator: str | None = None
+    country: Country | None = None
+    entries: tuple[Aircraft, ...] = ()
+
+    @property
+    def watchlists(self) -> tuple[WatchlistMatch, ...]:
+        """The lists the aircraft is on, as the event carries them."""
+        return tuple(
+            WatchlistMatch(e.list_name or "watchlist", e.category, e.tags) for e in self.entries
+        )
+
+
+WatchlistSource = Watchlist | ReloadingFile[Watchlist]
+AircraftDbSource = AircraftDb | ReloadingFile[AircraftDb]
+
+
+def _current(
+    source: Watchlist | AircraftDb | ReloadingFile[Watchlist] | ReloadingFile[AircraftDb],
+) -> Watchlist | AircraftDb:
+    return source.value if isinstance(source, ReloadingFile) else source
+
+
 class Enricher:
-    """Context, routing facts and map images for events (see the module docstring)."""
+    """Context, routing facts and map images for events (see the module docstring).
+
+    ``watchlist`` (one list, the older form) and ``watchlists`` are consulted in that order.
+    """
 
     def __init__(
         self,
@@ -84,20 +186,97 @@ class Enricher:
         watchlist: Watchlist | None = None,
         *,
         images: bool = True,
+        watchlists: Sequence[WatchlistSource] = (),
+        aircraft_db: AircraftDbSource | None = None,
     ) -> None:
         self.zones = {z.id: z for z in zones}
-        self.watchlist = watchlist
+        self.watchlists: list[WatchlistSource] = [
+            *([watchlist] if watchlist is not None else []),
+            *watchlists,
+        ]
+        self.aircraft_db = aircraft_db
         self.images = images
         self._contexts: OrderedDict[str, AlertContext] = OrderedDict()
         self._images: OrderedDict[str, bytes | None] = OrderedDict()
+
+    @property
+    def reloading(self) -> list[ReloadingFile[object]]:
+        """The files this enricher reads that reload on change (for :class:`Reloader`)."""
+        sources: list[object] = [*self.watchlists, self.aircraft_db]
+        return [s for s in sources if isinstance(s, ReloadingFile)]
+
+    def on_reload(self, callback: Callable[[str, str], None]) -> None:
+        """Call ``callback(kind, outcome)`` after each re-read (``reloaded`` / ``failed``)."""
+        for source in self.reloading:
+            source.on_result = callback
+
+    @property
+    def watchlist(self) -> Watchlist | None:
+        """The first watchlist's current contents (``None`` without any)."""
+        if not self.watchlists:
+            return None
+        first = _current(self.watchlists[0])
+        assert isinstance(first, Watchlist)
+        return first
 
     def country(self, icao24: str) -> Country | None:
         """State of registry from the ICAO address block."""
         return country_of(icao24)
 
     def aircraft(self, icao24: str) -> Aircraft | None:
-        """The watchlist entry, if there is a watchlist and the aircraft is on it."""
-        return self.watchlist.get(icao24) if self.watchlist is not None else None
+        """The first watchlist entry for the aircraft, if it is on any list."""
+        entries = self.facts(icao24).entries
+        return entries[0] if entries else None
+
+    def record(self, icao24: str) -> AircraftRecord | None:
+        """The aircraft database's record, if there is a database and it knows the address."""
+        if self.aircraft_db is None:
+            return None
+        db = _current(self.aircraft_db)
+        assert isinstance(db, AircraftDb)
+        return db.get(icao24)
+
+    def facts(self, icao24: str) -> AircraftFacts:
+        """Everything known about the aircraft now (current list and database contents)."""
+        lists = [_current(w) for w in self.watchlists]
+        by_icao: list[Aircraft | None] = [
+            wl.get(icao24) if isinstance(wl, Watchlist) else None for wl in lists
+        ]
+        record = self.record(icao24)
+        registration = next((e.registration for e in by_icao if e and e.registration), None)
+        registration = registration or (record.registration if record else None)
+        registration = registration or n_number(icao24)
+        entries: list[Aircraft] = []
+        for wl, entry in zip(lists, by_icao, strict=True):
+            if entry is None and isinstance(wl, Watchlist):
+                entry = wl.match(icao24, registration)
+            if entry is not None:
+                entries.append(entry)
+        aircraft_type = next((e.type for e in entries if e.type), None)
+        operator = next((e.operator for e in entries if e.operator), None)
+        if record is not None:
+            aircraft_type = aircraft_type or record.aircraft_type
+            operator = operator or record.operator
+        return AircraftFacts(
+            registration=registration,
+            aircraft_type=aircraft_type,
+            operator=operator,
+            country=country_of(icao24),
+            entries=tuple(entries),
+        )
+
+    def enrich(self, event: AirspaceEvent, facts: AircraftFacts | None = None) -> AirspaceEvent:
+        """The event with who the aircraft is filled in; fields it already carries (from an
+        enriching producer) are kept."""
+        facts = facts if facts is not None else self.facts(event.icao24)
+        return dataclasses.replace(
+            event,
+            registration=event.registration or facts.registration,
+            aircraft_type=event.aircraft_type or facts.aircraft_type,
+            operator=event.operator or facts.operator,
+            country=event.country or (facts.country.code if facts.country else None),
+            watchlists=event.watchlists or facts.watchlists,
+        )
 
     def context(self, event: AirspaceEvent) -> AlertContext:
         """The alert context of ``event`` (cached by event id)."""

@@ -13,7 +13,7 @@ from alerts.units import format_altitude, format_hms, format_lat_lon, format_utc
 from streams.models import AirspaceEvent, EventType
 from streams.text import printable
 
-__all__ = ["console_line", "detail"]
+__all__ = ["SQUAWK_MEANINGS", "console_line", "detail"]
 
 _LABELS = {
     EventType.ENTERED: "ENTERED",
@@ -22,7 +22,11 @@ _LABELS = {
     EventType.APPROACHING: "APPROACHING",
     EventType.SIGNAL_LOST: "SIGNAL LOST",
     EventType.SIGNAL_REGAINED: "SIGNAL REGAINED",
+    EventType.SQUAWK_EMERGENCY: "SQUAWK EMERGENCY",
 }
+#: What the emergency squawks mean (ICAO Doc 4444: unlawful interference, radio
+#: communication failure, emergency).
+SQUAWK_MEANINGS = {"7500": "hijack", "7600": "radio failure", "7700": "emergency"}
 
 
 def detail(event: AirspaceEvent) -> str:
@@ -34,6 +38,9 @@ def detail(event: AirspaceEvent) -> str:
         if event.eta_ts is not None:
             text += f", probable entry {format_hms(event.eta_ts)}"
         return text
+    if event.type is EventType.SQUAWK_EMERGENCY:
+        code = event.squawk or "?"
+        return f"squawk {code}: {SQUAWK_MEANINGS.get(code, 'emergency')}"
     if event.type is EventType.SIGNAL_REGAINED:
         silent_since = format_hms(event.last_seen_ts or event.observed_ts)
         return f"{event.verdict or '?'}, silent since {silent_since}"

@@ -88,6 +88,13 @@ class NotifierMetrics:
             ["channel"],
             registry=registry,
         )
+        self.enrichment_reloads = Counter(
+            "skyfence_enrichment_reloads_total",
+            "Watchlist and aircraft-database files re-read after a change on disk, by kind "
+            "(watchlist, aircraft_db) and outcome (reloaded; failed: the old contents stay).",
+            ["kind", "outcome"],
+            registry=registry,
+        )
         self.latency = Histogram(
             "skyfence_alert_latency_seconds",
             "End to end: from the fix that revealed the event (position time) to the peer "

@@ -2,7 +2,9 @@
 
 For every event read from the events topic, :meth:`Notifier.handle`:
 
-1. decodes it (an undecodable event goes to the alerts dead-letter topic, counted);
+1. decodes it (an undecodable event goes to the alerts dead-letter topic, counted), and
+   enriches it once (:meth:`alerts.enrich.Enricher.enrich`: registration, type, operator,
+   State of registry, watchlists), so routing, every channel and the outbox see who it is;
 2. routes it (:mod:`alerts.routing`: mutes, rules by zone, type, country of registration,
    watchlist class, callsign) to channel names; none -> counted as ``unrouted``;
 3. skips the channels the outbox already has a record for (the same event read again after a
@@ -72,7 +74,7 @@ from alerts.routing import Cooldowns, Router, cooldown_key
 from alerts.routing_config import ChannelSpec, RoutingConfig, Rule
 from streams import faust_tuning
 from streams.app import faust_settings, raw_table, raw_topic
-from streams.codec import decode_event
+from streams.codec import decode_event, encode_event
 from streams.config import StreamSettings
 from streams.errors import DecodeError
 from streams.models import AirspaceEvent
@@ -179,6 +181,9 @@ class Notifier:
         metrics.watch_outbox(lambda: sum(1 for _ in self.outbox.scan()))
         self.policy = policy or DeliveryPolicy()
         self.enricher = enricher or Enricher()
+        self.enricher.on_reload(
+            lambda kind, outcome: metrics.enrichment_reloads.labels(kind, outcome).inc()
+        )
         self._dead_letter = dead_letter
         self._clock = clock
         self._monotonic = monotonic
@@ -272,11 +277,13 @@ class Notifier:
         if self.owned is not None:
             self.owned.add(partition)
         self._maybe_sweep()
-        routed = self.router.route(
-            event,
-            country=self.enricher.country(event.icao24),
-            aircraft=self.enricher.aircraft(event.icao24),
-        )
+        # Who the aircraft is, once per event (never per position: the tracker does no
+        # lookups); the enriched event is what routing, channels and the outbox see.
+        facts = self.enricher.facts(event.icao24)
+        enriched = self.enricher.enrich(event, facts)
+        if enriched != event:
+            event, value = enriched, encode_event(enriched)
+        routed = self.router.route(event, country=facts.country, aircraft=facts.entries)
         if not routed:
             metrics.events.labels("unrouted").inc()
             return event

@@ -39,7 +39,7 @@ from urllib.parse import quote, urlsplit
 
 import orjson
 
-from alerts.formatting import detail
+from alerts.formatting import SQUAWK_MEANINGS, detail
 from alerts.icao import Country, country_of
 from alerts.units import (
     format_altitude,
@@ -101,6 +101,7 @@ _VERBS = {
     EventType.APPROACHING: "approaching",
     EventType.SIGNAL_LOST: "lost signal near",
     EventType.SIGNAL_REGAINED: "signal regained near",
+    EventType.SQUAWK_EMERGENCY: "squawking emergency near",
 }
 _EMOJI = {
     EventType.ENTERED: "🚨",
@@ -109,6 +110,7 @@ _EMOJI = {
     EventType.APPROACHING: "⚠️",
     EventType.SIGNAL_LOST: "📡",
     EventType.SIGNAL_REGAINED: "📡",
+    EventType.SQUAWK_EMERGENCY: "🆘",
 }
 
 
@@ -218,6 +220,8 @@ def _safe_url(url: str | None) -> str | None:
 
 
 def _how_known(event: AirspaceEvent) -> str:
+    if event.type is EventType.SQUAWK_EMERGENCY:
+        return "squawk heard"
     if event.type is EventType.APPROACHING:
         return "predicted from track"
     if event.type is EventType.SIGNAL_LOST:
@@ -225,6 +229,16 @@ def _how_known(event: AirspaceEvent) -> str:
     if event.confidence is Confidence.OBSERVED:
         return "seen leaving" if event.type is EventType.EXITED else "seen inside"
     return "inferred from track"
+
+
+def _categories(event: AirspaceEvent, aircraft: Aircraft | None) -> str | None:
+    """``Other Air Forces``; with several lists, each category with its list's name."""
+    matches = [m for m in event.watchlists if m.category]
+    if len(matches) == 1:
+        return matches[0].category
+    if matches:
+        return " · ".join(f"{m.category} ({m.list})" for m in matches)
+    return aircraft.category if aircraft else None
 
 
 def build_context(
@@ -252,8 +266,15 @@ def build_context(
     what = f"{verb} {zone_name}"
     if event.type is EventType.SIGNAL_REGAINED and event.verdict == "confirmed":
         what += " (it was inside)"
+    if event.type is EventType.SQUAWK_EMERGENCY:
+        meaning = SQUAWK_MEANINGS.get(event.squawk or "", "emergency")
+        what = f"squawking {event.squawk or '?'} ({meaning}) near {zone_name}"
     callsign = _cap(event.callsign, _MAX_ID_CHARS)
-    registration = _cap(aircraft.registration, _MAX_ID_CHARS) if aircraft else None
+    # The enriched event says who the aircraft is; a watchlist entry given directly is the
+    # fallback (events enriched before the lists were loaded, tests).
+    registration = _cap(
+        event.registration or (aircraft.registration if aircraft else None), _MAX_ID_CHARS
+    )
     icao24 = event.icao24.lower()
     links = [Link("ADS-B Exchange", f"https://globe.adsbexchange.com/?icao={quote(icao24)}")]
     if registration:
@@ -279,9 +300,11 @@ def build_context(
         icao24=icao24,
         country=country_of(icao24),
         registration=registration,
-        aircraft_type=_cap(aircraft.type, _MAX_NAME_CHARS) if aircraft else None,
-        operator=_cap(aircraft.operator, _MAX_NAME_CHARS) if aircraft else None,
-        category=_cap(aircraft.category, _MAX_NAME_CHARS) if aircraft else None,
+        aircraft_type=_cap(
+            event.aircraft_type or (aircraft.type if aircraft else None), _MAX_NAME_CHARS
+        ),
+        operator=_cap(event.operator or (aircraft.operator if aircraft else None), _MAX_NAME_CHARS),
+        category=_cap(_categories(event, aircraft), _MAX_NAME_CHARS),
         confidence=event.confidence,
         how_known=_how_known(event),
         detail=detail(event),

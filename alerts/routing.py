@@ -5,8 +5,9 @@ file, parsed and checked at start-up by :mod:`alerts.routing_config`). A rule ma
 event when all its criteria do; a missing criterion matches anything, a list matches when any
 of its values does. ``callsign`` and mute globs (``fnmatch``) compare upper case; an event
 without a callsign never matches a rule that has one. Criteria on the watchlist
-(``categories``, ``cmpg``, ``tags``) never match an aircraft that is not on it; ``countries``
-never matches an address outside every State block.
+(``categories``, ``cmpg``, ``tags``) never match an aircraft that is not on it (with several
+lists, a criterion holds when any list's entry satisfies it); ``countries`` never matches an
+address outside every State block.
 
 Order of decisions (:func:`plan`): ``[mute]`` drops the event first; then the rules give the
 channels (de-duplicated, in rule order); then, only if some channel was chosen, the cooldown:
@@ -27,7 +28,7 @@ from typing import Any
 from alerts.icao import Country
 from alerts.routing_config import MuteSpec, RoutingConfig, Rule
 from alerts.watchlist import Aircraft
-from streams.models import AirspaceEvent
+from streams.models import AirspaceEvent, EventType
 
 __all__ = [
     "DEFAULT_MAX_COOLDOWN_KEYS",
@@ -40,6 +41,9 @@ __all__ = [
 #: Hard cap on remembered cooldown keys, whatever the window: at 10,000 aircraft in view,
 #: two zones and two event types each this is 2.5 windows' worth; beyond it the oldest go.
 DEFAULT_MAX_COOLDOWN_KEYS = 100_000
+
+#: What routing is told of the watchlists: no entry, one, or one per list the aircraft is on.
+WatchlistEntries = Aircraft | Sequence[Aircraft] | None
 
 
 class Router:
@@ -54,11 +58,12 @@ class Router:
         return _mutes(self.config.mute, event)
 
     def route(
-        self, event: AirspaceEvent, *, country: Country | None, aircraft: Aircraft | None
+        self, event: AirspaceEvent, *, country: Country | None, aircraft: WatchlistEntries
     ) -> list[str]:
         """Channel names for the event: de-duplicated, in rule order; ``[]`` when muted or
         when no rule matches. ``country`` is the State of registry
-        (:func:`alerts.icao.country_of`), ``aircraft`` the watchlist entry, each if known."""
+        (:func:`alerts.icao.country_of`), ``aircraft`` the watchlist entry (or the entries, one per
+        list the aircraft is on), each if known."""
         if self.muted(event):
             return []
         out: list[str] = []
@@ -127,7 +132,10 @@ class Cooldowns:
 
 
 def cooldown_key(event: AirspaceEvent) -> tuple[str, str, str]:
-    """The cooldown identity of an event: (aircraft, zone, event type)."""
+    """The cooldown identity of an event: (aircraft, zone, event type); for an emergency
+    squawk the type includes the code, so a 7600 turning into a 7700 still alerts."""
+    if event.type is EventType.SQUAWK_EMERGENCY and event.squawk:
+        return (event.icao24, event.zone, f"{event.type}:{event.squawk}")
     return (event.icao24, event.zone, str(event.type))
 
 
@@ -137,7 +145,7 @@ def plan(
     event: AirspaceEvent,
     *,
     country: Country | None,
-    aircraft: Aircraft | None,
+    aircraft: WatchlistEntries,
 ) -> list[str]:
     """Mute, route, then cooldown (consulted only when some channel was chosen, so unrouted
     events do not use up the window). Returns the channels to deliver to."""
@@ -151,7 +159,7 @@ def plan(
 
 
 def _rule_matches(
-    rule: Rule, event: AirspaceEvent, *, country: Country | None, aircraft: Aircraft | None
+    rule: Rule, event: AirspaceEvent, *, country: Country | None, aircraft: WatchlistEntries
 ) -> bool:
     """Whether every criterion of ``rule`` holds for the event."""
     if rule.zones and event.zone not in rule.zones:
@@ -166,15 +174,24 @@ def _rule_matches(
         return False
     if rule.callsign and not _glob_any(event.callsign, rule.callsign):
         return False
-    if rule.categories and not _in(aircraft.category if aircraft else None, rule.categories):
-        return False
-    if rule.cmpg and not _in(aircraft.cmpg if aircraft else None, rule.cmpg):
-        return False
-    if rule.tags:
-        tags = aircraft.tags if aircraft else ()
-        if not any(t.strip().casefold() in rule.tags for t in tags):
+    if rule.categories or rule.cmpg or rule.tags:
+        # Several watchlists: a criterion holds when any list's entry satisfies it.
+        entries = _entries(aircraft)
+        if rule.categories and not any(_in(e.category, rule.categories) for e in entries):
+            return False
+        if rule.cmpg and not any(_in(e.cmpg, rule.cmpg) for e in entries):
+            return False
+        if rule.tags and not any(
+            t.strip().casefold() in rule.tags for e in entries for t in e.tags
+        ):
             return False
     return True
+
+
+def _entries(aircraft: WatchlistEntries) -> Sequence[Aircraft]:
+    if aircraft is None:
+        return ()
+    return (aircraft,) if isinstance(aircraft, Aircraft) else aircraft
 
 
 def _mutes(mute: MuteSpec, event: AirspaceEvent) -> bool:

@@ -61,7 +61,8 @@ a list matches when any of its values does, and a rule matches when all its crit
   an event without a callsign never matches a rule that has one.
 
 Criteria on the watchlist (``categories``, ``cmpg``, ``tags``) never match an aircraft that is
-not on the watchlist; ``countries`` never matches an address outside every State block.
+on no watchlist; with several lists, a criterion holds when any list's entry satisfies it
+(a desk list's ``category`` routes like plane-alert-db's); ``countries`` never matches an address outside every State block.
 
 Default routing: a file with no ``[[rules]]`` (and :meth:`RoutingConfig.default` when there
 is no file at all) sends every event type except ``approaching`` to every configured channel:

@@ -24,13 +24,20 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from alerts.channels.base import Channel
-from alerts.config import ALERTS_DEAD_LETTER_TOPIC, AlertSettings, Channels, build_channels
+from alerts.config import (
+    ALERTS_DEAD_LETTER_TOPIC,
+    AlertSettings,
+    Channels,
+    build_channels,
+    watchlist_specs,
+)
 from alerts.desk_http import DeskServer, desk_token
-from alerts.enrich import Enricher, load_watchlist
+from alerts.enrich import Enricher, open_enrichment
 from alerts.formatting import console_line
 from alerts.metrics import NotifierMetrics
 from alerts.notifier import DeliveryPolicy, Notifier, NotifierApp, create_notifier_app
 from alerts.ratelimit import MultiLimit
+from alerts.reload import Reloader
 from alerts.render import plain_text
 from alerts.retry import Backoff
 from alerts.routing import Router
@@ -206,17 +213,28 @@ async def desk_channels(
     """The configured channels (routing file or quick flags) on one HTTP session."""
     import aiohttp
 
-    enricher = Enricher(zones, load_watchlist(alert_settings.watchlist), images=alert_settings.maps)
-    async with aiohttp.ClientSession() as session:
-        built = build_channels(
-            alert_settings,
-            session,
-            enricher,
-            zone_ids=[z.id for z in zones],
-            secrets=secrets,
-            console_stream=console_stream,
-        )
-        yield built, enricher
+    lists, aircraft_db = open_enrichment(
+        watchlist_specs(alert_settings), alert_settings.aircraft_db or None
+    )
+    enricher = Enricher(
+        zones, watchlists=lists, aircraft_db=aircraft_db, images=alert_settings.maps
+    )
+    # Watchlists and the aircraft database are re-read in the background when they change.
+    reloader = Reloader(enricher.reloading, interval_s=alert_settings.enrich_reload_s)
+    reloader.start()
+    try:
+        async with aiohttp.ClientSession() as session:
+            built = build_channels(
+                alert_settings,
+                session,
+                enricher,
+                zone_ids=[z.id for z in zones],
+                secrets=secrets,
+                console_stream=console_stream,
+            )
+            yield built, enricher
+    finally:
+        await asyncio.to_thread(reloader.stop)
 
 
 async def serve_metrics(registry: CollectorRegistry, host: str, port: int) -> Any:

@@ -29,7 +29,8 @@ is small (its state, events and dead letters stay far below Kafka's 1 MB message
 every number in it is one the tracker's arithmetic handles.
 
 Events carry ``"v": 1`` and the fields of :class:`~streams.models.AirspaceEvent`; optional
-fields that are ``None`` are left out.
+fields that are ``None`` (or empty: ``trail``, ``watchlists``) are left out, and an absent
+field reads back as ``None``/empty, so events written before a field existed still decode.
 
 Pure: imports only the standard library, orjson and this package.
 """
@@ -44,7 +45,14 @@ from typing import Any
 import orjson
 
 from streams.errors import DecodeError
-from streams.models import AirspaceEvent, Confidence, EventType, PositionReport, Watermark
+from streams.models import (
+    AirspaceEvent,
+    Confidence,
+    EventType,
+    PositionReport,
+    WatchlistMatch,
+    Watermark,
+)
 
 __all__ = [
     "BATCH_MAX_BYTES",
@@ -509,6 +517,12 @@ def encode_position(report: PositionReport) -> bytes:
 
 
 _EVENT_OPTIONAL = ("zone_name", "alt_ft", "gs_kt", "track_deg", "eta_ts", "last_seen_ts", "verdict")
+#: Optional text fields of the aircraft's identity and squawk (enrichment, the revealing fix).
+_EVENT_TEXT = ("squawk", "registration", "aircraft_type", "operator", "country")
+#: Longest text accepted in one of those fields, and most watchlist matches and tags.
+_TEXT_MAX = 200
+_WATCHLISTS_MAX = 32
+_TAGS_MAX = 16
 
 
 def encode_event(event: AirspaceEvent) -> bytes:
@@ -532,7 +546,48 @@ def encode_event(event: AirspaceEvent) -> bytes:
             out[key] = value
     if event.trail:
         out["trail"] = event.trail
+    for key in _EVENT_TEXT:
+        value = getattr(event, key)
+        if value is not None:
+            out[key] = value
+    if event.watchlists:
+        out["watchlists"] = [
+            {"list": m.list, "category": m.category, "tags": list(m.tags)}
+            for m in event.watchlists
+        ]
     return orjson.dumps(out)
+
+
+def _text(obj: dict[str, Any], key: str) -> str | None:
+    value = obj.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > _TEXT_MAX:
+        raise TypeError(f"{key} must be a string of at most {_TEXT_MAX} characters")
+    return value
+
+
+def _watchlists(value: Any) -> tuple[WatchlistMatch, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or len(value) > _WATCHLISTS_MAX:
+        raise TypeError(f"watchlists must be a list of at most {_WATCHLISTS_MAX} objects")
+    out = []
+    for item in value:
+        if not isinstance(item, dict):
+            raise TypeError("a watchlists item must be an object")
+        name, category = _text(item, "list"), _text(item, "category")
+        if name is None:
+            raise TypeError("a watchlists item needs its list name")
+        tags = item.get("tags") or []
+        if (
+            not isinstance(tags, list)
+            or len(tags) > _TAGS_MAX
+            or not all(isinstance(t, str) and len(t) <= _TEXT_MAX for t in tags)
+        ):
+            raise TypeError(f"watchlist tags must be at most {_TAGS_MAX} strings")
+        out.append(WatchlistMatch(name, category, tuple(tags)))
+    return tuple(out)
 
 
 #: Most trail points accepted in an event (the tracker keeps a dozen).
@@ -587,6 +642,12 @@ def decode_event(data: bytes | str) -> AirspaceEvent:
             },
             verdict=_event_str(obj.get("verdict"), "verdict", optional=True),
             trail=_trail(obj.get("trail")),
+            squawk=_text(obj, "squawk"),
+            registration=_text(obj, "registration"),
+            aircraft_type=_text(obj, "aircraft_type"),
+            operator=_text(obj, "operator"),
+            country=_text(obj, "country"),
+            watchlists=_watchlists(obj.get("watchlists")),
         )
     except KeyError as exc:
         raise DecodeError("missing_field", f"event field {exc} is required") from None

@@ -22,6 +22,7 @@ __all__ = [
     "Confidence",
     "EventType",
     "PositionReport",
+    "WatchlistMatch",
     "Watermark",
     "make_event_id",
 ]
@@ -85,6 +86,8 @@ class EventType(StrEnum):
     APPROACHING = "approaching"
     SIGNAL_LOST = "signal_lost"
     SIGNAL_REGAINED = "signal_regained"
+    #: A persisting 7500, 7600 or 7700 squawk in or near a zone (``squawk`` says which).
+    SQUAWK_EMERGENCY = "squawk_emergency"
 
 
 class Confidence(StrEnum):
@@ -111,6 +114,15 @@ def make_event_id(icao24: str, zone: str, type_: str, observed_ts: float) -> str
 
 
 @dataclass(frozen=True, slots=True)
+class WatchlistMatch:
+    """An event's aircraft is on a watchlist: the list's name, the entry's category and tags."""
+
+    list: str
+    category: str | None = None
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class AirspaceEvent:
     """One airspace event (event format v1).
 
@@ -120,6 +132,11 @@ class AirspaceEvent:
     ``signal_lost``) event; ``last_seen_ts`` the time of the last position before a
     ``signal_lost`` or ``signal_regained``; ``verdict`` of a ``signal_regained`` is
     ``confirmed`` (it was inside after all) or ``withdrawn``.
+
+    Who the aircraft is (``registration``, ``aircraft_type``, ``operator``, ``country``: ISO
+    3166 code of the State of registry, ``watchlists``) is filled in by enrichment, once per
+    event, after the tracker (which never looks anything up); ``None``/empty when unknown.
+    ``squawk`` is the Mode A code of the revealing fix, when the feed gave one.
     """
 
     event_id: str
@@ -142,3 +159,9 @@ class AirspaceEvent:
     #: Recent fixes of the aircraft near the zone, oldest first, as (lat, lon): context for
     #: the alert's map, not part of the event's identity (empty far from zones).
     trail: tuple[tuple[float, float], ...] = ()
+    squawk: str | None = None
+    registration: str | None = None
+    aircraft_type: str | None = None
+    operator: str | None = None
+    country: str | None = None
+    watchlists: tuple[WatchlistMatch, ...] = ()

@@ -208,7 +208,17 @@ class Settings(BaseSettings):
         description="Telegram Bot API root (a self-hosted Bot API server, tests).",
     )
     watchlist: str = Field(
-        "", description="plane-alert-db CSV: registration, type, operator, class, tags."
+        "",
+        description="Watchlist CSVs (plane-alert-db or the desk's own), comma-separated, each "
+        "PATH or NAME=PATH; re-read when they change.",
+    )
+    aircraft_db: str = Field(
+        "", description="OpenSky aircraft database CSV: registration, type, operator by address."
+    )
+    enrich_reload_s: float = Field(
+        30.0,
+        gt=0,
+        description="How often watchlists and the aircraft database are checked for changes.",
     )
     alert_max_lag_s: float = Field(
         300.0, gt=0, description="Events older than this (vs wall time) are held, not pushed."
