@@ -45,6 +45,8 @@ def encode_state(state: AircraftState) -> bytes:
             state.lost,
             state.heading_known,
             [list(p) for p in state.trail],
+            # Only while an emergency code is heard (most states never carry it).
+            *([list(state.squawk_watch)] if state.squawk_watch is not None else []),
         ]
     )
 
@@ -97,4 +99,7 @@ def decode_state(data: bytes) -> AircraftState:
         state.candidate = (cand[0], cand[1], cand[2], cand[3])
     if rest and rest[0]:  # the trail (absent in states written before it existed)
         state.trail = tuple((p[0], p[1], p[2]) for p in rest[0])
+    if len(rest) > 1 and rest[1]:  # an emergency code being heard
+        code, since_ts, fixes, raised = rest[1]
+        state.squawk_watch = (str(code), float(since_ts), int(fixes), bool(raised))
     return state

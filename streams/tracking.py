@@ -40,6 +40,12 @@ Rules (the README has the operator's version; every number is a :class:`Policy` 
   probably happened (the approach prediction), or where it was last heard.
 - ``signal_regained`` (``observed``): the first fix after a ``signal_lost``; ``verdict`` is
   ``confirmed`` when the aircraft was inside the zone after all, ``withdrawn`` otherwise.
+- ``squawk_emergency`` (``observed``): a fix squawking 7500, 7600 or 7700 inside a zone or
+  within ``squawk_alert_m`` of it, once the same code has been heard for ``squawk_persist_s``
+  across at least two fixes (a code keyed in by mistake and corrected is not news). Once per
+  code: re-armed when the code changes or clears (a fix with another code; a fix without a
+  code neither confirms nor clears). The zone named is the one the aircraft is in, else the
+  nearest. Evaluated only in :meth:`Tracker.step` after the other rules, in its own section.
 - Out-of-order and duplicate fixes are ignored. A fix whose implied speed from the previous
   fix exceeds ``max_speed_kt`` is suspect: it is held as a candidate and never raises an event
   alone; a following fix consistent with it confirms it (the earlier track was wrong).
@@ -57,6 +63,7 @@ when to tick (:mod:`streams.scheduler`), geodesy (:mod:`streams.geo`), metrics.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -66,6 +73,7 @@ from streams.models import AirspaceEvent, Confidence, EventType, PositionReport,
 from streams.zones import Crossing, Zone, ZoneIndex
 
 __all__ = [
+    "EMERGENCY_SQUAWKS",
     "AircraftState",
     "Outcome",
     "Policy",
@@ -74,6 +82,9 @@ __all__ = [
     "Visit",
 ]
 
+#: Mode A codes that declare an emergency: 7500 unlawful interference (hijack), 7600 radio
+#: failure, 7700 general emergency (ICAO Doc 4444 / Doc 8168).
+EMERGENCY_SQUAWKS = frozenset({"7500", "7600", "7700"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +153,14 @@ class Policy:
     #: How far outside a zone's bounding box (degrees) counts as "near" for checkpoints and
     #: dead reckoning: 2 deg (~220 km) exceeds the 10-minute horizon at 700 kt (~216 km).
     near_margin_deg: float = 2.0
+    #: Emergency squawks (7500, 7600, 7700) alert inside a zone or within this distance of
+    #: one: 100 km is ~7 minutes at cruise speed, where a diversion could end up inside.
+    squawk_alert_m: float = 100_000.0
+    #: ...once the code has persisted this long across at least two fixes. Mis-keyed codes
+    #: are corrected within seconds; flight-alert users' first complaint is false squawks.
+    squawk_persist_s: float = 60.0
+    #: Emit ``squawk_emergency`` events at all.
+    emit_squawk_emergency: bool = True
 
 
 class Outcome(StrEnum):
@@ -195,6 +214,9 @@ class AircraftState:
     #: Recent fixes near a zone, oldest first: (ts, lat, lon). Context for an alert's map;
     #: far from every zone it stays the shared empty tuple (no memory, no work).
     trail: tuple[tuple[float, float, float], ...] = ()
+    #: An emergency code being heard: (code, first heard ts, fixes heard with it, raised).
+    #: ``None`` (the rule case) lets the far-from-zones fast path take the aircraft.
+    squawk_watch: tuple[str, float, int, bool] | None = None
 
     def expired(self, now_ts: float, policy: Policy) -> bool:
         """True when this state is older than its time to live at event time ``now_ts``."""
@@ -256,6 +278,7 @@ class Tracker:
         # The far-from-zones shortcut in _advance relies on bounding boxes; zones across the
         # antimeridian take the general path.
         self._far_path = not any(z.wraps for z in self.zones)
+        self._init_squawk_boxes()
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -273,6 +296,7 @@ class Tracker:
         *,
         report: PositionReport | None = None,
         alt_ft: int | None = None,
+        squawk: str | None = None,
         **extra: object,
     ) -> AirspaceEvent:
         return AirspaceEvent(
@@ -290,6 +314,10 @@ class Tracker:
             alt_ft=report.alt_ft if report is not None else alt_ft,
             gs_kt=report.gs_kt if report is not None else None,
             track_deg=report.track_deg if report is not None else None,
+            # An emergency code heard at the revealing fix travels with any event; ordinary
+            # codes are left out (they say nothing to a desk and would change every event).
+            squawk=squawk
+            or (report.squawk if report is not None and report.squawk in EMERGENCY_SQUAWKS else None),
             **extra,  # type: ignore[arg-type]
         )
 
@@ -465,11 +493,101 @@ class Tracker:
                 state.lost.append(zone.id)
         return StepResult(state, events, Outcome.TICK, bool(events))
 
+    # -- emergency squawks -----------------------------------------------------------------
+    # Kept apart from the zone rules above: it reads only the report's squawk and the state's
+    # ``squawk_watch``, and adds at most one event to a step's result.
+
+    def _init_squawk_boxes(self) -> None:
+        """Zone bounds grown by ``squawk_alert_m`` (degrees), the cheap test before any
+        distance; and whether they reach past the near boxes, in which case ``step_far``
+        must also leave the squawk area to :meth:`step`."""
+        policy = self.policy
+        dlat = policy.squawk_alert_m / M_PER_DEG
+        self._squawk_boxes: list[tuple[float, float, float, float]] = []
+        wide = False
+        margin = policy.near_margin_deg
+        for zone in self.zones:
+            min_lon, min_lat, max_lon, max_lat = zone.bounds
+            near = (min_lon - margin, min_lat - margin, max_lon + margin, max_lat + margin)
+            top = min(89.0, max(abs(min_lat), abs(max_lat)) + dlat)
+            dlon = min(180.0, dlat / max(math.cos(math.radians(top)), 1e-6))
+            box = (min_lon - dlon, min_lat - dlat, max_lon + dlon, max_lat + dlat)
+            self._squawk_boxes.append(box)
+            wide = wide or box[0] < near[0] or box[1] < near[1] or box[2] > near[2] or box[3] > near[3]
+        # The far path's "near" test: the near boxes alone unless the squawk area reaches
+        # past them (a bound method either way: no cost on the hot path when it does not).
+        self._near_for_far_path = self._near_or_squawk_area if wide else self.is_near
+
+    def _near_or_squawk_area(self, lat: float, lon: float) -> bool:
+        if self.is_near(lat, lon):
+            return True
+        for min_lon, min_lat, max_lon, max_lat in self._squawk_boxes:
+            if min_lat <= lat <= max_lat and min_lon <= lon <= max_lon:
+                return True
+        return False
+
+    def _squawk_zone(self, report: PositionReport) -> Zone | None:
+        """The zone the fix is inside, else the nearest within ``squawk_alert_m``, else None."""
+        best: tuple[float, Zone] | None = None
+        for zone, box in zip(self.zones, self._squawk_boxes, strict=True):
+            min_lon, min_lat, max_lon, max_lat = box
+            if not (min_lat <= report.lat <= max_lat and min_lon <= report.lon <= max_lon):
+                continue
+            if zone.contains_2d(report.lat, report.lon):
+                return zone
+            distance_m = zone.distance_m(report.lat, report.lon)
+            if distance_m <= self.policy.squawk_alert_m and (best is None or distance_m < best[0]):
+                best = (distance_m, zone)
+        return best[1] if best is not None else None
+
+    def _squawk(self, result: StepResult, report: PositionReport) -> None:
+        """Track an emergency code across fixes; raise ``squawk_emergency`` once it persisted
+        (see the module docstring). Changes ``result`` in place."""
+        state = result.state
+        code = report.squawk
+        if state is None or result.outcome is not Outcome.ACCEPTED or code is None:
+            return  # a fix without a code neither confirms nor clears one
+        watch = state.squawk_watch
+        if code not in EMERGENCY_SQUAWKS:
+            if watch is not None:  # cleared: re-armed
+                state.squawk_watch = None
+                result.persist = True
+                state.written_ts = report.ts
+            return
+        if watch is None or watch[0] != code:  # a new emergency code: start timing it
+            state.squawk_watch = (code, report.ts, 1, False)
+            result.persist = True
+            state.written_ts = report.ts
+            return
+        _, since_ts, fixes, raised = watch
+        fixes += 1
+        state.squawk_watch = (code, since_ts, fixes, raised)
+        policy = self.policy
+        if raised or report.ts - since_ts < policy.squawk_persist_s or not policy.emit_squawk_emergency:
+            return
+        zone = self._squawk_zone(report)
+        if zone is None:
+            return  # persisting, but far from every zone: keep listening
+        state.squawk_watch = (code, since_ts, fixes, True)
+        result.persist = True
+        state.written_ts = report.ts
+        result.events.append(
+            self._event(
+                EventType.SQUAWK_EMERGENCY, zone, report.icao24, report.ts, report.ts,
+                report.lat, report.lon, Confidence.OBSERVED, state.callsign, report=report,
+                squawk=code,
+            )
+        )  # fmt: skip
+
     # -- the state machine -----------------------------------------------------------------
 
     def step(self, state: AircraftState | None, report: PositionReport) -> StepResult:
         """Advance one aircraft's state by one report; see the module docstring for the rules."""
         result = self._step(state, report)
+        if report.squawk in EMERGENCY_SQUAWKS or (
+            result.state is not None and result.state.squawk_watch is not None
+        ):
+            self._squawk(result, report)
         return _with_trail(result) if result.events else result
 
     def step_far(
@@ -503,6 +621,7 @@ class Tracker:
             or state.approach_raised
             or state.trail
             or state.candidate is not None
+            or state.squawk_watch is not None  # an emergency code being heard: step() watches
             or ts - t0 > policy.ttl_outside_s  # expired: step() starts afresh
         ):
             return None
@@ -512,7 +631,7 @@ class Tracker:
             self._implausible_at(t0, lat0, lon0, ts, lat, lon)
         ):
             return None  # a suspect fix: step() holds it
-        if self.is_near(lat, lon):
+        if self._near_for_far_path(lat, lon):
             return None
         margin = policy.near_margin_deg
         if (dlat >= margin or dlon >= margin) and self._may_touch_any(lat0, lon0, lat, lon):

@@ -246,3 +246,23 @@ def test_event_fields_round_trip_and_old_events_still_decode() -> None:
                                 operator=None, country=None, watchlists=())  # fmt: skip
     assert b"registration" not in encode_event(plain)  # unknown: left out, reads back None
     assert decode_event(encode_event(plain)) == plain
+
+
+def test_squawk_alerts_say_what_the_code_means() -> None:
+    from alerts.formatting import console_line
+    from alerts.render import slack_blocks, telegram_html
+    from alerts.routing import cooldown_key
+    from tests.unit.test_render import _check_slack
+
+    for code, meaning in (("7500", "hijack"), ("7600", "radio failure"), ("7700", "emergency")):
+        event = _event("1551e0", EventType.SQUAWK_EMERGENCY, squawk=code, zone_name="DPRK airspace")
+        ctx = build_context(event)
+        assert f"squawking {code} ({meaning}) near DPRK airspace" in ctx.headline
+        assert f"squawk {code}: {meaning}" in console_line(event)
+        assert "SQUAWK EMERGENCY" in console_line(event)
+        _check_slack(slack_blocks(ctx))
+        assert code in telegram_html(ctx)
+    # A 7600 that becomes a 7700 is not held back by a cooldown on the first.
+    k7600 = cooldown_key(_event(type_=EventType.SQUAWK_EMERGENCY, squawk="7600"))
+    k7700 = cooldown_key(_event(type_=EventType.SQUAWK_EMERGENCY, squawk="7700"))
+    assert k7600 != k7700
