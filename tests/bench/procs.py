@@ -178,7 +178,17 @@ async def worker(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    pipeline = await start_pipeline(settings, args.bootstrap, channels, role=args.pipeline_role)
+    enricher = None
+    if args.aircraft_db or args.watchlist:
+        # The enrichment a desk would load (issue 16: the worker's figure with a 600k-row
+        # aircraft database loaded must stay within 5% of the figure without).
+        from alerts.enrich import Enricher, open_enrichment
+
+        lists, db = open_enrichment(args.watchlist or (), args.aircraft_db or None)
+        enricher = Enricher(watchlists=lists, aircraft_db=db, images=False)
+    pipeline = await start_pipeline(
+        settings, args.bootstrap, channels, role=args.pipeline_role, enricher=enricher
+    )
     loop.add_signal_handler(signal.SIGUSR1, _dump_tasks, pipeline.bundle.app)
     bundle = pipeline.bundle
     emit(ev="started", t=time.time(), rss_kb=rss_kb())
@@ -431,6 +441,8 @@ def main(argv: list[str] | None = None) -> None:
     w.add_argument("--role", dest="pipeline_role", default="all",
                    help="tracker, notifier or all (skyfence worker --role)")
     w.add_argument("--profile", default="", help="cProfile the running worker into this file")
+    w.add_argument("--aircraft-db", default="")
+    w.add_argument("--watchlist", action="append")
     fm = sub.add_parser("faustmin")
     fm.add_argument("--bootstrap", required=True)
     fm.add_argument("--app-id", required=True)

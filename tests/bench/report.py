@@ -102,6 +102,14 @@ ROWS: list[tuple[str, str, Callable[[float], str], str]] = [
      _ns, ""),
     ("(j) the same with 1,000 zones", "tracker_far_ns_per_position_zones_1000", _ns, ""),
     ("(j) 1,000 zones vs 1 zone", "zones_1000_vs_1", _x, "<= 2x"),
+    ("(i) aircraft database load, 600,000 rows (~115 MB, OpenSky layout, generated)",
+     "aircraft_db_load_s", _s, "< 5 s"),
+    ("(i) aircraft database memory held", "aircraft_db_memory_mb", _mb, "< 150 MB"),
+    ("(i) plane-alert-db load (../shared/data, 17,000 rows)", "watchlist_load_s", _s, "< 2 s"),
+    ("(i) plane-alert-db memory held", "watchlist_memory_mb", _mb, "< 50 MB"),
+    ("(i) (b) with the aircraft database loaded", "pipeline_positions_per_s_aircraft_db",
+     _rate, ""),
+    ("(i) (b) with the database / (b) without", "aircraft_db_worker_ratio", _x, ">= 0.95x"),
 ]
 
 

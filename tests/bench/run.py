@@ -97,6 +97,14 @@ PIPELINE_TARGETS: list[tuple[str, str, float, str]] = [
      "cells it touches), dead reckoning ahead, watched-zone and exit timers run per fix, in "
      "Python; the seed is mostly traffic far from the border"),
     ("zones_1000_vs_1", "<=", 2.0, "the index across zones: one lookup per far position"),
+    # Issue 16: enrichment.
+    ("aircraft_db_load_s", "<", 5.0, "csv parsing of ~100 MB in one Python thread"),
+    ("aircraft_db_memory_mb", "<", 150.0, "the row store and its three arrays"),
+    ("watchlist_load_s", "<", 2.0, "csv parsing of plane-alert-db"),
+    ("watchlist_memory_mb", "<", 50.0, "one frozen dataclass per listed aircraft"),
+    ("aircraft_db_worker_ratio", ">=", 0.95,
+     "run-to-run spread of the worker figure on this shared machine (the database adds a "
+     "handful of Python objects and no per-position work)"),
 ]
 
 
@@ -197,6 +205,9 @@ def main(argv: list[str] | None = None) -> None:
     from tests.bench.pipeline import memory_per_aircraft
 
     results.update(memory_per_aircraft())
+    from tests.bench import enrichment
+
+    results.update(enrichment.run())
     if not args.no_pipeline:
         asyncio.run(_pipeline(args, results))
     machine["load_1m_after"] = round(os.getloadavg()[0], 2)
