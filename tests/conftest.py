@@ -19,3 +19,18 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"shared data folder {SHARED_DATA} is absent")
     return SHARED_DATA
+
+
+def golden_as_delivered() -> list[bytes]:
+    """The golden events as channels receive them: enriched once by the notifier's default
+    enricher (no lists, no database: the State of registry, and a US address's N-number).
+    The golden file itself is the tracker's output, as ``skyfence evaluate`` writes it."""
+    from alerts.enrich import Enricher
+    from streams.codec import decode_event, encode_event
+
+    enricher = Enricher()
+    return [
+        encode_event(enricher.enrich(decode_event(line)))
+        for line in SEED_GOLDEN.read_bytes().splitlines()
+        if line.strip()
+    ]

@@ -21,7 +21,7 @@ from streams.codec import encode_event
 from streams.config import StreamSettings
 from streams.producer import PositionPublisher, replay
 from streams.replay import read_recording_raw
-from tests.conftest import SEED_GOLDEN, SEED_SCENARIO
+from tests.conftest import SEED_SCENARIO, golden_as_delivered
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 
@@ -79,7 +79,7 @@ async def test_seed_scenario_gives_exactly_the_golden_events(broker, tmp_path: P
     finally:
         await pipeline.stop()
     got = sorted((encode_event(e) for e in channel.events), key=_sort_key)
-    want = sorted(SEED_GOLDEN.read_bytes().splitlines(), key=_sort_key)
+    want = sorted(golden_as_delivered(), key=_sort_key)
     assert got == want, (
         f"Kafka path gave {len(got)} events, golden file has {len(want)}. If detection changed on "
         "purpose, regenerate the golden file with `make golden` and review the diff."

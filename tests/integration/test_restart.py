@@ -22,7 +22,7 @@ from streams.config import StreamSettings
 from streams.models import PositionReport
 from streams.producer import PositionPublisher, replay
 from streams.replay import read_recording_raw
-from tests.conftest import SEED_GOLDEN, SEED_SCENARIO
+from tests.conftest import SEED_SCENARIO, golden_as_delivered
 from tests.integration.test_pipeline import _drain
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
@@ -75,7 +75,7 @@ async def test_restart_half_way_keeps_state_and_gives_each_event_once(kafka_brok
     got = [encode_event(e) for e in channel_a.events + channel_b.events]
     ids = [orjson.loads(line)["event_id"] for line in got]
     assert len(ids) == len(set(ids)), "an alert was delivered twice across the restart"
-    want = SEED_GOLDEN.read_bytes().splitlines()
+    want = golden_as_delivered()
     assert sorted(got) == sorted(want)
     # The Il-62M's exit on the 28th was decided by the second worker from restored state.
     assert any(e.icao24 == "1551e0" and e.type.value == "exited" for e in channel_b.events)

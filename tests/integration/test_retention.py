@@ -32,7 +32,7 @@ from streams.models import PositionReport
 from streams.producer import PositionPublisher, replay
 from streams.replay import read_recording_raw
 from streams.topics import ensure_topics
-from tests.conftest import SEED_GOLDEN, SEED_SCENARIO
+from tests.conftest import SEED_SCENARIO, golden_as_delivered
 from tests.integration.conftest import require_apache_kafka
 from tests.support.brokers import ApacheKafkaBroker
 
@@ -124,7 +124,7 @@ async def test_replayed_2023_recording_survives_retention_end_to_end(
         channel = ListChannel()
         pipeline = await start_pipeline(settings, bootstrap, [channel])
         try:
-            want = sorted(SEED_GOLDEN.read_bytes().splitlines())
+            want = sorted(golden_as_delivered())
             deadline = time.monotonic() + 120
             while len(channel.events) < len(want):
                 assert time.monotonic() < deadline, (

@@ -27,7 +27,7 @@ from alerts.runner import start_pipeline
 from streams.codec import encode_event, encode_watermark
 from streams.models import PositionReport
 from streams.replay import read_recording_raw
-from tests.conftest import SEED_GOLDEN, SEED_SCENARIO
+from tests.conftest import SEED_SCENARIO, golden_as_delivered
 from tests.integration.test_pipeline import _drain, _settings, _sort_key, broker  # noqa: F401
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
@@ -90,7 +90,7 @@ async def test_kcat_keyed_single_positions_give_the_golden_events(broker, tmp_pa
     finally:
         await pipeline.stop()
     got = sorted((encode_event(e) for e in channel.events), key=_sort_key)
-    want = sorted(SEED_GOLDEN.read_bytes().splitlines(), key=_sort_key)
+    want = sorted(golden_as_delivered(), key=_sort_key)
     assert got == want
 
 
