@@ -128,6 +128,16 @@ def _open(
     except (OSError, ValueError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{kind} {path}: {exc}") from None
     log.info("%s %s: %r", kind, name, loaded.value)
+    bad = getattr(loaded.value, "bad_rows", None)
+    if bad:  # counted and skipped, never fatal: say so once, with where to look
+        first = bad[0] if isinstance(bad, tuple) else loaded.value.bad_examples[0]  # type: ignore[attr-defined]
+        log.warning(
+            "%s %s: %d bad rows skipped (first: %s)",
+            kind,
+            name,
+            len(bad) if isinstance(bad, tuple) else bad,
+            first,
+        )
     return loaded
 
 

@@ -531,7 +531,8 @@ class Tracker:
         best: tuple[float, Zone] | None = None
         for zone, box in zip(self.zones, self._squawk_boxes, strict=True):
             min_lon, min_lat, max_lon, max_lat = box
-            if not (min_lat <= report.lat <= max_lat and min_lon <= report.lon <= max_lon):
+            inside_box = min_lat <= report.lat <= max_lat and min_lon <= report.lon <= max_lon
+            if not inside_box and not zone.wraps:  # (a box across +-180 is not comparable)
                 continue
             if zone.contains_2d(report.lat, report.lon):
                 return zone
