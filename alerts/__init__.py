@@ -10,9 +10,14 @@ Modules in data-flow order (pure ones import no Kafka, HTTP or metrics library;
 - ``routing_config``  the routing file: channels, rules, mutes, cooldown; parsed from TOML
                       and validated at start-up (pure)
 - ``routing``         routing decisions: mutes, rules in order, cooldowns (pure)
-- ``enrich``          watchlist entry, distance to the boundary, local time, map for an event
+- ``enrich``          who the aircraft is (once per event: registration, type, operator,
+                      State, watchlists), distance to the boundary, local time, map
 - ``icao``            ICAO address -> State of registry (pure)
-- ``watchlist``       plane-alert-db CSV -> the aircraft a desk cares about (pure)
+- ``nnumber``         US address -> N-number, by the FAA's rule (pure)
+- ``aircraftdb``      OpenSky aircraft database CSV -> registration, type, operator (pure)
+- ``watchlist``       plane-alert-db or the desk's own CSV -> the aircraft a desk cares
+                      about (pure)
+- ``reload``          watchlist and database files re-read in the background on change
 - ``units``           altitude, speed, track, distance and time in words (pure)
 - ``formatting``      event -> the console line (pure)
 - ``render``          event -> Slack Block Kit, Telegram HTML, webhook JSON (pure)

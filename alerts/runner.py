@@ -209,12 +209,16 @@ async def desk_channels(
     *,
     secrets: Mapping[str, Secret] | None = None,
     console_stream: Any = None,
+    enrichment: bool = True,
 ) -> AsyncIterator[tuple[Channels, Enricher]]:
-    """The configured channels (routing file or quick flags) on one HTTP session."""
+    """The configured channels (routing file or quick flags) on one HTTP session, and the
+    enricher; ``enrichment=False`` (a tracker-only worker) loads no watchlist or database."""
     import aiohttp
 
-    lists, aircraft_db = open_enrichment(
-        watchlist_specs(alert_settings), alert_settings.aircraft_db or None
+    lists, aircraft_db = (
+        open_enrichment(watchlist_specs(alert_settings), alert_settings.aircraft_db or None)
+        if enrichment
+        else ([], None)
     )
     enricher = Enricher(
         zones, watchlists=lists, aircraft_db=aircraft_db, images=alert_settings.maps
@@ -297,7 +301,9 @@ async def worker(
         )  # fmt: skip
     try:
         async with (
-            desk_channels(alert_settings, zones, secrets=secrets) as (built, enricher),
+            desk_channels(
+                alert_settings, zones, secrets=secrets, enrichment=role != "tracker"
+            ) as (built, enricher),
             embedded_or_given_broker(settings, say=say) as (bootstrap, settings),
         ):
             pipeline = await _start_desk(

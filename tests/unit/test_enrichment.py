@@ -267,16 +267,3 @@ def test_squawk_alerts_say_what_the_code_means() -> None:
     k7700 = cooldown_key(_event(type_=EventType.SQUAWK_EMERGENCY, squawk="7700"))
     assert k7600 != k7700
 
-
-@pytest.mark.parametrize("module", ["alerts.nnumber", "alerts.aircraftdb", "alerts.watchlist", "alerts.reload"])
-def test_enrichment_modules_load_no_io_library(module: str) -> None:
-    import subprocess
-    import sys
-
-    forbidden = ("faust", "aiokafka", "aiohttp", "prometheus_client", "mode", "requests")
-    code = (
-        f"import sys, {module}; "
-        f"print(','.join(sorted(m for m in sys.modules if m.split('.')[0] in {forbidden!r})))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == ""

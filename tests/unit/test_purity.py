@@ -39,6 +39,8 @@ PURE = [
     "alerts.routing_config",
     "alerts.routing",
     "alerts.icao",
+    "alerts.nnumber",
+    "alerts.aircraftdb",
     "alerts.watchlist",
     "alerts.units",
     "alerts.formatting",
