@@ -267,3 +267,18 @@ def test_squawk_alerts_say_what_the_code_means() -> None:
     k7700 = cooldown_key(_event(type_=EventType.SQUAWK_EMERGENCY, squawk="7700"))
     assert k7600 != k7700
 
+
+
+def test_the_aircraft_database_reloads_too(tmp_path: Path) -> None:
+    path = tmp_path / "aircraftDatabase.csv"
+    path.write_text('"icao24","registration","operator"\n"3c6444","D-AIBD","Lufthansa"\n')
+    _, db = open_enrichment([], str(path))
+    assert db is not None
+    enricher = Enricher(aircraft_db=db, images=False)
+    assert enricher.enrich(_event("3c6444")).operator == "Lufthansa"
+    _rewrite(path, '"icao24","registration","operator"\n"3c6444","D-AIBD","Lufthansa CityLine"\n')
+    assert Reloader([db]).check_all() == 1
+    assert enricher.enrich(_event("3c6444")).operator == "Lufthansa CityLine"
+    _rewrite(path, "garbage\n")
+    assert Reloader([db]).check_all() == 0 and db.failures == 1
+    assert enricher.enrich(_event("3c6444")).operator == "Lufthansa CityLine"
