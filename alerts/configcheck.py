@@ -4,8 +4,8 @@ configuration with secrets redacted, and name the key at fault.
 Checked, in the order a worker reads them: the settings (:class:`streams.settings.Settings`:
 environment, ``*_FILE`` secrets, the TOML file, flags), the zones, the routing file (syntax,
 zones its rules name, the environment variables its channels need and their ``_FILE``
-files), the quick channels (a Telegram token needs a chat), and the watchlist. Nothing is
-sent and no broker is contacted.
+files), the quick channels (a Telegram token needs a chat), the watchlists and the aircraft
+database (each read and parsed). Nothing is sent and no broker is contacted.
 
 Exit codes: 0 valid (the effective configuration on stdout), 2 invalid (``skyfence config
 check: KEY: message`` on stderr; KEY is the environment variable or file key at fault).
@@ -32,7 +32,7 @@ def effective_config(settings: Settings) -> list[str]:
 
 def _check(settings: Settings, env: Mapping[str, str]) -> list[str]:
     """Everything beyond the settings' own types; returns extra lines to print."""
-    from alerts.enrich import load_watchlist
+    from alerts.enrich import open_enrichment
     from streams.zones import load_zones
 
     extra: list[str] = []
@@ -66,11 +66,17 @@ def _check(settings: Settings, env: Mapping[str, str]) -> list[str]:
         raise SettingError(env_name("telegram_chat"), "a Telegram token needs a chat id")
     elif settings.telegram_chat and settings.telegram_token is None:
         raise SettingError(env_name("telegram_token"), "a Telegram chat needs a bot token")
-    if settings.watchlist:
+    specs = [spec.strip() for spec in settings.watchlist.split(",") if spec.strip()]
+    for spec in specs:
         try:
-            load_watchlist(settings.watchlist)
-        except (OSError, ValueError) as exc:
+            open_enrichment([spec])
+        except ConfigError as exc:
             raise SettingError(env_name("watchlist"), str(exc)) from None
+    if settings.aircraft_db:
+        try:
+            open_enrichment([], settings.aircraft_db)
+        except ConfigError as exc:
+            raise SettingError(env_name("aircraft_db"), str(exc)) from None
     return extra
 
 

@@ -282,3 +282,25 @@ def test_the_aircraft_database_reloads_too(tmp_path: Path) -> None:
     _rewrite(path, "garbage\n")
     assert Reloader([db]).check_all() == 0 and db.failures == 1
     assert enricher.enrich(_event("3c6444")).operator == "Lufthansa CityLine"
+
+
+
+def test_config_check_reads_every_watchlist_and_the_database(tmp_path: Path) -> None:
+    import io
+
+    from alerts.configcheck import check_config
+
+    good = tmp_path / "desk.csv"
+    good.write_text("icao24,category\n1551e0,Priority\n")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b\n")
+
+    def check(env: dict[str, str]) -> tuple[int, str]:
+        out, err = io.StringIO(), io.StringIO()
+        return check_config(env, out=out, err=err), err.getvalue()
+
+    assert check({"SKYFENCE_WATCHLIST": f"desk={good}", "SKYFENCE_AIRCRAFT_DB": ""})[0] == 0
+    code, err = check({"SKYFENCE_WATCHLIST": f"desk={good},{bad}"})
+    assert code == 2 and "SKYFENCE_WATCHLIST" in err and "not a watchlist" in err
+    code, err = check({"SKYFENCE_AIRCRAFT_DB": str(bad)})
+    assert code == 2 and "SKYFENCE_AIRCRAFT_DB" in err and "no icao24 column" in err
