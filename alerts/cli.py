@@ -9,7 +9,9 @@ the reverse). Sub-commands::
                                         tracker and/or notifier (embedded broker if no --broker)
     skyfence test-alert [--routing FILE | --slack-webhook URL ...]
                                         one marked test alert to each channel, no Kafka
-    skyfence replay FILE [--speed X | --max] --broker B
+    skyfence replay FILE [--speed X | --max] [--loop] [--from T] [--to T] [--shift-to-now] --broker B
+    skyfence ingest SOURCE... --broker B   live sources into the positions topic
+    skyfence record SOURCE... OUT.jsonl[.gz] [--duration S]
     skyfence evaluate FILE [--zones ...]   offline, no Kafka: events as JSON lines on stdout
     skyfence zones list | export SPEC
     skyfence config check                  validate everything, print it with secrets redacted
@@ -282,6 +284,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="event time per wall time, above 0 (default 1)",
     )  # fmt: skip
     pace.add_argument("--max", action="store_true", help="as fast as possible")
+    p.add_argument("--loop", action="store_true", help="replay again and again, time moving on")
+    p.add_argument("--from", dest="from_ts", metavar="TIME", help="start at this time (epoch s or ISO 8601)")
+    p.add_argument("--to", dest="to_ts", metavar="TIME", help="stop after this time (epoch s or ISO 8601)")
+    p.add_argument("--shift-to-now", action="store_true", help="re-stamp the recording to start now")
+
+    _add_live(sub)
 
     p = sub.add_parser(
         "test-alert", help="send one marked test alert to every configured channel and report"
@@ -320,6 +328,45 @@ def build_parser() -> argparse.ArgumentParser:
         "zone", help="zone spec: dprk, dprk+50km, tz:Europe/Amsterdam, file.geojson[+10nm]"
     )
     return parser
+
+
+def _add_live(sub: Any) -> None:
+    """``ingest`` and ``record`` (source URLs: see README "Sources")."""
+    urls = "source URLs: sbs://H:P, beast://H:P, http(s)://.../aircraft.json, file:///..., adsbx://..., opensky://..."
+    p = sub.add_parser("ingest", help="produce live sources into the positions topic")
+    p.add_argument("sources", nargs="+", metavar="SOURCE", help=urls)
+    _add_broker(p, embedded_default=False)
+    p.add_argument("--max-age-s", type=float, default=600.0, help="reject positions older than this (0: off; default 600)")
+    p.add_argument("--buffer-max", type=int, default=200_000, help="records held while the broker is unreachable (default 200000)")
+    p.add_argument("--idempotence", choices=("auto", "on", "off"), default="auto", help="idempotent producer (auto: off on brokers that refuse it)")
+    p.add_argument("--dedup-s", type=float, default=1.0, help="cross-source dedup window, seconds (default 1)")
+    p.add_argument("--dedup-m", type=float, default=250.0, help="cross-source dedup distance, metres (default 250)")
+    p.add_argument("--no-batch", action="store_true", help="one keyed message per position (default: per-partition batches)")
+    p.add_argument("--metrics-port", type=int, default=0, help="serve Prometheus /metrics on this port")
+    p = sub.add_parser("record", help="capture live sources to a recording (format v1)")
+    p.add_argument("sources", nargs="+", metavar="SOURCE", help=urls + "; the last argument is OUT.jsonl[.gz]")
+    p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds (default: at SIGINT/SIGTERM)")
+    p.add_argument("--max-age-s", type=float, default=600.0, help="reject positions older than this (0: off)")
+
+
+def _run_live(args: argparse.Namespace) -> int:
+    from streams.ingest import IngestOptions, IngestRun, run_ingest
+    from streams.ingest import run_loop as run
+    from streams.record import run_record
+
+    if args.command == "record":
+        if len(args.sources) < 2:
+            print("skyfence record: give at least one SOURCE and the OUT file", file=sys.stderr)
+            return 2
+        *urls, out = args.sources
+        return run(run_record(urls, Path(out), duration_s=args.duration, max_age_s=args.max_age_s))
+    settings = _settings(args)
+    if not settings.broker:
+        print("skyfence ingest: --broker (or SKYFENCE_BROKER) is required", file=sys.stderr)
+        return 2
+    options = IngestOptions(buffer_max=args.buffer_max, idempotence=args.idempotence,
+                            dedup_s=args.dedup_s, dedup_m=args.dedup_m, batch=not args.no_batch)  # fmt: skip
+    return run(run_ingest(settings, IngestRun(tuple(args.sources), options, args.max_age_s, args.metrics_port)))
 
 
 def _settings(args: argparse.Namespace, metrics_port: int | None = None) -> StreamSettings:
@@ -430,6 +477,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``skyfence`` console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if argv is None:
+        # Importing faust reads --loop/-L/--datadir from sys.argv (and would take `replay
+        # --loop` for an event-loop name); the arguments are parsed, so hide them.
+        sys.argv = sys.argv[:1]
     if args.config:
         os.environ[CONFIG_ENV] = args.config  # the entry point: every loader below reads it
     _setup_logging(args)
@@ -440,6 +491,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return check_config(os.environ, out=sys.stdout, err=sys.stderr)
         if args.command == "evaluate":
             return cmd_evaluate(args)
+        if args.command in ("ingest", "record"):
+            return _run_live(args)
         if args.command == "zones":
             if args.zones_command == "export":
                 return cmd_zones_export(args)
@@ -484,13 +537,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             if not settings.broker:
                 raise ConfigError("replay needs --broker (or SKYFENCE_BROKER)")
             _check_input(args.file)  # before connecting to anything
+            from streams.replay_controls import ReplayControls, parse_time
+
+            controls = ReplayControls(
+                from_ts=parse_time(args.from_ts) if args.from_ts else None,
+                to_ts=parse_time(args.to_ts) if args.to_ts else None,
+                shift_to_now=args.shift_to_now,
+                loop=args.loop,
+            )
             with _regular_file(args.file) as path:
-                fmt = detect_format(path)  # an unreadable format fails here, not mid-replay
+                # an unreadable format fails here, not mid-replay
+                fmt = args.format or detect_format(path)
                 return runner.run(
                     runner.replay_file(
-                        settings, path, None if args.max else args.speed, fmt=fmt
+                        settings, path, None if args.max else args.speed,
+                        fmt=fmt, start_ts=args.start_ts, controls=controls,
                     )
-                )
+                )  # fmt: skip
     except SkyfenceError as exc:
         print(f"skyfence: error: {_printable(str(exc))}", file=sys.stderr)
         return 2

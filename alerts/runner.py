@@ -51,6 +51,7 @@ from streams.metrics import TrackerMetrics
 from streams.models import AirspaceEvent, EventType
 from streams.producer import PositionPublisher, replay
 from streams.replay import read_recording_raw
+from streams.replay_controls import ReplayControls
 from streams.sources import read_source_raw
 from streams.topics import ensure_topics
 from streams.tracking import Tracker
@@ -435,11 +436,23 @@ async def replay_file(
     *,
     fmt: str | None = None,
     start_ts: float = 0.0,
+    controls: ReplayControls | None = None,
 ) -> int:
-    """``skyfence replay``: publish a recording to the positions topic."""
+    """``skyfence replay``: publish a recording to the positions topic (window, shift to
+    now, loop and progress: :mod:`streams.replay_controls`)."""
     from aiokafka import AIOKafkaProducer
 
     from streams.codec import BATCH_MAX_POSITIONS
+    from streams.replay_controls import controlled, make_progress, scan
+
+    def read() -> Any:
+        return read_source_raw(path, fmt, start_ts=start_ts)
+
+    controls = controls or ReplayControls()
+    # The total for a progress bar's ETA costs a pass over the file: only on a terminal.
+    span = scan(read(), controls) if controls.active or sys.stderr.isatty() else None
+    progress = make_progress(None if controls.loop or span is None else span.positions, sys.stderr)
+    items = controlled(read, controls, now_s=time.time(), span=span) if controls.active else read()
 
     if not settings.broker:
         _stderr("skyfence replay: --broker (or SKYFENCE_BROKER) is required")
@@ -452,13 +465,15 @@ async def replay_file(
     try:
         started = time.monotonic()
         stats = await replay(
-            read_source_raw(path, fmt, start_ts=start_ts),
+            items,
             PositionPublisher(
                 producer, settings.positions_topic, batch_max_positions=BATCH_MAX_POSITIONS
             ),
             speed=speed,
+            on_progress=lambda s: progress.update(s.sent, s.last_ts),
         )
     finally:
+        progress.close()
         await producer.stop()
     took = time.monotonic() - started
     _stderr(

@@ -6,6 +6,7 @@
     ├── DecodeError                   a message or recording line cannot be decoded (reason, detail)
     ├── ZoneError                     a zone cannot be built or loaded (zone/feature named in message)
     ├── ConfigError                   a setting is missing or malformed
+    ├── SourceError                   a live source failed (reason, retriable, retry_after_s)
     └── BrokerError                   a broker cannot be started or stopped (streams.embedded)
         └── BrokerUnavailable         what it needs is missing (``reason`` says what)
 
@@ -21,6 +22,7 @@ __all__ = [
     "ConfigError",
     "DecodeError",
     "SkyfenceError",
+    "SourceError",
     "ZoneError",
 ]
 
@@ -51,6 +53,30 @@ class ZoneError(SkyfenceError):
 
 class ConfigError(SkyfenceError):
     """A setting is missing or malformed; the message names the setting."""
+
+
+class SourceError(SkyfenceError):
+    """A live source could not read its feed (connection refused, HTTP error, bad token).
+
+    ``reason`` is bounded (``connect``, ``timeout``, ``http_429``, ``http_503``, ``auth``...);
+    ``retriable`` says whether trying again later can help; ``retry_after_s`` is the peer's
+    requested wait, when it gave one. Sources catch these themselves and reconnect; they
+    reach a caller only from one-shot helpers (fetching a token).
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        detail: str,
+        *,
+        retriable: bool = True,
+        retry_after_s: float | None = None,
+    ) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+        self.retriable = retriable
+        self.retry_after_s = retry_after_s
 
 
 class BrokerError(SkyfenceError):

@@ -157,6 +157,7 @@ async def replay(
     clock: Callable[[], float] | None = None,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     watermark_every_s: float = 1.0,
+    on_progress: Callable[[ReplayStats], None] | None = None,
 ) -> ReplayStats:
     """Publish ``(report, raw line)`` pairs in order.
 
@@ -165,6 +166,7 @@ async def replay(
     skipped (the caller reports them); they are never sent. Every ``watermark_every_s`` of
     wall time, and once at the end, a watermark with the last position time sent goes to every
     partition, so idle partitions move their timers on and the stream's end is marked.
+    ``on_progress(stats)`` is called after each of those watermarks and at the end.
     """
     loop = asyncio.get_running_loop()
     clock = clock or loop.time
@@ -207,10 +209,14 @@ async def replay(
             pending.clear()
             stats.watermarks += await publisher.publish_watermark(item.ts)
             last_watermark_wall = clock()
+            if on_progress is not None:
+                on_progress(stats)
     if batched:
         pending.extend(await publisher.flush())
     if pending:
         await asyncio.gather(*pending)
     if stats.last_ts is not None:
         stats.watermarks += await publisher.publish_watermark(stats.last_ts)
+    if on_progress is not None:
+        on_progress(stats)
     return stats

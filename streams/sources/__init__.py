@@ -15,7 +15,13 @@ beast           :mod:`streams.sources.beast` (Beast binary, same decoder)
 readsb-trace    :mod:`streams.sources.readsb`
 fr24            :mod:`streams.sources.fr24`
 opensky-json    :mod:`streams.sources.opensky`
+opensky-csv     :mod:`streams.sources.opensky_states` (historical state-vector CSV)
+sbs             :mod:`streams.sources.sbs` (SBS-1/BaseStation text log)
+rs1090          :mod:`streams.sources.rs1090` (rs1090/jet1090 decoded JSON lines)
 ==============  ==========================================================================
+
+The live sources (``skyfence ingest``/``record``) live in :mod:`streams.sources.tcp`,
+:mod:`streams.sources.http` and :mod:`streams.sources.spec`, over the same pure parsers.
 
 Times are epoch seconds (UTC) throughout, except Beast captures, which carry only a 12 MHz
 counter: their times start at ``start_ts`` (default 0.0; see :mod:`streams.sources.beast`).
@@ -24,7 +30,7 @@ Errors: an unknown format name, or a file :func:`detect_format` cannot recognise
 :class:`~streams.errors.DecodeError` with reason ``bad_format``; a missing file raises
 ``OSError`` as usual (when the iterator is first advanced).
 
-Out of scope: live network inputs (sockets, HTTP APIs) and writing any of these formats.
+Out of scope here: writing any of these formats (``format_sbs`` aside, for tests).
 """
 
 from __future__ import annotations
@@ -43,7 +49,10 @@ from streams.sources.fr24 import read_fr24
 from streams.sources.modes import ModeSDecoder
 from streams.sources.modes_csv import read_modes_csv
 from streams.sources.opensky import read_opensky_json
+from streams.sources.opensky_states import read_opensky_csv
 from streams.sources.readsb import read_readsb_trace
+from streams.sources.rs1090 import read_rs1090
+from streams.sources.sbs import read_sbs
 
 __all__ = [
     "FORMATS",
@@ -62,6 +71,9 @@ FORMATS: dict[str, str] = {
     "readsb-trace": "readsb/tar1090 trace_full JSON of one aircraft",
     "fr24": "Flightradar24 flight-playback JSON of one flight",
     "opensky-json": "JSON list of OpenSky state vectors (traffic samples), times in ms",
+    "opensky-csv": "OpenSky historical state-vector CSV (time,icao24,lat,lon,velocity,...)",
+    "sbs": "SBS-1/BaseStation text log (MSG,1..8 lines, dump1090/readsb port 30003)",
+    "rs1090": "rs1090/jet1090 JSON lines of decoded Mode S messages",
 }
 
 #: Fallback by file name when the content says nothing.
@@ -101,6 +113,12 @@ def read_source(
         return read_fr24(path)
     if fmt == "opensky-json":
         return read_opensky_json(path)
+    if fmt == "opensky-csv":
+        return read_opensky_csv(path)
+    if fmt == "sbs":
+        return read_sbs(path)
+    if fmt == "rs1090":
+        return read_rs1090(path)
     raise _unknown(fmt)
 
 
@@ -154,7 +172,13 @@ def sniff_format(head: bytes) -> str | None:
         first = text.split(b"\n", 1)[0]
         if b'"icao24"' in first and b'"ts"' in first:
             return "jsonl"
+        if b'"timestamp"' in first and b'"icao24"' in first and b'"df"' in first:
+            return "rs1090"
         return None
+    if text.startswith(b"time,icao24,"):
+        return "opensky-csv"
+    if text[:4] in (b"MSG,", b"SEL,", b"AIR,", b"STA,", b"CLK,") or text.startswith(b"ID,"):
+        return "sbs"
     for line in text.splitlines():
         if line.strip() and not line.startswith(b"#"):
             return "modes-csv" if _CSV_LINE.match(line) else None

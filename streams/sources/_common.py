@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ __all__ = [
     "clean_squawk",
     "load_json",
     "load_json_file",
+    "open_text_lines",
     "read_bytes",
     "read_bytes_partial",
     "read_head",
@@ -100,6 +102,18 @@ def read_head(path: str | Path, size: int = 65_536) -> bytes:
             return gz.read(size)
         except (OSError, EOFError):
             return b""
+
+
+def open_text_lines(path: str | Path) -> Iterator[bytes]:
+    """The lines of a (maybe gzipped) text file as bytes, line endings kept, read lazily."""
+    with open(path, "rb") as raw:
+        magic = raw.read(2)
+        raw.seek(0)
+        if magic == GZIP_MAGIC:
+            with gzip.GzipFile(fileobj=raw, mode="rb") as gz:
+                yield from gz
+        else:
+            yield from raw
 
 
 def load_json(data: bytes) -> tuple[Any, BadLine | None]:

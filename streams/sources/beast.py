@@ -16,7 +16,8 @@ are seconds since the first frame, not epoch times: fine for geometry and decodi
 not for a recording (the codec refuses times before 2000). Pass the capture start time.
 
 Out of scope: the Radarcape/GPS timestamp variant (seconds-of-day + nanoseconds), status
-frames (type ``'4'``, skipped like any unknown type), and reading from a socket.
+frames (type ``'4'``, skipped like any unknown type), and the socket itself
+(:class:`BeastFramer` is the pure half of the live source in ``streams.sources.tcp``).
 
 Pure except :func:`read_beast`, which only reads the file.
 """
@@ -33,6 +34,7 @@ from streams.sources.modes import ModeSDecoder
 __all__ = [
     "BEAST_TICKS_PER_S",
     "BeastError",
+    "BeastFramer",
     "iter_beast_frames",
     "parse_beast",
     "read_beast",
@@ -160,3 +162,90 @@ def read_beast(path: str | Path, *, start_ts: float = 0.0) -> Iterator[PositionR
     yield from parse_beast(data, start_ts=start_ts)
     if damage is not None:
         yield BadLine(len(data), damage.reason, damage.detail, b"")
+
+
+#: A live stream is dated by the 12 MHz counter from its first frame; when that date strays
+#: further than this from the receive time (a receiver restart resets the counter; a
+#: crystal drifts ~50 ppm, 0.2 s an hour) the counter is re-anchored to the receive time.
+MAX_DRIFT_S = 30.0
+#: Bytes of an unfinished frame kept between two chunks; a frame is at most 46 bytes
+#: escaped, so more than this is garbage and dropped.
+_MAX_PENDING_BYTES = 4096
+
+
+class BeastFramer:
+    """Decodes a live Beast byte stream chunk by chunk (pure; see ``streams.sources.tcp``).
+
+    Frames are dated by the MLAT counter anchored at the receive time (epoch seconds, passed
+    in) of the connection's first frame, re-anchored when it drifts :data:`MAX_DRIFT_S`. A
+    frame cut by a chunk boundary waits for the next chunk; one cut by a disconnect is a
+    ``beast_truncated`` rejection from :meth:`reset`. ``line_no`` of a rejection is the
+    byte offset in the connection's stream.
+    """
+
+    def __init__(self, *, decoder: ModeSDecoder | None = None) -> None:
+        self.decoder = decoder if decoder is not None else ModeSDecoder()
+        self._buf = b""
+        self._offset = 0
+        self._anchor: tuple[int, float] | None = None
+
+    def feed(self, chunk: bytes, recv_ts: float) -> tuple[list[PositionReport | BadLine], int]:
+        """Items from the complete frames now available, and the number of frames."""
+        data = self._buf + chunk if self._buf else chunk
+        scanned = list(scan_beast(data))
+        keep_from = len(data)
+        # Trailing truncations wait for more data: a frame whose last byte is a 0x1a is cut
+        # (it may be half of an escaped pair), then that 0x1a alone is cut again.
+        while scanned:
+            last = scanned[-1]
+            if not (isinstance(last, BeastError) and last.reason == "beast_truncated"):
+                break
+            keep_from = last.offset
+            scanned.pop()
+        out: list[PositionReport | BadLine] = []
+        if len(data) - keep_from > _MAX_PENDING_BYTES:
+            out.append(BadLine(self._offset + keep_from, "beast_truncated", "frame too long", b""))
+            keep_from = len(data)
+        self._buf = data[keep_from:]
+        frames = 0
+        for item in scanned:
+            if isinstance(item, BeastError):
+                raw = data[item.offset : item.offset + 23]
+                out.append(
+                    BadLine(self._offset + item.offset, item.reason, "damaged Beast framing", raw)
+                )
+                continue
+            frames += 1
+            offset, ticks, _signal, msg = item
+            if len(msg) == 2:
+                continue  # Mode A/C: no address, no position
+            if self._anchor is None:
+                self._anchor = (ticks, recv_ts)
+            ts = self._anchor[1] + ((ticks - self._anchor[0]) % _TICKS_MOD) / BEAST_TICKS_PER_S
+            if abs(ts - recv_ts) > MAX_DRIFT_S:
+                self._anchor = (ticks, recv_ts)
+                ts = recv_ts
+            report = self.decoder.feed(msg.hex(), ts)
+            if report is not None:
+                out.append(report)
+            elif self.decoder.last_reject is not None:
+                out.append(
+                    BadLine(
+                        self._offset + offset,
+                        self.decoder.last_reject,
+                        f"Mode S message {msg.hex()}",
+                        msg,
+                    )
+                )
+        self._offset += keep_from
+        return out, frames
+
+    def reset(self) -> list[PositionReport | BadLine]:
+        """The connection ended: drop a partial frame (a rejection) and the counter anchor."""
+        rest, self._buf = self._buf, b""
+        self._anchor = None
+        offset = self._offset
+        self._offset = 0
+        if rest:
+            return [BadLine(offset, "beast_truncated", "connection closed mid-frame", rest[:23])]
+        return []

@@ -110,6 +110,13 @@ ROWS: list[tuple[str, str, Callable[[float], str], str]] = [
     ("(i) (b) with the aircraft database loaded", "pipeline_positions_per_s_aircraft_db",
      _rate, ""),
     ("(i) (b) with the database / (b) without", "aircraft_db_worker_ratio", _x, ">= 0.95x"),
+    ("(k) `skyfence ingest sbs://` from a local TCP server into Kafka", "ingest_sbs_positions_per_s",
+     _rate, ">= 50,000/s"),
+    ("(k) SBS parser alone (decode rate)", "ingest_sbs_decode_positions_per_s", _rate, ""),
+    ("(k) `skyfence ingest beast://` from a local TCP server into Kafka",
+     "ingest_beast_positions_per_s", _rate, ">= 50,000/s"),
+    ("(k) Beast framer + Mode S decoder alone (decode rate)", "ingest_beast_decode_positions_per_s",
+     _rate, ""),
 ]
 
 

@@ -11,6 +11,8 @@ object and the table, never asserted. On a fresh machine this fetches the Apache
 - (f) memory per aircraft (tracemalloc on the tracker shell);
 - on Apache Kafka, what users deploy: (h) producers, (a) baseline consumer, (b) one worker,
   (c) two workers, (g) start-up and restart with 20,000 aircraft, (d) alert latency;
+- on Apache Kafka, (k) ``skyfence ingest`` of SBS and Beast from a local TCP server, and the
+  parsers' raw decode rates (:mod:`tests.bench.ingest`);
 - on Tansu, as a second column: (h), (a), (b);
 - on Apache Kafka, single-position messages (:mod:`tests.bench.single`, issue 18): the raw
   aiokafka baseline, a minimal Faust agent, the worker alone, the front stage plus the worker
@@ -105,6 +107,12 @@ PIPELINE_TARGETS: list[tuple[str, str, float, str]] = [
     ("aircraft_db_worker_ratio", ">=", 0.95,
      "run-to-run spread of the worker figure on this shared machine (the database adds a "
      "handful of Python objects and no per-position work)"),
+    ("ingest_sbs_positions_per_s", ">=", 50_000.0,
+     "one Python process parses every SBS line (~1.6 per position), then validates, dedups "
+     "and encodes every position before aiokafka sends the per-partition batches"),
+    ("ingest_beast_positions_per_s", ">=", 50_000.0,
+     "decoding Mode S in Python (CRC, CPR, per-aircraft state) costs ~40-100 us per frame: "
+     "the decoder, not Kafka, is the limit (see ingest_beast_decode_positions_per_s)"),
 ]
 
 
@@ -177,6 +185,10 @@ async def _pipeline(args: argparse.Namespace, results: dict[str, Any]) -> None:
                                             seconds=4 if args.quick else 10,
                                             session_timeout_s=10.0,
                                             latency_duration_s=30 if args.quick else 60))
+        if not args.no_ingest:
+            from tests.bench import ingest
+
+            results.update(await ingest.run(kafka.bootstrap, seconds=10 if args.quick else 20))
     if not args.no_tansu:
         with TansuBroker() as tansu:
             print(f"-- tansu {tansu.version} at {tansu.bootstrap}", file=sys.stderr, flush=True)
@@ -191,6 +203,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-tansu", action="store_true", help="Apache Kafka only")
     parser.add_argument("--no-pipeline", action="store_true", help="no broker benchmarks")
     parser.add_argument("--no-single", action="store_true", help="no single-message stage")
+    parser.add_argument("--no-ingest", action="store_true", help="skip the live-ingest stage")
     args = parser.parse_args(argv)
     started = time.monotonic()
     results: dict[str, Any] = {}

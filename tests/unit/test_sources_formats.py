@@ -61,7 +61,9 @@ def test_public_surface() -> None:
     assert sorted(sources.__all__) == [
         "FORMATS", "ModeSDecoder", "detect_format", "read_source", "read_source_raw", "sniff_format",
     ]  # fmt: skip
-    assert list(FORMATS) == ["jsonl", "modes-csv", "beast", "readsb-trace", "fr24", "opensky-json"]
+    assert list(FORMATS) == [
+        "jsonl", "modes-csv", "beast", "readsb-trace", "fr24", "opensky-json", "opensky-csv", "sbs", "rs1090",
+    ]  # fmt: skip
 
 
 def test_sources_load_no_io_library() -> None:

@@ -1,0 +1,647 @@
+"""``skyfence ingest``: live sources into the positions topic, nothing lost, nothing doubled.
+
+::
+
+    source tasks (TcpSource, PollSource...)          sender task
+      item ─► rejection? ─► dead-letter record ─┐
+           └► duplicate (other source)? drop     ├─► IngestBuffer (bounded) ─► aiokafka producer
+           └► position record (key icao24) ──────┘      (idempotent, acks=all, compressed)
+
+- **Producer.** aiokafka with ``enable_idempotence`` (so its own retries never write a
+  batch twice), ``acks=all``, gzip compression and linger. Positions go out as ``replay``
+  sends them: in batch messages, one per partition and round of the sender, holding the
+  positions of the aircraft that partition owns under Kafka's default (murmur2) partitioner
+  of the ``icao24`` key (the batch form of recording format v1); a lone position goes out
+  as a plain message keyed by ``icao24``. Under load a round carries thousands of
+  positions; when quiet, each position leaves at once (no wait to fill a batch).
+  ``batch=False`` (``--no-batch``) sends every position alone, keyed.
+  ``idempotence="auto"`` falls back to a plain producer, with a warning, on a broker that
+  refuses InitProducerId (Tansu).
+- **Bounded buffer.** Every record waits in :class:`IngestBuffer` until the broker has
+  acknowledged it; records handed to aiokafka count against the bound too. When the broker is
+  unreachable the buffer fills; beyond ``buffer_max`` records new ones are dropped, counted
+  (``skyfence_ingest_buffer_overflow_total``) and logged, never silently. aiokafka's
+  idempotent producer retries a batch until the broker takes it; a record whose send fails
+  outright goes back to the front of the buffer (counted as ``resent``).
+- **Rejections** go to the dead-letter topic with ``skyfence-reason``, ``skyfence-detail``
+  and ``skyfence-source`` headers (value: the raw record), except ``no_position``, which is
+  only counted: polled APIs list every aircraft heard without a position on every poll.
+- **Dedup** across sources: :class:`~streams.sources.dedup.Deduplicator`.
+- **Stop.** :meth:`Ingest.stop` (SIGINT/SIGTERM) stops the sources, then flushes: the
+  buffer drains until empty or ``flush_timeout_s`` passes (what is left is logged).
+- **Metrics** (injected registry, label ``source`` = the source URL, a configured and so
+  bounded set): ``skyfence_ingest_reconnects_total``, ``_bytes_total``, ``_messages_total``,
+  ``_positions_total``, ``_rejections_total{reason}``, ``_duplicates_total``, and
+  ``skyfence_ingest_buffered``, ``_buffer_overflow_total``, ``_produced_total{kind}``,
+  ``_resent_total``.
+
+Out of scope: watermarks (several live sources give no promise about event time; a live
+partition's timers move with its own traffic) and transactions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+from streams.codec import (
+    BATCH_MAX_BYTES,
+    BATCH_MAX_POSITIONS,
+    encode_batch,
+    encode_position,
+    partition_of,
+)
+from streams.config import StreamSettings
+from streams.models import BadLine, PositionReport
+from streams.sources.base import Source
+from streams.sources.dedup import Deduplicator
+
+__all__ = [
+    "Ingest",
+    "IngestBuffer",
+    "IngestMetrics",
+    "IngestOptions",
+    "IngestStats",
+    "PromSourceStats",
+    "Record",
+]
+
+log = logging.getLogger(__name__)
+
+#: Rejections counted but not dead-lettered (see the module docstring).
+NOT_DEAD_LETTERED = frozenset({"no_position"})
+#: Records taken from the buffer per round of the sender: a few batches' worth.
+_TAKE_MAX = 20_000
+#: Items taken from one source between two yields to the event loop.
+_YIELD_EVERY_ITEMS = 256
+#: Log one overflow warning per this many dropped records (and the first).
+_OVERFLOW_LOG_EVERY = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One Kafka record waiting to be produced."""
+
+    topic: str
+    value: bytes
+    key: bytes | None = None
+    headers: tuple[tuple[str, bytes], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class IngestOptions:
+    """How ``ingest`` produces (defaults are the CLI's)."""
+
+    #: Records held (queued or unacknowledged) at most; beyond, new ones are dropped.
+    buffer_max: int = 200_000
+    #: "auto" (on, off when the broker refuses it), "on" or "off".
+    idempotence: str = "auto"
+    #: aiokafka compression: gzip needs no extra library.
+    compression: str | None = "gzip"
+    #: aiokafka linger: ms to wait to fill a batch (latency against throughput).
+    linger_ms: int = 20
+    #: Seconds a stop waits for the buffer to drain.
+    flush_timeout_s: float = 30.0
+    #: Positions in batch messages per partition (the form ``replay`` uses; one Kafka
+    #: message per partition and round); False: one keyed message per position.
+    batch: bool = True
+    #: Cross-source dedup tolerances.
+    dedup_s: float = 1.0
+    dedup_m: float = 250.0
+
+
+class IngestMetrics:
+    """The ingest process's metrics, built on an injected registry."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        def c(name: str, doc: str, labels: Sequence[str] = ("source",)) -> Counter:
+            return Counter(name, doc, list(labels), registry=registry)
+
+        self.reconnects = c("skyfence_ingest_reconnects_total", "Reconnects/retries per source.")
+        self.bytes = c("skyfence_ingest_bytes_total", "Bytes read per source.")
+        self.messages = c(
+            "skyfence_ingest_messages_total", "Records read (lines, frames, snapshot entries)."
+        )
+        self.positions = c("skyfence_ingest_positions_total", "Positions that passed every check.")
+        self.rejections = c(
+            "skyfence_ingest_rejections_total",
+            "Records set aside, by reason.",
+            ("source", "reason"),
+        )
+        self.duplicates = c(
+            "skyfence_ingest_duplicates_total", "Positions dropped as another source's repeats."
+        )
+        self.buffered = Gauge(
+            "skyfence_ingest_buffered",
+            "Records queued or awaiting the broker's ack.",
+            registry=registry,
+        )
+        self.overflow = Counter(
+            "skyfence_ingest_buffer_overflow_total",
+            "Records dropped because the buffer was full (broker unreachable too long).",
+            registry=registry,
+        )
+        self.produced = Counter(
+            "skyfence_ingest_produced_total",
+            "Records acknowledged by the broker, by kind (position, dead_letter).",
+            ["kind"],
+            registry=registry,
+        )
+        self.resent = Counter(
+            "skyfence_ingest_resent_total",
+            "Records whose send failed and were queued again.",
+            registry=registry,
+        )
+
+
+class PromSourceStats:
+    """A :class:`~streams.sources.live.SourceStats` over :class:`IngestMetrics`."""
+
+    def __init__(self, metrics: IngestMetrics, source: str) -> None:
+        self._reconnects = metrics.reconnects.labels(source)
+        self._bytes = metrics.bytes.labels(source)
+        self._messages = metrics.messages.labels(source)
+        self._positions = metrics.positions.labels(source)
+        self._rejections = metrics.rejections
+        self._source = source
+
+    def reconnected(self) -> None:
+        self._reconnects.inc()
+
+    def received(self, n_bytes: int) -> None:
+        self._bytes.inc(n_bytes)
+
+    def messages(self, n: int) -> None:
+        self._messages.inc(n)
+
+    def position(self) -> None:
+        self._positions.inc()
+
+    def rejected(self, reason: str) -> None:
+        self._rejections.labels(self._source, reason).inc()
+
+
+@dataclass
+class IngestStats:
+    """What an ingest run did (also in the metrics)."""
+
+    positions: int = 0
+    rejections: int = 0
+    duplicates: int = 0
+    overflow: int = 0
+    acked: int = 0
+    resent: int = 0
+    per_source: dict[str, int] = field(default_factory=dict)
+
+
+class IngestBuffer:
+    """Records not yet acknowledged: queued (``pending``) or with the producer (in flight).
+
+    ``put`` refuses a record (returns False) when ``len(self) >= capacity``.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.pending: deque[Record] = deque()
+        self.in_flight = 0
+        self.ready = asyncio.Event()
+
+    def __len__(self) -> int:
+        return len(self.pending) + self.in_flight
+
+    def put(self, record: Record) -> bool:
+        """Queue ``record``; False when full."""
+        if len(self) >= self.capacity:
+            return False
+        self.pending.append(record)
+        self.ready.set()
+        return True
+
+
+#: A Kafka message to send: topic, value, key, partition, headers, and the records it carries.
+_Message = tuple[str, bytes, bytes | None, int | None, tuple[tuple[str, bytes], ...], list[Record]]
+
+
+def _messages(records: list[Record], positions_topic: str, partitions: int) -> list[_Message]:
+    """Group positions into batch messages per partition (the batch form of recording format
+    v1, see :mod:`streams.codec`; ``partitions=0``: no batching); anything else, and a batch
+    of one, goes out alone and keyed. Order per partition is kept."""
+    out: list[_Message] = []
+    groups: dict[int, list[Record]] = {}
+    sizes: dict[int, int] = {}
+    owners = _PARTITION_CACHE
+    for rec in records:
+        if not partitions or rec.topic != positions_topic or rec.key is None:
+            out.append((rec.topic, rec.value, rec.key, None, rec.headers, [rec]))
+            continue
+        cache_key = (rec.key, partitions)
+        p = owners.get(cache_key)
+        if p is None:
+            if len(owners) > 200_000:
+                owners.clear()
+            p = owners[cache_key] = partition_of(rec.key.decode(), partitions)
+        group = groups.get(p)
+        if group is None:
+            group = groups[p] = []
+            sizes[p] = 0
+        group.append(rec)
+        sizes[p] += len(rec.value) + 1
+        if len(group) >= BATCH_MAX_POSITIONS or sizes[p] >= BATCH_MAX_BYTES:
+            out.append(_batch(positions_topic, p, groups.pop(p)))
+            del sizes[p]
+    out.extend(_batch(positions_topic, p, group) for p, group in groups.items())
+    return out
+
+
+def _batch(topic: str, partition: int, group: list[Record]) -> _Message:
+    if len(group) == 1:
+        rec = group[0]
+        return (topic, rec.value, rec.key, None, rec.headers, group)
+    return (topic, encode_batch([r.value for r in group]), None, partition, (), group)
+
+
+#: icao24 key -> partition under Kafka's default partitioner (murmur2), per partition count.
+_PARTITION_CACHE: dict[tuple[bytes, int], int] = {}
+
+
+class Ingest:
+    """Runs sources into Kafka (module docstring). ``producer_factory(idempotent)`` returns
+    an unstarted ``AIOKafkaProducer`` (injected so tests and Tansu can choose)."""
+
+    def __init__(
+        self,
+        sources: Sequence[Source],
+        settings: StreamSettings,
+        producer_factory: Callable[[bool], Any],
+        *,
+        metrics: IngestMetrics,
+        options: IngestOptions | None = None,
+        sleep: Callable[[float], Any] = asyncio.sleep,
+    ) -> None:
+        self.sources = list(sources)
+        self.settings = settings
+        self.options = options or IngestOptions()
+        self.metrics = metrics
+        self.stats = IngestStats()
+        self.buffer = IngestBuffer(self.options.buffer_max)
+        self.dedup = Deduplicator(
+            tolerance_s=self.options.dedup_s, tolerance_m=self.options.dedup_m
+        )
+        self._producer_factory = producer_factory
+        self._sleep = sleep
+        self._producer: Any = None
+        self._stopping = asyncio.Event()
+        self._sources_done = asyncio.Event()
+        #: Whether the running producer is idempotent (None until started).
+        self.idempotent: bool | None = None
+        #: Set once the producer has started.
+        self.producer_ready = asyncio.Event()
+
+    # -- the source side ----------------------------------------------------------------
+
+    def offer(self, item: PositionReport | BadLine, origin: str) -> None:
+        """Route one item of source ``origin``: position, duplicate or rejection."""
+        if isinstance(item, BadLine):
+            self.stats.rejections += 1
+            if item.reason in NOT_DEAD_LETTERED:
+                return
+            headers = (
+                ("skyfence-reason", item.reason.encode()),
+                ("skyfence-detail", item.detail.encode("utf-8", "replace")[:500]),
+                ("skyfence-source", origin.encode()),
+            )
+            self._put(Record(self.settings.dead_letter_topic, item.raw or b"", None, headers))
+            return
+        if self.dedup.is_duplicate(item, origin):
+            self.stats.duplicates += 1
+            self.metrics.duplicates.labels(origin).inc()
+            return
+        self.stats.positions += 1
+        self.stats.per_source[origin] = self.stats.per_source.get(origin, 0) + 1
+        self._put(
+            Record(self.settings.positions_topic, encode_position(item), item.icao24.encode())
+        )
+
+    def _put(self, record: Record) -> None:
+        if self.buffer.put(record):
+            return
+        self.stats.overflow += 1
+        self.metrics.overflow.inc()
+        if self.stats.overflow % _OVERFLOW_LOG_EVERY == 1:
+            log.warning(
+                "ingest buffer full (%d records: broker unreachable?): dropped %d record(s) so far",
+                self.buffer.capacity, self.stats.overflow,
+            )  # fmt: skip
+
+    async def _run_source(self, source: Source) -> None:
+        try:
+            n = 0
+            async for item in source:
+                self.offer(item, source.name)
+                if self._stopping.is_set():
+                    break
+                n += 1
+                if (
+                    n % _YIELD_EVERY_ITEMS == 0
+                ):  # a source that never waits must not starve the sender
+                    await asyncio.sleep(0)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # a source bug must not take the others down
+            log.exception("%s: source failed; the others go on", source.name)
+
+    # -- the producer side --------------------------------------------------------------
+
+    async def _start_producer(self) -> None:
+        from aiokafka.errors import KafkaConnectionError, KafkaError
+
+        mode = self.options.idempotence
+        idempotent = mode != "off"
+        delay = 0.5
+        while True:
+            producer = self._producer_factory(idempotent)
+            try:
+                await producer.start()
+            except KafkaConnectionError as exc:
+                with contextlib.suppress(Exception):
+                    await producer.stop()
+                log.warning("broker unreachable (%s); retrying in %.1f s", exc, delay)
+                await self._sleep(delay)
+                delay = min(delay * 2, 10.0)
+                continue
+            except KafkaError as exc:
+                with contextlib.suppress(Exception):
+                    await producer.stop()
+                if idempotent and mode == "auto":
+                    log.warning(
+                        "the broker refused an idempotent producer (%s): producing without "
+                        "idempotence; a batch retried after a lost ack may be written twice",
+                        exc.__class__.__name__,
+                    )
+                    idempotent = False
+                    continue
+                raise
+            self._producer = producer
+            self.idempotent = idempotent
+            self.producer_ready.set()
+            return
+
+    async def _sender(self) -> None:
+        from aiokafka.errors import KafkaError
+
+        await self._start_producer()
+        partitions = 0
+        if self.options.batch:
+            try:
+                parts = await self._producer.partitions_for(self.settings.positions_topic)
+                partitions = len(parts)
+            except KafkaError as exc:  # no metadata yet: single messages (the router keys them)
+                log.warning("no partition count for batching (%s)", exc.__class__.__name__)
+        buf = self.buffer
+        delay = 0.1
+        while True:
+            if not buf.pending:
+                if self._sources_done.is_set() and buf.in_flight == 0:
+                    return
+                buf.ready.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(buf.ready.wait(), 0.2)
+                continue
+            take = [buf.pending.popleft() for _ in range(min(len(buf.pending), _TAKE_MAX))]
+            buf.in_flight += len(take)
+            self.metrics.buffered.set(len(buf))
+            messages = _messages(take, self.settings.positions_topic, partitions)
+            for n, (topic, value, key, partition, headers, records) in enumerate(messages):
+                try:
+                    future = await self._producer.send(
+                        topic, value=value, key=key, partition=partition, headers=list(headers)
+                    )
+                except KafkaError as exc:  # not appended (accumulator full, no metadata)
+                    back = [r for m in messages[n:] for r in m[5]]
+                    buf.in_flight -= len(back)
+                    buf.pending.extendleft(reversed(back))
+                    log.warning(
+                        "send failed (%s); retrying in %.1f s", exc.__class__.__name__, delay
+                    )
+                    await self._sleep(delay)
+                    delay = min(delay * 2, 5.0)
+                    break
+                delay = 0.1
+                future.add_done_callback(lambda f, rs=records: self._acked(f, rs))
+
+    def _acked(self, future: asyncio.Future[Any], records: list[Record]) -> None:
+        buf = self.buffer
+        buf.in_flight -= len(records)
+        if future.cancelled() or future.exception() is not None:
+            exc = None if future.cancelled() else future.exception()
+            log.warning(
+                "%d record(s) not acknowledged (%s); queued again", len(records), exc.__class__.__name__
+            )  # fmt: skip
+            self.stats.resent += len(records)
+            self.metrics.resent.inc(len(records))
+            buf.pending.extendleft(reversed(records))
+            buf.ready.set()
+        else:
+            self.stats.acked += len(records)
+            kind = (
+                "position" if records[0].topic == self.settings.positions_topic else "dead_letter"
+            )
+            self.metrics.produced.labels(kind).inc(len(records))
+        self.metrics.buffered.set(len(buf))
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Ask the run to end: sources stop, then the buffer is flushed."""
+        self._stopping.set()
+
+    async def run(self) -> IngestStats:
+        """Run until :meth:`stop` (or until every source ends), then flush and return."""
+        sender = asyncio.create_task(self._sender(), name="ingest-sender")
+        tasks = [
+            asyncio.create_task(self._run_source(s), name=f"source {s.name}") for s in self.sources
+        ]
+        all_done: asyncio.Future[Any] = asyncio.gather(*tasks)
+        stopping = asyncio.create_task(self._stopping.wait())
+        try:
+            await asyncio.wait({all_done, stopping, sender}, return_when=asyncio.FIRST_COMPLETED)
+            if sender.done():
+                sender.result()  # a producer that cannot start at all (configuration)
+            for s in self.sources:
+                await s.aclose()
+            for t in tasks:
+                t.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await all_done
+            self._sources_done.set()
+            self.buffer.ready.set()
+            try:
+                await asyncio.wait_for(asyncio.shield(sender), self.options.flush_timeout_s)
+            except TimeoutError:
+                log.error(
+                    "stopping with %d record(s) not acknowledged after %.0f s",
+                    len(self.buffer), self.options.flush_timeout_s,
+                )  # fmt: skip
+        finally:
+            stopping.cancel()
+            if not sender.done():
+                sender.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await sender
+            if self._producer is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(self._producer.stop(), 10)
+        return self.stats
+
+
+def kafka_producer_factory(bootstrap: str, options: IngestOptions) -> Callable[[bool], Any]:
+    """``factory(idempotent)`` building the aiokafka producer ``ingest`` uses."""
+
+    def factory(idempotent: bool) -> Any:
+        from aiokafka import AIOKafkaProducer
+
+        return AIOKafkaProducer(
+            bootstrap_servers=bootstrap,
+            acks="all",
+            enable_idempotence=idempotent,
+            compression_type=options.compression,
+            linger_ms=options.linger_ms,
+            max_batch_size=256 * 1024,
+        )
+
+    return factory
+
+
+def run_loop(coro: Any) -> int:
+    """Run ``coro`` on uvloop when available (without importing the Faust side)."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux and macOS
+        return asyncio.run(coro)
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(coro)  # type: ignore[no-any-return]
+
+
+def env_mapping() -> Mapping[str, str]:
+    """The process environment (the composition root's one read of it)."""
+    import os
+
+    return os.environ
+
+
+def wall() -> float:
+    """Epoch seconds."""
+    return time.time()
+
+
+@dataclass(frozen=True, slots=True)
+class IngestRun:
+    """What ``skyfence ingest`` was asked to do (from the command line)."""
+
+    urls: tuple[str, ...]
+    options: IngestOptions = IngestOptions()
+    max_age_s: float = 600.0
+    metrics_port: int = 0
+    metrics_host: str = "127.0.0.1"
+
+
+async def open_sources(
+    urls: Sequence[str],
+    *,
+    session: Any,
+    stats_for: Callable[[str], Any] | None = None,
+    max_age_s: float = 600.0,
+    env: Mapping[str, str] | None = None,
+) -> list[Any]:
+    """The live sources for ``urls`` (parsed first, so a bad URL fails before anything runs)."""
+    from streams.sources.live import LiveOptions
+    from streams.sources.spec import build_source, parse_source_url
+
+    specs = [parse_source_url(u) for u in urls]
+    live = LiveOptions(max_age_s=max_age_s)
+    env = env if env is not None else env_mapping()
+    return [
+        build_source(
+            spec,
+            session=session,
+            env=env,
+            options=live,
+            **({"stats": stats_for(spec.name)} if stats_for else {}),
+        )
+        for spec in specs
+    ]
+
+
+async def run_ingest(settings: StreamSettings, run: IngestRun) -> int:
+    """``skyfence ingest``: until SIGINT/SIGTERM; prints a summary on stderr. Exit code."""
+    import signal
+    import sys
+
+    import aiohttp
+
+    from streams.sources.spec import parse_source_url
+    from streams.topics import ensure_topics
+
+    for url in run.urls:  # a bad URL is a usage error before any connection
+        parse_source_url(url)
+    registry = CollectorRegistry()
+    metrics = IngestMetrics(registry)
+    metrics_runner = None
+    if run.metrics_port:
+        from aiohttp import web
+        from prometheus_client.aiohttp import make_aiohttp_handler
+
+        app = web.Application()
+        app.router.add_get("/metrics", make_aiohttp_handler(registry))
+        metrics_runner = web.AppRunner(app, access_log=None)
+        await metrics_runner.setup()
+        await web.TCPSite(metrics_runner, run.metrics_host, run.metrics_port).start()
+    try:
+        await asyncio.wait_for(ensure_topics(settings.broker, settings, timeout_s=10), 15)
+    except Exception as exc:  # the broker may be down now: buffer until it is back
+        log.warning("could not check/create topics (%s); producing anyway", exc.__class__.__name__)
+    async with aiohttp.ClientSession() as session:
+        sources = await open_sources(
+            run.urls,
+            session=session,
+            stats_for=lambda name: PromSourceStats(metrics, name),
+            max_age_s=run.max_age_s,
+        )
+        ingest = Ingest(
+            sources,
+            settings,
+            kafka_producer_factory(settings.broker, run.options),
+            metrics=metrics,
+            options=run.options,
+        )
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, ingest.stop)
+        print(f"skyfence ingest: {', '.join(s.name for s in sources)} -> "
+              f"{settings.positions_topic} on {settings.broker}", file=sys.stderr, flush=True)  # fmt: skip
+        started = time.monotonic()
+        try:
+            stats = await ingest.run()
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+            if metrics_runner is not None:
+                await metrics_runner.cleanup()
+    took = time.monotonic() - started
+    print(
+        f"skyfence ingest: stopped after {took:.1f} s: {stats.positions} positions, "
+        f"{stats.acked} records acknowledged, {stats.rejections} rejected, "
+        f"{stats.duplicates} duplicates, {stats.overflow} dropped (buffer full), "
+        f"{len(ingest.buffer)} unacknowledged",
+        file=sys.stderr,
+        flush=True,
+    )
+    return 0 if len(ingest.buffer) == 0 else 1

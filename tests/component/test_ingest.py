@@ -1,0 +1,279 @@
+"""``Ingest`` with an in-process fake producer: routing, dead letters, dedup, the bounded
+buffer while the broker is down, resends, the idempotence fallback and the stop flush."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError, UnknownError
+from prometheus_client import CollectorRegistry
+
+from streams.codec import PositionBatch, decode_positions, partition_of
+from streams.config import StreamSettings
+from streams.ingest import Ingest, IngestMetrics, IngestOptions
+from streams.models import BadLine, PositionReport
+from streams.sources.base import ListSource
+
+T0 = 1695690855.0
+SETTINGS = StreamSettings(broker="fake:9092", positions_topic="pos", dead_letter_topic="dlq")
+
+
+class FakeProducer:
+    """Enough of ``AIOKafkaProducer``: records what it was sent; ``down`` holds acks back;
+    ``fail_next`` fails that many futures; ``refuse_next`` raises from ``send``."""
+
+    def __init__(
+        self,
+        log: list[tuple[str, bytes | None, bytes, list[Any]]],
+        *,
+        idempotent: bool,
+        refuse_idempotent: bool = False,
+    ) -> None:
+        self.log = log
+        self.idempotent = idempotent
+        self.refuse_idempotent = refuse_idempotent
+        self.down = False
+        self.held: list[tuple[asyncio.Future[Any], tuple[str, bytes | None, bytes, list[Any]]]] = []
+        self.fail_next = 0
+        self.refuse_next = 0
+        self.stopped = False
+        self.start_failures = 0
+
+    async def start(self) -> None:
+        if self.start_failures:
+            self.start_failures -= 1
+            raise KafkaConnectionError("down")
+        if self.idempotent and self.refuse_idempotent:
+            raise UnknownError("InitProducerId")
+
+    async def partitions_for(self, topic: str) -> set[int]:
+        return {0, 1, 2}
+
+    async def send(
+        self,
+        topic: str,
+        value: bytes,
+        key: bytes | None = None,
+        partition: int | None = None,
+        headers: list[Any] | None = None,
+    ) -> asyncio.Future[Any]:
+        if partition is not None:  # a batch: every aircraft in it belongs to that partition
+            decoded = decode_positions(value)
+            assert isinstance(decoded, PositionBatch)
+            assert all(partition_of(p.icao24, 3) == partition for p in decoded.reports)
+        if self.refuse_next:
+            self.refuse_next -= 1
+            raise KafkaTimeoutError()
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        rec = (topic, key, value, headers or [])
+        if self.fail_next:
+            self.fail_next -= 1
+            fut.set_exception(KafkaConnectionError("lost"))
+        elif self.down:
+            self.held.append((fut, rec))
+        else:
+            self.log.append(rec)
+            fut.set_result(None)
+        return fut
+
+    def come_back(self) -> None:
+        self.down = False
+        for fut, rec in self.held:
+            self.log.append(rec)
+            fut.set_result(None)
+        self.held.clear()
+
+    async def stop(self) -> None:
+        self.stopped = True
+
+
+def sent_positions(log: list[Any]) -> list[tuple[bytes | None, PositionReport]]:
+    """(key, position) of every position sent, batches unpacked (key None in a batch, whose
+    partition must own each of its aircraft)."""
+    out: list[tuple[bytes | None, PositionReport]] = []
+    for topic, key, value, _headers in log:
+        if topic != "pos":
+            continue
+        decoded = decode_positions(value)
+        if isinstance(decoded, PositionBatch):
+            out += [(None, p) for p in decoded.reports]
+        elif isinstance(decoded, PositionReport):
+            out.append((key, decoded))
+    return out
+
+
+def reports(n: int, *, base: int = 0x100000, source: str = "sbs") -> list[PositionReport]:
+    return [
+        PositionReport(f"{base + i:06x}", T0 + i, 40.0 + i * 0.01, 124.0, 30000, source=source)
+        for i in range(n)
+    ]
+
+
+def make(
+    sources: list[Any], *, options: IngestOptions | None = None, **producer_kw: Any
+) -> tuple[Ingest, list[Any], list[FakeProducer]]:
+    log: list[Any] = []
+    made: list[FakeProducer] = []
+
+    def factory(idempotent: bool) -> FakeProducer:
+        p = FakeProducer(log, idempotent=idempotent, **producer_kw)
+        made.append(p)
+        return p
+
+    async def no_sleep(_: float) -> None:
+        await asyncio.sleep(0)
+
+    ingest = Ingest(
+        sources,
+        SETTINGS,
+        factory,
+        metrics=IngestMetrics(CollectorRegistry()),
+        options=options,
+        sleep=no_sleep,
+    )
+    return ingest, log, made
+
+
+async def test_positions_keyed_rejections_dead_lettered_duplicates_dropped() -> None:
+    a = reports(50)
+    # the same fixes heard by a second receiver, 0.3 s later and 20 m off; plus its own aircraft
+    b = [
+        PositionReport(r.icao24, r.ts + 0.3, r.lat + 0.0002, r.lon, r.alt_ft, source="readsb")
+        for r in a[:30]
+    ]
+    b += reports(10, base=0x200000, source="readsb")
+    bad = [
+        BadLine(7, "bad_lat", "lat 95", b"MSG,3,...95.0"),
+        BadLine(8, "no_position", "no pos", b"{}"),
+    ]
+    ingest, log, made = make(
+        [ListSource(a + bad, name="sbs://a:1"), ListSource(b, name="http://b/aircraft.json")]
+    )
+    stats = await asyncio.wait_for(ingest.run(), 10)
+    positions = sent_positions(log)
+    dlq = [(v, dict(h)) for t, k, v, h in log if t == "dlq"]
+    assert len(positions) == 60 and stats.duplicates == 30
+    assert all(k is None or k == p.icao24.encode() for k, p in positions)
+    assert any(k is None for k, _ in positions)  # batched
+    assert {p.icao24 for _, p in positions} == {r.icao24 for r in a + b}
+    assert dlq == [
+        (
+            b"MSG,3,...95.0",
+            {
+                "skyfence-reason": b"bad_lat",
+                "skyfence-detail": b"lat 95",
+                "skyfence-source": b"sbs://a:1",
+            },
+        )
+    ]
+    assert stats.rejections == 2  # no_position counted, not dead-lettered
+    assert stats.acked == 61 and len(ingest.buffer) == 0
+    assert made[0].idempotent and made[0].stopped
+    assert ingest.metrics.duplicates.labels("http://b/aircraft.json")._value.get() == 30
+
+
+async def test_broker_down_fills_the_bounded_buffer_counts_overflow_then_drains() -> None:
+    items = reports(120)
+    gate = asyncio.Event()
+
+    class Gated(ListSource):
+        async def __aiter__(self) -> Any:
+            for n, item in enumerate(self._items):
+                if n == 100:
+                    await gate.wait()
+                await asyncio.sleep(0)  # as a socket read would
+                yield item
+
+    ingest, log, made = make([Gated(items, name="sbs://a:1")], options=IngestOptions(buffer_max=80))
+    task = asyncio.create_task(ingest.run())
+    await ingest.producer_ready.wait()
+    made[0].down = True
+    while ingest.stats.positions < 100:
+        await asyncio.sleep(0.01)
+    assert len(ingest.buffer) <= 80
+    assert ingest.stats.overflow >= 100 - 80 - len(log)
+    dropped = ingest.stats.overflow
+    assert dropped > 0 and ingest.metrics.overflow._value.get() == dropped
+    made[0].come_back()
+    gate.set()
+    stats = await asyncio.wait_for(task, 10)
+    sent = [p.icao24 for _, p in sent_positions(log)]
+    assert len(sent) == len(set(sent)) == 120 - dropped  # every accepted record exactly once
+    assert stats.acked == len(sent)
+
+
+async def test_failed_sends_are_retried_and_failed_acks_resent() -> None:
+    ingest, log, made = make([ListSource(reports(20), name="s")])
+    task = asyncio.create_task(ingest.run())
+    await ingest.producer_ready.wait()
+    made[0].refuse_next = 3  # accumulator full: send raises, nothing appended
+    made[0].fail_next = 2  # two futures fail: those records are queued again
+    stats = await asyncio.wait_for(task, 10)
+    sent = sorted(p.icao24 for _, p in sent_positions(log))
+    assert sent == sorted(r.icao24 for r in reports(20))
+    assert stats.resent >= 2 and stats.acked == 20  # two failed messages (batches) queued again
+
+
+async def test_idempotence_falls_back_on_a_broker_that_refuses_it_and_waits_for_a_down_broker() -> (
+    None
+):
+    ingest, log, made = make([ListSource(reports(3), name="s")], refuse_idempotent=True)
+    await asyncio.wait_for(ingest.run(), 10)
+    assert [p.idempotent for p in made] == [True, False] and ingest.idempotent is False
+    assert len(sent_positions(log)) == 3
+
+    ingest, log, made = make(
+        [ListSource(reports(3), name="s")],
+        options=IngestOptions(idempotence="on"),
+        refuse_idempotent=True,
+    )
+    with pytest.raises(UnknownError):
+        await asyncio.wait_for(ingest.run(), 10)
+
+    # A broker down at start: the producer start is retried, positions wait in the buffer.
+    log2: list[Any] = []
+    attempts: list[FakeProducer] = []
+
+    def factory(idempotent: bool) -> FakeProducer:
+        p = FakeProducer(log2, idempotent=idempotent)
+        p.start_failures = 1 if len(attempts) < 3 else 0
+        attempts.append(p)
+        return p
+
+    async def no_sleep(_: float) -> None:
+        await asyncio.sleep(0)
+
+    ingest = Ingest(
+        [ListSource(reports(5), name="s")],
+        SETTINGS,
+        factory,
+        metrics=IngestMetrics(CollectorRegistry()),
+        sleep=no_sleep,
+    )
+    await asyncio.wait_for(ingest.run(), 10)
+    assert len(attempts) == 4 and len(sent_positions(log2)) == 5
+
+
+async def test_stop_flushes_what_is_buffered() -> None:
+    forever = asyncio.Event()
+
+    class Endless(ListSource):
+        async def __aiter__(self) -> Any:
+            for item in self._items:
+                yield item
+            await forever.wait()
+
+    ingest, log, made = make([Endless(reports(40), name="s")])
+    task = asyncio.create_task(ingest.run())
+    await ingest.producer_ready.wait()
+    made[0].down = True
+    while ingest.stats.positions < 40:
+        await asyncio.sleep(0.01)
+    ingest.stop()
+    await asyncio.sleep(0.05)
+    assert not task.done()  # still flushing: the broker has not acknowledged
+    made[0].come_back()
+    stats = await asyncio.wait_for(task, 10)
+    assert stats.acked == 40 and len(sent_positions(log)) == 40 and made[0].stopped
