@@ -31,10 +31,16 @@ async def run_record(args: list[str], *, stop_after_s: float | None = None) -> t
         sys.executable, "-m", "alerts.cli", "record", *args,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, cwd=REPO,
     )  # fmt: skip
+    head = b""
     if stop_after_s is not None:
+        assert proc.stderr is not None
+        # Signal only once it runs (its start line), not while Python is still importing.
+        head = await asyncio.wait_for(proc.stderr.readline(), 60)
+        assert head.startswith(b"skyfence record:"), head
         await asyncio.sleep(stop_after_s)
         proc.send_signal(signal.SIGTERM)
     _, err = await asyncio.wait_for(proc.communicate(), 60)
+    err = head + err
     assert proc.returncode is not None
     return proc.returncode, err.decode()
 
@@ -68,7 +74,7 @@ async def test_record_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     _, data = feed_bytes(50)
     out = tmp_path / "capture.jsonl"
     async with FakeTcpFeed([[Send(data), Silence()]]) as a:
-        rc, err = await run_record([f"sbs://127.0.0.1:{a.port}", str(out)], stop_after_s=2.5)
+        rc, err = await run_record([f"sbs://127.0.0.1:{a.port}", str(out)], stop_after_s=2.0)
     assert rc == 0, err
     lines = out.read_bytes().splitlines()
     assert len(lines) == 50 and all(line.startswith(b'{"icao24"') for line in lines)
