@@ -184,7 +184,7 @@ async def test_ingest_cli_feeding_a_worker_raises_the_il62_entry(
     ingest: subprocess.Popen[bytes] | None = None
     try:
         deadline = time.monotonic() + 90
-        while "worker running" not in (tmp_path / "worker.err").read_text(errors="replace"):
+        while ") running on" not in (tmp_path / "worker.err").read_text(errors="replace"):
             assert worker.poll() is None and time.monotonic() < deadline, (
                 tmp_path / "worker.err"
             ).read_text()[-5000:]
