@@ -20,7 +20,7 @@ object and the table, never asserted. On a fresh machine this fetches the Apache
   25,000 single messages/s (keys ``single_*``).
 
 ``--quick`` uses less traffic (a smoke run of the harness, figures less steady);
-``--no-tansu``, ``--no-single`` and ``--no-pipeline`` skip parts. The file is written afresh every run: a
+``--no-tansu``, ``--no-single``, ``--no-ingest`` and ``--no-pipeline`` skip parts. The file is written afresh every run: a
 figure not measured this time (skipped, or lost to a stalled worker, see ``worker_stalls``) is
 absent, never carried over from an earlier run.
 """
