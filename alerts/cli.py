@@ -332,7 +332,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_live(sub: Any) -> None:
     """``ingest`` and ``record`` (source URLs: see README "Sources")."""
-    urls = "source URLs: sbs://H:P, beast://H:P, http(s)://.../aircraft.json, file:///..., adsbx://..., opensky://..."
+    urls = "source URLs: sbs://H:P, beast://H:P, http(s)://.../aircraft.json, file:///..., adsbx://..., opensky://..., kafka://RAW_TOPIC (the front stage: alone)"
     p = sub.add_parser("ingest", help="produce live sources into the positions topic")
     p.add_argument("sources", nargs="+", metavar="SOURCE", help=urls)
     _add_broker(p, embedded_default=False)
@@ -364,6 +364,22 @@ def _run_live(args: argparse.Namespace) -> int:
     if not settings.broker:
         print("skyfence ingest: --broker (or SKYFENCE_BROKER) is required", file=sys.stderr)
         return 2
+    kafka = [u for u in args.sources if u.startswith("kafka://")]
+    if kafka:
+        # The front stage: single-position messages from a raw topic, re-published as
+        # co-partitioned batches; it commits its input only after they are acknowledged.
+        from streams.front import parse_kafka_url, run_front
+
+        if len(args.sources) != 1:
+            print("skyfence ingest: a kafka:// source runs alone (one front stage per process)", file=sys.stderr)  # fmt: skip
+            return 2
+        try:
+            raw_topic = parse_kafka_url(kafka[0])
+        except ValueError as exc:
+            print(f"skyfence ingest: {exc}", file=sys.stderr)
+            return 2
+        run(run_front(settings, raw_topic, say=lambda text: print(text, file=sys.stderr, flush=True)))
+        return 0
     options = IngestOptions(buffer_max=args.buffer_max, idempotence=args.idempotence,
                             dedup_s=args.dedup_s, dedup_m=args.dedup_m, batch=not args.no_batch)  # fmt: skip
     return run(run_ingest(settings, IngestRun(tuple(args.sources), options, args.max_age_s, args.metrics_port)))
