@@ -1,0 +1,259 @@
+"""The chaos scenarios. Each is ``async (Context) -> RunResult``: one run, on a started Apache
+Kafka broker, with every random choice drawn from ``ctx.rng`` (seeded by the runner and
+printed, so a failing run can be replayed with the same kill points).
+
+Every scenario replays the seed scenario (seeds/dprk-2023-09.jsonl.gz) into real ``skyfence
+worker`` subprocesses and scores what a fake Slack and a fake Telegram accepted against the
+golden events (:mod:`tests.chaos.score`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import signal
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from random import Random
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from tests.chaos.harness import EXPECTED, HTTP_TIMEOUT_S, ChaosRun, FaultPlan
+from tests.chaos.score import RunResult
+from tests.fakes.peers import FakeSlackWebhook, FakeTelegram, Reply
+from tests.support.procs import wait_for
+
+__all__ = ["DESCRIPTIONS", "SCENARIOS", "Context", "Load"]
+
+
+@dataclass(frozen=True)
+class Load:
+    """How hard a run pushes: ``make chaos`` uses the defaults, the pytest version less."""
+
+    #: Scenario 3: how long the channels fail (wall time).
+    outage_s: float = 60.0
+    #: Scenario 7: how long the zombie stays stopped, in session timeouts.
+    stop_sessions: float = 3.0
+
+
+@dataclass
+class Context:
+    bootstrap: str
+    tmp: Path
+    rng: Random
+    run: int
+    seed: int
+    load: Load = field(default_factory=Load)
+
+
+Scenario = Callable[[Context], Awaitable[RunResult]]
+
+
+def _restored(text: str) -> int:
+    return sum(int(n) for n in re.findall(r"restored (\d+) pending", text))
+
+
+async def group_caught_up(bootstrap: str, group: str, topic: str, partitions: int) -> bool:
+    """True once ``group`` has committed up to the end of every partition of ``topic``."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await admin.start()
+    await consumer.start()
+    try:
+        tps = [TopicPartition(topic, p) for p in range(partitions)]
+        ends = await consumer.end_offsets(tps)
+        committed = await admin.list_consumer_group_offsets(group, partitions=tps)
+        return all(
+            (meta := committed.get(tp)) is not None and meta.offset >= ends[tp] for tp in tps
+        )
+    finally:
+        await consumer.stop()
+        await admin.close()
+
+
+async def _wait_caught_up(run: ChaosRun, group: str, topic: str, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not await group_caught_up(run.bootstrap, group, topic, run.partitions):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{group} did not catch up on {topic} in {timeout_s:.0f} s")
+        for w in run.workers:
+            if w.proc.poll() is not None and w.proc.returncode not in (0, -signal.SIGKILL):
+                raise AssertionError(f"worker {w.name} exited {w.proc.returncode}")
+        await asyncio.sleep(0.5)
+
+
+# --------------------------------------------------------------------------------------------
+# 1. Worker SIGKILL, two workers sharing the partitions
+# --------------------------------------------------------------------------------------------
+
+
+async def worker_sigkill(ctx: Context) -> RunResult:
+    """Two ``--role all`` workers share the partitions; one is SIGKILLed after a random number
+    of alerts plus a random delay, while the replay may still run."""
+    result = RunResult("1-worker-sigkill", ctx.run, ctx.seed)
+    async with ChaosRun(ctx.bootstrap, ctx.tmp, tag="chaos1") as run:
+        try:
+            a = await run.start_worker("A")
+            b = await run.start_worker("B")
+            after = ctx.rng.randint(0, len(EXPECTED) - 2)
+            delay_s = ctx.rng.uniform(0.0, 1.0)
+            victim, survivor = (a, b) if ctx.rng.random() < 0.5 else (b, a)
+            replaying = asyncio.create_task(run.replay_seed())
+            await wait_for(
+                lambda: len(run.accepted("slack")) >= after, 120, f"{after} alerts", run.live()
+            )
+            await asyncio.sleep(delay_s)
+            killed_s = await run.kill_worker(victim)
+            last_ok = [t for c in run.timelines for t, _ in run.accepted(c)]
+            since_ok_ms = (killed_s - max(last_ok)) * 1000 if last_ok else None
+            await replaying
+            await run.wait_delivered(180, [survivor])
+            await run.stop_worker(survivor)
+            result.channels = run.score(killed_s)
+            result.notes = {
+                "killed": victim.name,
+                "after_alerts": str(after),
+                "kill_s": f"{killed_s - run.t0:.1f}",
+                "ms_since_last_200": "-" if since_ok_ms is None else f"{since_ok_ms:.0f}",
+                "restored": str(_restored(survivor.stderr_text())),
+            }
+        except Exception as exc:
+            result.error = f"{type(exc).__name__}: {exc}"
+            result.channels = run.score(None)
+            (ctx.tmp / "dump.txt").write_text(run.dump())
+    return result
+
+
+# --------------------------------------------------------------------------------------------
+# 3. Notifier outage: 503, then 429 + Retry-After, then timeouts
+# --------------------------------------------------------------------------------------------
+
+
+async def notifier_outage(ctx: Context) -> RunResult:
+    """Both channels accept a random 1-5 alerts, then fail for ``load.outage_s``: a third of it
+    503 (Telegram: 502), a third 429 with Retry-After 2 s (Telegram: flood control), a third
+    no answer within the workers' HTTP timeout. Every alert must arrive after, once, in order."""
+    result = RunResult("3-notifier-outage", ctx.run, ctx.seed)
+    timeout = Reply(200, "ok", delay_s=HTTP_TIMEOUT_S + 3)
+    window_s = ctx.load.outage_s
+    plans = {
+        "slack": FaultPlan(
+            [Reply(503, "service_unavailable"), FakeSlackWebhook.error(429, "rate_limited", 2), timeout],
+            ok_first=ctx.rng.randint(1, 5),
+            window_s=window_s,
+        ),
+        "telegram": FaultPlan(
+            [FakeTelegram.error(502, "Bad Gateway"), FakeTelegram.flood(2), timeout],
+            ok_first=ctx.rng.randint(1, 5),
+            window_s=window_s,
+        ),
+    }  # fmt: skip
+    async with ChaosRun(ctx.bootstrap, ctx.tmp, tag="chaos3") as run:
+        try:
+            for name, plan in plans.items():
+                run.timelines[name].plan = plan
+            w = await run.start_worker("A")
+            await run.replay_seed()
+            await wait_for(
+                lambda: all(p.end_s is not None and time.monotonic() > p.end_s for p in plans.values()),
+                window_s + 120, "both outages to end", [w],
+            )  # fmt: skip
+            await run.wait_delivered(120, [w])
+            await run.stop_worker(w)
+            end_s = max(p.end_s for p in plans.values() if p.end_s is not None)
+            result.channels = run.score(end_s)
+            result.notes = {
+                "outage_s": f"{window_s:g}",
+                **{f"{n}_ok_first": str(p.ok_first) for n, p in plans.items()},
+                **{f"{n}_failed": str(p.failed) for n, p in plans.items()},
+            }
+        except Exception as exc:
+            result.error = f"{type(exc).__name__}: {exc}"
+            result.channels = run.score(None)
+            (ctx.tmp / "dump.txt").write_text(run.dump())
+    return result
+
+
+# --------------------------------------------------------------------------------------------
+# 5. Restart with aircraft inside
+# --------------------------------------------------------------------------------------------
+
+#: Between 1551e0's `entered` and its `exited` (seed event times, s): it is inside all along.
+_INSIDE_FROM_TS, _INSIDE_TO_TS = 1695690900.0, 1695873300.0
+
+
+def inside_at(ts: float) -> list[str]:
+    """Aircraft the golden events put inside a zone at event time ``ts``."""
+    inside: set[str] = set()
+    for e in EXPECTED:
+        if e.observed_ts >= ts:
+            break
+        if e.type in ("entered", "first_seen_inside"):
+            inside.add(e.icao24)
+        elif e.type == "exited":
+            inside.discard(e.icao24)
+    return sorted(inside)
+
+
+async def restart_inside(ctx: Context) -> RunResult:
+    """Replay the seed up to a random time while an aircraft is inside, stop the worker
+    (SIGKILL or SIGTERM, at random) once it has taken in everything, start a new one, replay
+    the rest: no second ``entered``, and the later exits still arrive."""
+    result = RunResult("5-restart-inside", ctx.run, ctx.seed)
+    cut_ts = ctx.rng.uniform(_INSIDE_FROM_TS, _INSIDE_TO_TS)
+    how = ctx.rng.choice(["SIGKILL", "SIGTERM"])
+    delay_s = ctx.rng.uniform(0.0, 2.0)
+    async with ChaosRun(ctx.bootstrap, ctx.tmp, tag="chaos5") as run:
+        try:
+            a = await run.start_worker("A")
+            await run.replay_seed(lambda ts: ts < cut_ts)
+            await _wait_caught_up(run, run.tracker_group, run.positions_topic, 120)
+            await asyncio.sleep(delay_s)
+            if how == "SIGKILL":
+                await run.kill_worker(a)
+            else:
+                await run.stop_worker(a)
+            b = await run.start_worker("B")
+            restarted_s = time.monotonic()
+            await run.replay_seed(lambda ts: ts >= cut_ts)
+            await run.wait_delivered(150, [b])
+            await run.stop_worker(b)
+            result.channels = run.score(restarted_s)
+            result.notes = {
+                "cut_ts": f"{cut_ts:.0f}",
+                "inside": "+".join(inside_at(cut_ts)),
+                "stop": how,
+            }
+        except Exception as exc:
+            result.error = f"{type(exc).__name__}: {exc}"
+            result.channels = run.score(None)
+            (ctx.tmp / "dump.txt").write_text(run.dump())
+    return result
+
+
+SCENARIOS: dict[str, Scenario] = {
+    "1-worker-sigkill": worker_sigkill,
+    "3-notifier-outage": notifier_outage,
+    "5-restart-inside": restart_inside,
+}
+
+DESCRIPTIONS: dict[str, str] = {
+    "1-worker-sigkill": (
+        "two `--role all` workers share 4 partitions; one (chosen at random) is SIGKILLed "
+        "after a random number of alerts (0-13) plus 0-1 s, the seed replay may still run; "
+        "recovery runs from the kill"
+    ),
+    "3-notifier-outage": (
+        "both channels accept 1-5 alerts, then fail for the outage window: 503 (Telegram "
+        "502), then 429 with Retry-After 2 s (Telegram flood control), then no answer within "
+        "the 2 s HTTP timeout; recovery runs from the end of the outage"
+    ),
+    "5-restart-inside": (
+        "the seed is replayed up to a random time while 1551e0 is inside the DPRK zone, the "
+        "worker is stopped (SIGKILL or SIGTERM) once it has taken in every position, a new "
+        "worker starts and the rest is replayed; recovery runs from the restart"
+    ),
+}
