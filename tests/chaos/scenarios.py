@@ -21,7 +21,13 @@ from random import Random
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from tests.chaos.harness import EXPECTED, HTTP_TIMEOUT_S, ChaosRun, FaultPlan
+from tests.chaos.harness import (
+    EXPECTED,
+    HTTP_TIMEOUT_S,
+    SESSION_TIMEOUT_S,
+    ChaosRun,
+    FaultPlan,
+)
 from tests.chaos.score import RunResult
 from tests.fakes.peers import FakeSlackWebhook, FakeTelegram, Reply
 from tests.support.procs import wait_for
@@ -234,10 +240,66 @@ async def restart_inside(ctx: Context) -> RunResult:
     return result
 
 
+# --------------------------------------------------------------------------------------------
+# 7. Zombie notifier: SIGSTOP longer than the session timeout, another takes over, SIGCONT
+# --------------------------------------------------------------------------------------------
+
+
+async def zombie_notifier(ctx: Context) -> RunResult:
+    """A tracker and notifier N1 (``--role``); after 1-4 alerts N1 is frozen with SIGSTOP with
+    alerts still queued, N2 starts and takes the partitions over once N1's session expires,
+    delivers, and then N1 is resumed (SIGCONT) after ``load.stop_sessions`` session timeouts
+    or N2's first delivery (the later) plus 0-2 s. N1 must not send what N2 sent."""
+    result = RunResult("7-zombie-notifier", ctx.run, ctx.seed)
+    after = ctx.rng.randint(1, 4)
+    extra_s = ctx.rng.uniform(0.0, 2.0)
+    async with ChaosRun(ctx.bootstrap, ctx.tmp, tag="chaos7") as run:
+        try:
+            tracker = await run.start_worker("tracker", "tracker")
+            n1 = await run.start_worker("N1", "notifier")
+            await run.replay_seed()
+            await wait_for(
+                lambda: min(len(run.accepted(c)) for c in run.timelines) >= after,
+                120, f"{after} alerts on both channels", run.live(),
+            )  # fmt: skip
+            n1.proc.send_signal(signal.SIGSTOP)
+            stopped_s = time.monotonic()
+            sent_before = sum(len(run.accepted(c)) for c in run.timelines)
+            n2 = await run.start_worker("N2", "notifier")
+            await wait_for(
+                lambda: any(t > stopped_s for c in run.timelines for t, _ in run.accepted(c)),
+                120, "N2's first delivery", [tracker, n2],
+            )  # fmt: skip
+            wake_s = stopped_s + ctx.load.stop_sessions * SESSION_TIMEOUT_S
+            await asyncio.sleep(max(0.0, wake_s - time.monotonic()) + extra_s)
+            n1.proc.send_signal(signal.SIGCONT)
+            resumed_s = time.monotonic()
+            stopped_for_s = resumed_s - stopped_s
+            await run.wait_delivered(150, [tracker, n2], settle_s=2 * SESSION_TIMEOUT_S)
+            for w in (n1, n2, tracker):
+                if w.proc.poll() is None:
+                    await run.stop_worker(w)
+            result.channels = run.score(resumed_s)
+            result.notes = {
+                "after_alerts": str(after),
+                "queued_at_stop": str(2 * len(EXPECTED) - sent_before),
+                "stopped_s": f"{stopped_for_s:.1f}",
+                "n1_stalls_seen": str(n1.stderr_text().count("stalled for")),
+                "n1_dropped": str(n1.stderr_text().count("is no longer ours")),
+                "n2_restored": str(_restored(n2.stderr_text())),
+            }
+        except Exception as exc:
+            result.error = f"{type(exc).__name__}: {exc}"
+            result.channels = run.score(None)
+            (ctx.tmp / "dump.txt").write_text(run.dump())
+    return result
+
+
 SCENARIOS: dict[str, Scenario] = {
     "1-worker-sigkill": worker_sigkill,
     "3-notifier-outage": notifier_outage,
     "5-restart-inside": restart_inside,
+    "7-zombie-notifier": zombie_notifier,
 }
 
 DESCRIPTIONS: dict[str, str] = {
@@ -255,5 +317,11 @@ DESCRIPTIONS: dict[str, str] = {
         "the seed is replayed up to a random time while 1551e0 is inside the DPRK zone, the "
         "worker is stopped (SIGKILL or SIGTERM) once it has taken in every position, a new "
         "worker starts and the rest is replayed; recovery runs from the restart"
+    ),
+    "7-zombie-notifier": (
+        "a `--role tracker` and a `--role notifier` (N1); after 1-4 alerts N1 is frozen "
+        "(SIGSTOP) with alerts queued, N2 starts, takes the partitions over when N1's 6 s "
+        "session expires and delivers; N1 is resumed (SIGCONT) after 3 session timeouts "
+        "(or N2's first delivery) plus 0-2 s; recovery runs from SIGCONT"
     ),
 }
