@@ -10,6 +10,7 @@ golden events (:mod:`tests.chaos.score`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import signal
 import time
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from random import Random
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from tests.chaos.harness import (
@@ -184,6 +185,114 @@ async def notifier_outage(ctx: Context) -> RunResult:
 
 
 # --------------------------------------------------------------------------------------------
+# 4. Poison in the positions and events topics
+# --------------------------------------------------------------------------------------------
+
+#: (key, value) poison for both topics: garbage bytes, wrong schema, 900 KB, NaN, null keys,
+#: a null value (tombstone), a number, a half-written record.
+POISON: list[tuple[bytes | None, bytes | None]] = [
+    (b"1551e0", bytes(range(256)) * 4),
+    (b"1551e0", b'{"hello": "world", "v": 1}'),
+    (b"720632", b'{"icao24": "720632", "ts": "yesterday", "lat": 40.0, "lon": 125.0}'),
+    (b"720632", b'{"icao24":"720632","pad":"' + b"x" * (900 * 1024) + b'"}'),
+    (b"7804d1", b'{"icao24":"7804d1","ts":1695795000.0,"lat":NaN,"lon":125.0}'),
+    (None, b'{"icao24":"7804d1","ts":1695795000.0,"lat":1e999,"lon":125.0}'),
+    (None, b"\xff\xfe\x00garbage"),
+    (b"1551e0", None),
+    (b"1551e0", b"42"),
+    (b"720633", b'{"icao24":"720633","ts":16958'),
+]
+
+
+async def _produce_poison(run: ChaosRun, topic: str, rng: Random, stop: asyncio.Event) -> int:
+    """Send every poison message to ``topic`` once, at random moments (0-3 s apart) while
+    the replay runs; returns how many were sent."""
+    producer = AIOKafkaProducer(
+        bootstrap_servers=run.bootstrap, acks="all", max_request_size=2 * 1024 * 1024
+    )
+    await producer.start()
+    try:
+        order = list(POISON)
+        rng.shuffle(order)
+        for key, value in order:
+            await producer.send_and_wait(topic, key=key, value=value)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), rng.uniform(0.0, 3.0))
+        return len(order)
+    finally:
+        await producer.stop()
+
+
+async def _dead_letters(bootstrap: str, topic: str) -> list[tuple[bytes | None, dict[str, bytes]]]:
+    """Every (value, headers) in ``topic`` (one partition), from the start."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False,
+        max_partition_fetch_bytes=4 * 1024 * 1024, fetch_max_bytes=8 * 1024 * 1024,
+    )  # fmt: skip
+    await consumer.start()
+    try:
+        tp = TopicPartition(topic, 0)
+        consumer.assign([tp])
+        end = (await consumer.end_offsets([tp]))[tp]
+        out: list[tuple[bytes | None, dict[str, bytes]]] = []
+        while len(out) < end:
+            batch = await consumer.getmany(tp, timeout_ms=2000)
+            for msg in batch.get(tp, []):
+                out.append((msg.value, dict(msg.headers)))
+            if not batch:
+                break
+        return out
+    finally:
+        await consumer.stop()
+
+
+async def poison(ctx: Context) -> RunResult:
+    """Poison (:data:`POISON`, shuffled) goes into the positions and the events topics at
+    random moments during the replay. Each must land in its dead-letter topic with a reason;
+    no worker may stall or crash; every good alert still arrives once."""
+    result = RunResult("4-poison", ctx.run, ctx.seed)
+    async with ChaosRun(ctx.bootstrap, ctx.tmp, tag="chaos4") as run:
+        try:
+            w = await run.start_worker("A")
+            stop = asyncio.Event()
+            tasks = [
+                asyncio.create_task(_produce_poison(run, topic, ctx.rng, stop))
+                for topic in (run.positions_topic, run.events_topic)
+            ]
+            started_s = time.monotonic()
+            await run.replay_seed()
+            sent = await asyncio.gather(*tasks)
+            await run.wait_delivered(150, [w])
+            await _wait_caught_up(run, run.tracker_group, run.positions_topic, 60)
+            await _wait_caught_up(run, run.notifier_group, run.events_topic, 60)
+            await run.stop_worker(w)
+            dlq = await _dead_letters(run.bootstrap, run.dead_letter_topic)
+            alerts_dlq = await _dead_letters(run.bootstrap, run.alerts_dead_letter_topic)
+            reasons = sorted(h.get("skyfence-reason", b"?").decode() for _v, h in dlq)
+            alert_reasons = sorted(h.get("skyfence-reason", b"?").decode() for _v, h in alerts_dlq)
+            if len(dlq) != sent[0] or "?" in reasons:
+                raise AssertionError(f"positions dead letters: {len(dlq)} of {sent[0]}: {reasons}")
+            if len(alerts_dlq) != sent[1] or "?" in alert_reasons:
+                raise AssertionError(
+                    f"events dead letters: {len(alerts_dlq)} of {sent[1]}: {alert_reasons}"
+                )
+            if max(len(v or b"") for v, _h in dlq) < 900 * 1024:
+                raise AssertionError("the 900 KB position is not in the dead letters whole")
+            result.channels = run.score(started_s)
+            result.notes = {
+                "poison_positions": str(sent[0]),
+                "poison_events": str(sent[1]),
+                "dlq_reasons": "+".join(sorted(set(reasons))),
+                "alerts_dlq_reasons": "+".join(sorted(set(alert_reasons))),
+            }
+        except Exception as exc:
+            result.error = f"{type(exc).__name__}: {exc}"
+            result.channels = run.score(None)
+            (ctx.tmp / "dump.txt").write_text(run.dump())
+    return result
+
+
+# --------------------------------------------------------------------------------------------
 # 5. Restart with aircraft inside
 # --------------------------------------------------------------------------------------------
 
@@ -298,6 +407,7 @@ async def zombie_notifier(ctx: Context) -> RunResult:
 SCENARIOS: dict[str, Scenario] = {
     "1-worker-sigkill": worker_sigkill,
     "3-notifier-outage": notifier_outage,
+    "4-poison": poison,
     "5-restart-inside": restart_inside,
     "7-zombie-notifier": zombie_notifier,
 }
@@ -312,6 +422,12 @@ DESCRIPTIONS: dict[str, str] = {
         "both channels accept 1-5 alerts, then fail for the outage window: 503 (Telegram "
         "502), then 429 with Retry-After 2 s (Telegram flood control), then no answer within "
         "the 2 s HTTP timeout; recovery runs from the end of the outage"
+    ),
+    "4-poison": (
+        "10 poison messages each into the positions and the events topics at random moments "
+        "during the replay (garbage bytes, wrong schema, a 900 KB value, NaN and 1e999, null "
+        "keys, a null value, a bare number, a cut-off record): each must be in its "
+        "dead-letter topic with a `skyfence-reason` header; recovery runs from the replay's start"
     ),
     "5-restart-inside": (
         "the seed is replayed up to a random time while 1551e0 is inside the DPRK zone, the "
