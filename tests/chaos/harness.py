@@ -28,6 +28,7 @@ from typing import Self
 
 from aiokafka import AIOKafkaProducer
 
+from streams.models import PositionReport
 from streams.producer import PositionPublisher, replay
 from streams.replay import read_recording_raw
 from tests.chaos.score import ChannelScore, Expected, expected_alerts, score_channel
@@ -232,16 +233,22 @@ class ChaosRun:
         keep: Callable[[float], bool] = lambda ts: True,
         *,
         speed: float | None = None,
-    ) -> int:
+    ) -> list[tuple[bytes, bytes]]:
         """Publish the seed's positions whose time ``keep`` accepts (idempotent producer,
-        acks=all); returns how many."""
+        acks=all); returns the (key, raw line) of each, in order."""
         items = [
             (item, raw)
             for item, raw in read_recording_raw(SEED_SCENARIO)
-            if not hasattr(item, "ts") or keep(item.ts)  # type: ignore[union-attr]
+            if isinstance(item, PositionReport) and keep(item.ts)
         ]
+        # Idempotent with acks=all: retried sends through a broker crash neither double nor
+        # reorder; 3 min of retries outlast a broker restart on a loaded machine.
         producer = AIOKafkaProducer(
-            bootstrap_servers=self.bootstrap, linger_ms=5, acks="all", enable_idempotence=True
+            bootstrap_servers=self.bootstrap,
+            linger_ms=5,
+            acks="all",
+            enable_idempotence=True,
+            request_timeout_ms=180_000,
         )
         await producer.start()
         try:
@@ -250,7 +257,10 @@ class ChaosRun:
             )
         finally:
             await producer.stop()
-        return stats.sent
+        assert stats.sent == len(items)
+        return [
+            (item.icao24.encode(), raw) for item, raw in items if isinstance(item, PositionReport)
+        ]
 
     # -- outcome -----------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ import contextlib
 import re
 import signal
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,7 @@ from tests.chaos.harness import (
 )
 from tests.chaos.score import RunResult
 from tests.fakes.peers import FakeSlackWebhook, FakeTelegram, Reply
+from tests.support.brokers import ApacheKafkaBroker
 from tests.support.procs import wait_for
 
 __all__ = ["DESCRIPTIONS", "SCENARIOS", "Context", "Load"]
@@ -131,6 +133,117 @@ async def worker_sigkill(ctx: Context) -> RunResult:
             result.error = f"{type(exc).__name__}: {exc}"
             result.channels = run.score(None)
             (ctx.tmp / "dump.txt").write_text(run.dump())
+    return result
+
+
+# --------------------------------------------------------------------------------------------
+# 2. Broker SIGKILL and restart on the same log dir, mid-replay
+# --------------------------------------------------------------------------------------------
+
+
+async def read_topic(
+    bootstrap: str, topic: str, partitions: int
+) -> dict[int, list[tuple[bytes | None, bytes | None]]]:
+    """Every (key, value) of ``topic``, per partition, in offset order."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False,
+        max_partition_fetch_bytes=4 * 1024 * 1024, fetch_max_bytes=8 * 1024 * 1024,
+    )  # fmt: skip
+    await consumer.start()
+    try:
+        tps = [TopicPartition(topic, p) for p in range(partitions)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        ends = await consumer.end_offsets(tps)
+        out: dict[int, list[tuple[bytes | None, bytes | None]]] = {p: [] for p in range(partitions)}
+        while any(len(out[tp.partition]) < ends[tp] for tp in tps):
+            batch = await consumer.getmany(*tps, timeout_ms=2000)
+            if not batch:
+                break
+            for tp, msgs in batch.items():
+                out[tp.partition].extend((m.key, m.value) for m in msgs)
+        return out
+    finally:
+        await consumer.stop()
+
+
+def compare_positions(
+    sent: list[tuple[bytes, bytes]], topic: dict[int, list[tuple[bytes | None, bytes | None]]]
+) -> tuple[int, int, int]:
+    """Compare the positions topic with the source record by record: per aircraft (key), the
+    sequence of raw lines in the topic must be the sequence sent. Returns (lost, doubled,
+    aircraft out of order); watermarks are not positions and are left out."""
+    want: dict[bytes, list[bytes]] = {}
+    for key, raw in sent:
+        want.setdefault(key, []).append(raw)
+    got: dict[bytes, list[bytes]] = {}
+    for records in topic.values():
+        for key, value in records:
+            if key is None or value is None or value.startswith(b'{"watermark"'):
+                continue
+            got.setdefault(key, []).append(value)
+    lost = doubled = disordered = 0
+    for key in want.keys() | got.keys():
+        w, g = want.get(key, []), got.get(key, [])
+        cw, cg = Counter(w), Counter(g)
+        lost += sum((cw - cg).values())
+        doubled += sum((cg - cw).values())
+        if w != g and cw == cg:
+            disordered += 1
+    return lost, doubled, disordered
+
+
+async def broker_restart(ctx: Context) -> RunResult:
+    """A broker of its own (same Kafka version); a worker runs; the seed is replayed with an
+    idempotent producer (acks=all); 0.5-4 s into the replay the broker is SIGKILLed, stays
+    down 1-5 s, and restarts on the same log dir. The positions topic must equal the source
+    record by record, and the pipeline must resume by itself and deliver every alert once."""
+    result = RunResult("2-broker-restart", ctx.run, ctx.seed)
+    kill_after_s = ctx.rng.uniform(0.5, 4.0)
+    down_s = ctx.rng.uniform(1.0, 5.0)
+    broker = ApacheKafkaBroker(
+        work_dir=ctx.tmp / "kafka",
+        properties={"broker.session.timeout.ms": "3000", "broker.heartbeat.interval.ms": "500"},
+    )
+    await asyncio.to_thread(broker.start)
+    try:
+        async with ChaosRun(broker.bootstrap, ctx.tmp, tag="chaos2") as run:
+            try:
+                w = await run.start_worker("A")
+                replay_started_s = time.monotonic()
+                replaying = asyncio.create_task(run.replay_seed())
+                await asyncio.sleep(kill_after_s)
+                mid_replay = not replaying.done()
+                await asyncio.to_thread(broker.kill)
+                killed_s = time.monotonic()
+                await asyncio.sleep(down_s)
+                await asyncio.to_thread(broker.start)
+                up_s = time.monotonic()
+                sent = await replaying
+                replay_s = time.monotonic() - replay_started_s
+                topic = await read_topic(run.bootstrap, run.positions_topic, run.partitions)
+                lost, doubled, disordered = compare_positions(sent, topic)
+                if lost or doubled or disordered:
+                    raise AssertionError(
+                        f"positions topic vs source: {lost} lost, {doubled} doubled, "
+                        f"{disordered} aircraft out of order (of {len(sent)})"
+                    )
+                await run.wait_delivered(240, [w])
+                await run.stop_worker(w)
+                result.channels = run.score(up_s)
+                result.notes = {
+                    "kill_after_s": f"{kill_after_s:.1f}",
+                    "mid_replay": str(mid_replay).lower(),
+                    "down_s": f"{up_s - killed_s:.1f}",
+                    "positions_compared": str(len(sent)),
+                    "replay_s": f"{replay_s:.1f}",
+                }
+            except Exception as exc:
+                result.error = f"{type(exc).__name__}: {exc}"
+                result.channels = run.score(None)
+                (ctx.tmp / "dump.txt").write_text(run.dump() + "\n" + broker.log_tail())
+    finally:
+        await asyncio.to_thread(broker.close)
     return result
 
 
@@ -405,6 +518,7 @@ async def zombie_notifier(ctx: Context) -> RunResult:
 
 
 SCENARIOS: dict[str, Scenario] = {
+    "2-broker-restart": broker_restart,
     "1-worker-sigkill": worker_sigkill,
     "3-notifier-outage": notifier_outage,
     "4-poison": poison,
@@ -417,6 +531,12 @@ DESCRIPTIONS: dict[str, str] = {
         "two `--role all` workers share 4 partitions; one (chosen at random) is SIGKILLed "
         "after a random number of alerts (0-13) plus 0-1 s, the seed replay may still run; "
         "recovery runs from the kill"
+    ),
+    "2-broker-restart": (
+        "a broker of its own; 0.5-4 s into the seed replay (idempotent producer, acks=all) "
+        "the broker is SIGKILLed, stays down 1-5 s and restarts on the same log dir; the "
+        "positions topic is compared with the source record by record (per aircraft, in "
+        "order); recovery runs from the broker's restart"
     ),
     "3-notifier-outage": (
         "both channels accept 1-5 alerts, then fail for the outage window: 503 (Telegram "
