@@ -12,6 +12,7 @@ The apps are built (not started): no broker is needed.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from prometheus_client import CollectorRegistry
@@ -22,6 +23,7 @@ from alerts.notifier import Notifier, create_notifier_app
 from streams.app import create_tracker_app
 from streams.config import StreamSettings
 from streams.metrics import TrackerMetrics
+from streams.offset_watch import FETCHER_LOGGER
 from streams.tracking import Tracker
 from streams.zones import builtin_zone
 
@@ -29,12 +31,17 @@ from streams.zones import builtin_zone
 def _apps() -> list[Any]:
     settings = StreamSettings()
     registry = CollectorRegistry()
-    tracker = create_tracker_app(
-        settings, "127.0.0.1:9", Tracker([builtin_zone("dprk")]), TrackerMetrics(registry)
-    )
-    notifier = create_notifier_app(
-        settings, "127.0.0.1:9", Notifier([ListChannel()], NotifierMetrics(registry))
-    )
+    fetcher = logging.getLogger(FETCHER_LOGGER)
+    filters = list(fetcher.filters)
+    try:
+        tracker = create_tracker_app(
+            settings, "127.0.0.1:9", Tracker([builtin_zone("dprk")]), TrackerMetrics(registry)
+        )
+        notifier = create_notifier_app(
+            settings, "127.0.0.1:9", Notifier([ListChannel()], NotifierMetrics(registry))
+        )
+    finally:
+        fetcher.filters[:] = filters  # the tracker app's offset-reset watch: not for others
     return [tracker.app, notifier.app]
 
 
