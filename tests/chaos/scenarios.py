@@ -463,6 +463,56 @@ async def restart_inside(ctx: Context) -> RunResult:
 
 
 # --------------------------------------------------------------------------------------------
+# 6. Rebalance storm, on more partitions
+# --------------------------------------------------------------------------------------------
+
+#: Scenario 6 runs on more partitions than the default 4, where table recovery on Tansu
+#: logged ConsistencyError (issue 13).
+STORM_PARTITIONS = 8
+#: Faust's recovery check (faust/tables/recovery.py E_PERSISTED_OFFSET).
+_CONSISTENCY = re.compile(r"ConsistencyError|is higher\s+than the last offset")
+
+
+async def rebalance_storm(ctx: Context) -> RunResult:
+    """Worker A runs on 8 partitions; while the seed is replayed and delivered, three more
+    workers join and leave (SIGTERM) one after another, each staying 2-6 s. Every rebalance
+    recovers both tables; every alert must arrive once, and no worker may log Faust's
+    ConsistencyError (persisted offset higher than highwater)."""
+    result = RunResult("6-rebalance-storm", ctx.run, ctx.seed)
+    stays_s = [ctx.rng.uniform(2.0, 6.0) for _ in range(3)]
+    async with ChaosRun(ctx.bootstrap, ctx.tmp, tag="chaos6", partitions=STORM_PARTITIONS) as run:
+        try:
+            a = await run.start_worker("A")
+            started_s = time.monotonic()
+            replaying = asyncio.create_task(run.replay_seed())
+            for i, stay_s in enumerate(stays_s, 1):
+                c = await run.start_worker(f"C{i}")
+                await asyncio.sleep(stay_s)
+                await run.stop_worker(c, timeout_s=60)
+            left_s = time.monotonic()
+            await replaying
+            await run.wait_delivered(180, [a])
+            await run.stop_worker(a)
+            logs = [w.stderr_text() for w in run.workers]
+            consistency = sum(len(_CONSISTENCY.findall(t)) for t in logs)
+            if consistency:
+                raise AssertionError(f"{consistency} ConsistencyError line(s) in the workers' logs")
+            result.channels = run.score(left_s)
+            result.notes = {
+                "partitions": str(STORM_PARTITIONS),
+                "stays_s": "/".join(f"{s:.1f}" for s in stays_s),
+                "assignments": str(sum(t.count("Setting newly assigned partitions") for t in logs)),
+                "consistency_errors": str(consistency),
+                "storm_s": f"{left_s - started_s:.0f}",
+            }
+        except Exception as exc:
+            result.error = f"{type(exc).__name__}: {exc}"
+            result.channels = run.score(None)
+            (ctx.tmp / "dump.txt").write_text(run.dump())
+    return result
+
+
+# --------------------------------------------------------------------------------------------
 # 7. Zombie notifier: SIGSTOP longer than the session timeout, another takes over, SIGCONT
 # --------------------------------------------------------------------------------------------
 
@@ -518,11 +568,12 @@ async def zombie_notifier(ctx: Context) -> RunResult:
 
 
 SCENARIOS: dict[str, Scenario] = {
-    "2-broker-restart": broker_restart,
     "1-worker-sigkill": worker_sigkill,
+    "2-broker-restart": broker_restart,
     "3-notifier-outage": notifier_outage,
     "4-poison": poison,
     "5-restart-inside": restart_inside,
+    "6-rebalance-storm": rebalance_storm,
     "7-zombie-notifier": zombie_notifier,
 }
 
@@ -553,6 +604,11 @@ DESCRIPTIONS: dict[str, str] = {
         "the seed is replayed up to a random time while 1551e0 is inside the DPRK zone, the "
         "worker is stopped (SIGKILL or SIGTERM) once it has taken in every position, a new "
         "worker starts and the rest is replayed; recovery runs from the restart"
+    ),
+    "6-rebalance-storm": (
+        "worker A on 8 partitions; during the replay three more `--role all` workers join "
+        "and leave (SIGTERM) one after another, 2-6 s each; no worker may log Faust's "
+        "ConsistencyError; recovery runs from the last one leaving"
     ),
     "7-zombie-notifier": (
         "a `--role tracker` and a `--role notifier` (N1); after 1-4 alerts N1 is frozen "

@@ -19,8 +19,9 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -127,6 +128,17 @@ class RunResult:
     #: Scenario-specific figures (kill time, outage length, pause...), printed and tabled.
     notes: dict[str, str] = field(default_factory=dict)
     error: str | None = None
+    #: The Apache Kafka version the run used.
+    kafka: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, obj: Mapping[str, Any]) -> RunResult:
+        data = dict(obj)
+        data["channels"] = [ChannelScore(**c) for c in data.get("channels", [])]
+        return cls(**data)
 
     @property
     def ok(self) -> bool:
@@ -181,6 +193,7 @@ def reliability_markdown(
     kafka_version: str,
     command: str,
     descriptions: Mapping[str, str],
+    notes: str = "",
 ) -> str:
     """The generated ``docs/reliability.md``: one row per scenario, then each run."""
     by: dict[str, list[RunResult]] = defaultdict(list)
@@ -195,7 +208,8 @@ def reliability_markdown(
             f"{sum(r.total('delivered') for r in runs)} | {sum(r.total('missed') for r in runs)} | "
             f"{sum(r.total('duplicated') for r in runs)} | "
             f"{sum(r.total('out_of_order') for r in runs)} | {rec} | "
-            f"{sum(1 for r in runs if r.error)} | {kafka_version} |"
+            f"{sum(1 for r in runs if r.error)} | "
+            f"{', '.join(sorted({r.kafka or kafka_version for r in runs}))} |"
         )
     lines = [
         "# Reliability: chaos runs against Apache Kafka",
@@ -220,6 +234,7 @@ def reliability_markdown(
         "",
         *[f"- **{name}**: {descriptions.get(name, '')}" for name in by],
         "",
+        *([notes.rstrip(), ""] if notes else []),
         "## Runs",
         "",
         *[f"- {r.line()}" for r in results],
