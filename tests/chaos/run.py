@@ -21,7 +21,7 @@ import random
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from tests.chaos.scenarios import DESCRIPTIONS, SCENARIOS, Context, Load
@@ -103,9 +103,12 @@ async def run_all(
     tmp: Path,
     load: Load,
     echo: bool = True,
+    after_each: Callable[[list[RunResult]], None] | None = None,
 ) -> list[RunResult]:
-    """Run each scenario ``runs`` times in turn; returns every run's result."""
-    results = []
+    """Run each scenario ``runs`` times in turn; returns every run's result. ``after_each``
+    gets the results so far after every run (the runner rewrites the table: a partial
+    table survives an interrupted run)."""
+    results: list[RunResult] = []
     for name in scenarios:
         for i in range(1, runs + 1):
             ctx = Context(
@@ -124,6 +127,8 @@ async def run_all(
                 print(result.line(), flush=True)
                 if result.error:
                     print(f"  worker output kept in {ctx.tmp}", flush=True)
+            if after_each is not None:
+                after_each(results)
     return results
 
 
@@ -175,6 +180,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     if reason is not None:
         print(reason, file=sys.stderr)
         return 2
+    store = args.doc.with_suffix(".json")
+    kept: list[RunResult] = []
+    if args.merge and store.exists():
+        kept = [RunResult.from_json(o) for o in json.loads(store.read_text())["runs"]]
+        kept = [r for r in kept if r.scenario not in scenarios]
+
+    def write(results: list[RunResult], version: str) -> list[RunResult]:
+        for r in results:
+            r.kafka = r.kafka or version
+        order = list(SCENARIOS)
+        table = sorted(kept + results, key=lambda r: (order.index(r.scenario), r.seed, r.run))
+        if not args.no_doc:
+            seeds = sorted({r.seed for r in table})
+            command = f"make chaos (python -m tests.chaos.run; seeds {seeds})"
+            store.write_text(json.dumps({"runs": [r.to_json() for r in table]}, indent=1) + "\n")
+            args.doc.write_text(
+                reliability_markdown(
+                    table,
+                    kafka_version=version,
+                    command=command,
+                    descriptions=DESCRIPTIONS,
+                    notes=NOTES,
+                )
+            )
+        return table
+
     with (
         tempfile.TemporaryDirectory(prefix="skyfence-chaos-") as tmp,
         ApacheKafkaBroker() as broker,
@@ -184,8 +215,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{broker.bootstrap}; scenarios {', '.join(scenarios)}; {args.runs} run(s) each",
             flush=True,
         )
+        version = broker.version
+
+        def after_each(done: list[RunResult]) -> None:
+            write(done, version)
+
         results = asyncio.run(
-            run_all(broker.bootstrap, scenarios, args.runs, seed, Path(tmp), load)
+            run_all(
+                broker.bootstrap,
+                scenarios,
+                args.runs,
+                seed,
+                Path(tmp),
+                load,
+                after_each=after_each,
+            )
         )
         if any(r.error for r in results):
             keep = Path(tempfile.mkdtemp(prefix="skyfence-chaos-failed-"))
@@ -194,33 +238,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if dump.exists():
                     (keep / f"{r.scenario}-{r.run}.txt").write_text(dump.read_text())
             print(f"chaos: failed runs' worker output copied to {keep}", flush=True)
-        version = broker.version
-    for r in results:
-        r.kafka = version
-    line = summary_line(results)
+    table = write(results, version)
     if not args.no_doc:
-        store = args.doc.with_suffix(".json")
-        table = results
-        if args.merge and store.exists():
-            ran = {r.scenario for r in results}
-            kept = [RunResult.from_json(o) for o in json.loads(store.read_text())["runs"]]
-            table = [r for r in kept if r.scenario not in ran] + results
-            table.sort(key=lambda r: (list(SCENARIOS).index(r.scenario), r.run))
-        seeds = sorted({r.seed for r in table})
-        command = f"make chaos (python -m tests.chaos.run; seeds {seeds})"
-        store.write_text(json.dumps({"runs": [r.to_json() for r in table]}, indent=1) + "\n")
-        args.doc.write_text(
-            reliability_markdown(
-                table,
-                kafka_version=version,
-                command=command,
-                descriptions=DESCRIPTIONS,
-                notes=NOTES,
-            )
-        )
         print(f"chaos: wrote {args.doc} and {store}", flush=True)
-        line = summary_line(table) if table is not results else line
-    print(line, flush=True)
+    print(summary_line(table), flush=True)
     return 0 if all(r.ok for r in results) else 1
 
 

@@ -178,10 +178,10 @@ def compare_positions(
         want.setdefault(key, []).append(raw)
     got: dict[bytes, list[bytes]] = {}
     for records in topic.values():
-        for key, value in records:
-            if key is None or value is None or value.startswith(b'{"watermark"'):
+        for k, v in records:
+            if k is None or v is None or v.startswith(b'{"watermark"'):
                 continue
-            got.setdefault(key, []).append(value)
+            got.setdefault(k, []).append(v)
     lost = doubled = disordered = 0
     for key in want.keys() | got.keys():
         w, g = want.get(key, []), got.get(key, [])

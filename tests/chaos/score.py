@@ -100,7 +100,7 @@ def score_channel(
     out_of_order = sum(1 for icao, ids in arrived.items() if ids != order[icao])
     recovery_s: float | None = None
     if missed == 0:
-        first = {}
+        first: dict[str, float] = {}
         for t, eid in accepted:
             first.setdefault(eid, t)
         done_s = max((first[eid] for eid in want), default=0.0)
