@@ -18,6 +18,7 @@ import asyncio
 import json
 import logging
 import random
+import re
 import sys
 import tempfile
 import time
@@ -25,7 +26,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from tests.chaos.scenarios import DESCRIPTIONS, SCENARIOS, Context, Load
-from tests.chaos.score import RunResult, reliability_markdown, summary_line
+from tests.chaos.score import ChannelScore, RunResult, reliability_markdown, summary_line
 from tests.conftest import REPO
 from tests.support.brokers import ApacheKafkaBroker
 
@@ -132,6 +133,44 @@ async def run_all(
     return results
 
 
+_RUN_LINE = re.compile(
+    r"^(?P<scenario>\S+) run (?P<run>\d+) \(seed (?P<seed>\d+)\): (?:ok|FAILED); "
+    r"expected=(?P<expected>\d+), delivered=(?P<delivered>\d+), missed=(?P<missed>\d+), "
+    r"duplicated=(?P<duplicated>\d+), out_of_order=(?P<order>\d+), "
+    r"recovery_s=(?P<recovery>[\d.]+|-)(?:; (?P<notes>.*?))?(?:; error: (?P<error>.*))?$"
+)
+
+
+def parse_log(text: str) -> list[RunResult]:
+    """The runs printed by an interrupted ``make chaos`` (its lines hold both channels'
+    totals, so each becomes one combined channel; unexpected ids are inside duplicated)."""
+    version = re.search(r"apache-kafka (\S+) at", text)
+    out = []
+    for line in text.splitlines():
+        m = _RUN_LINE.match(line.strip())
+        if m is None or m["scenario"] not in SCENARIOS:
+            continue
+        notes = dict(item.split("=", 1) for item in (m["notes"] or "").split(", ") if "=" in item)
+        rec = None if m["recovery"] == "-" else float(m["recovery"])
+        channel = ChannelScore(
+            "both (from the run log)",
+            expected=int(m["expected"]),
+            delivered=int(m["delivered"]),
+            missed=int(m["missed"]),
+            duplicated=int(m["duplicated"]),
+            unexpected=0,
+            out_of_order=int(m["order"]),
+            recovery_s=rec,
+        )
+        out.append(
+            RunResult(
+                m["scenario"], int(m["run"]), int(m["seed"]), [channel], notes, m["error"],
+                version[1] if version else "",
+            )
+        )  # fmt: skip
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.chaos.run", description=__doc__)
     parser.add_argument("--runs", type=int, default=5, help="runs per scenario (default 5)")
@@ -152,6 +191,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--render", action="store_true", help="only rewrite --doc from the JSON beside it"
     )
+    parser.add_argument(
+        "--import-log",
+        type=Path,
+        help="add the run lines of an interrupted run's output to the JSON, then --render",
+    )
     args = parser.parse_args(argv)
     # The harness's own clients (replay producer, offset checks) log each refused connection
     # while scenario 2's broker is down: expected, and the runs' lines say what happened.
@@ -160,6 +204,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(10**6)
     scenarios = args.scenario or list(SCENARIOS)
     load = Load(outage_s=args.outage_s)
+    if args.import_log is not None:
+        store = args.doc.with_suffix(".json")
+        old = json.loads(store.read_text())["runs"] if store.exists() else []
+        imported = parse_log(args.import_log.read_text())
+        done = {(r.scenario, r.seed, r.run) for r in imported}
+        runs = [o for o in old if (o["scenario"], o["seed"], o["run"]) not in done]
+        runs += [r.to_json() for r in imported]
+        store.write_text(json.dumps({"runs": runs}, indent=1) + "\n")
+        print(f"chaos: imported {len(imported)} run(s) into {store}")
+        args.render = True
     if args.render:
         store = args.doc.with_suffix(".json")
         table = [RunResult.from_json(o) for o in json.loads(store.read_text())["runs"]]

@@ -71,3 +71,26 @@ def test_summary_line_and_table() -> None:
     assert "| 1-x | 1 | 4 | 4 | 0 | 0 | 0 | 1.0 / 1.0 | 0 | 4.4.0 |" in doc
     assert "| 2-y | 2 | 8 | 5 | 4 | 1 | 0 | 2.0 / 2.0 | 1 | 4.4.0 |" in doc
     assert line in doc
+
+
+def test_an_interrupted_runs_lines_are_read_back() -> None:
+    from tests.chaos.run import parse_log
+
+    text = (
+        "chaos: seed 7 (replay with --seed 7); apache-kafka 4.4.0 at 127.0.0.1:1; ...\n"
+        "1-worker-sigkill run 2 (seed 7): FAILED; expected=30, delivered=26, missed=4, "
+        "duplicated=0, out_of_order=0, recovery_s=-; wall_s=207; error: AssertionError: x\n"
+        "  worker output kept in /tmp/x\n"
+        "2-broker-restart run 1 (seed 7): ok; expected=30, delivered=30, missed=0, "
+        "duplicated=0, out_of_order=0, recovery_s=54.1; kill_after_s=2.9, down_s=31.2\n"
+    )
+    failed, ok = parse_log(text)
+    assert (failed.scenario, failed.run, failed.seed, failed.kafka) == (
+        "1-worker-sigkill",
+        2,
+        7,
+        "4.4.0",
+    )
+    assert failed.total("missed") == 4 and failed.error == "AssertionError: x"
+    assert failed.recovery_s is None and not failed.ok
+    assert ok.ok and ok.recovery_s == 54.1 and ok.notes == {"kill_after_s": "2.9", "down_s": "31.2"}
