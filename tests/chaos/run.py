@@ -285,7 +285,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 after_each=after_each,
             )
         )
-        if any(r.error for r in results):
+        if not all(r.ok for r in results):
             keep = Path(tempfile.mkdtemp(prefix="skyfence-chaos-failed-"))
             for r in results:
                 dump = Path(tmp) / f"{r.scenario}-{r.run}" / "dump.txt"

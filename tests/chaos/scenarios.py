@@ -122,6 +122,8 @@ async def worker_sigkill(ctx: Context) -> RunResult:
             await run.wait_delivered(180, [survivor])
             await run.stop_worker(survivor)
             result.channels = run.score(killed_s)
+            if not result.ok:  # keep what each fake saw, for the diagnosis
+                (ctx.tmp / "dump.txt").write_text(run.dump())
             result.notes = {
                 "killed": victim.name,
                 "after_alerts": str(after),
@@ -231,6 +233,8 @@ async def broker_restart(ctx: Context) -> RunResult:
                 await run.wait_delivered(240, [w])
                 await run.stop_worker(w)
                 result.channels = run.score(up_s)
+                if not result.ok:  # keep what each fake saw, for the diagnosis
+                    (ctx.tmp / "dump.txt").write_text(run.dump())
                 result.notes = {
                     "kill_after_s": f"{kill_after_s:.1f}",
                     "mid_replay": str(mid_replay).lower(),
@@ -285,6 +289,8 @@ async def notifier_outage(ctx: Context) -> RunResult:
             await run.stop_worker(w)
             end_s = max(p.end_s for p in plans.values() if p.end_s is not None)
             result.channels = run.score(end_s)
+            if not result.ok:  # keep what each fake saw, for the diagnosis
+                (ctx.tmp / "dump.txt").write_text(run.dump())
             result.notes = {
                 "outage_s": f"{window_s:g}",
                 **{f"{n}_ok_first": str(p.ok_first) for n, p in plans.items()},
@@ -392,6 +398,8 @@ async def poison(ctx: Context) -> RunResult:
             if max(len(v or b"") for v, _h in dlq) < 900 * 1024:
                 raise AssertionError("the 900 KB position is not in the dead letters whole")
             result.channels = run.score(started_s)
+            if not result.ok:  # keep what each fake saw, for the diagnosis
+                (ctx.tmp / "dump.txt").write_text(run.dump())
             result.notes = {
                 "poison_positions": str(sent[0]),
                 "poison_events": str(sent[1]),
@@ -450,6 +458,8 @@ async def restart_inside(ctx: Context) -> RunResult:
             await run.wait_delivered(150, [b])
             await run.stop_worker(b)
             result.channels = run.score(restarted_s)
+            if not result.ok:  # keep what each fake saw, for the diagnosis
+                (ctx.tmp / "dump.txt").write_text(run.dump())
             result.notes = {
                 "cut_ts": f"{cut_ts:.0f}",
                 "inside": "+".join(inside_at(cut_ts)),
@@ -498,6 +508,8 @@ async def rebalance_storm(ctx: Context) -> RunResult:
             if consistency:
                 raise AssertionError(f"{consistency} ConsistencyError line(s) in the workers' logs")
             result.channels = run.score(left_s)
+            if not result.ok:  # keep what each fake saw, for the diagnosis
+                (ctx.tmp / "dump.txt").write_text(run.dump())
             result.notes = {
                 "partitions": str(STORM_PARTITIONS),
                 "stays_s": "/".join(f"{s:.1f}" for s in stays_s),
@@ -552,6 +564,8 @@ async def zombie_notifier(ctx: Context) -> RunResult:
                 if w.proc.poll() is None:
                     await run.stop_worker(w)
             result.channels = run.score(resumed_s)
+            if not result.ok:  # keep what each fake saw, for the diagnosis
+                (ctx.tmp / "dump.txt").write_text(run.dump())
             result.notes = {
                 "after_alerts": str(after),
                 "queued_at_stop": str(2 * len(EXPECTED) - sent_before),
