@@ -34,6 +34,9 @@ SHORT = Load(outage_s=8.0, stop_sessions=2.0)
 KNOWN = {
     "1-worker-sigkill": "spurious signal_lost/regained after a SIGKILL (checkpointed far "
     "state behind the committed offset); rare lost outbox writes (issue 13 report)",
+    "7-zombie-notifier": "the fenced zombie still let duplicates through in some runs (4 in "
+    "1 of 5 make chaos runs; 12 in one 2-session-timeout pytest run): not explained yet "
+    "(issue 13 report)",
 }
 
 
