@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: tools vendor-leaflet bench install demo test lint typecheck unit integration fuzz golden fetch-kafka clean help
+.PHONY: tools vendor-leaflet bench chaos install demo test lint typecheck unit integration fuzz golden fetch-kafka clean help
 
 help:
 	@echo "make demo     run the whole pipeline on the seed scenario (embedded broker) and show the alerts"
@@ -86,6 +86,12 @@ test: install tools lint typecheck
 # Benchmarks, apart from the tests: writes bench-results.json and prints a table.
 bench: install
 	$(BIN)/python -m tests.bench.run
+
+# Chaos scenarios on Apache Kafka, RUNS times each (SEED replays kill points): writes
+# docs/reliability.md and ends with the summary line. Niced: the machine is shared.
+RUNS ?= 5
+chaos: install
+	nice -n 10 $(BIN)/python -m tests.chaos.run --runs $(RUNS) $(if $(SEED),--seed $(SEED))
 
 golden: install
 	$(BIN)/skyfence evaluate seeds/dprk-2023-09.jsonl.gz --zones dprk > seeds/dprk-2023-09.events.jsonl

@@ -5,12 +5,15 @@ time, in order:
 
 1. wait for the channel's rate limit (:class:`~alerts.ratelimit.MultiLimit`, reserved before
    each attempt, so retries count against the limit too);
-2. ``channel.send``; on success call ``on_delivered``;
-3. on a retriable :class:`~alerts.errors.DeliveryError` wait
+2. the ``gate`` (when given) decides, right before each attempt, whether this worker may still
+   send: the notifier's fence against zombies (:mod:`alerts.notifier`); a job it refuses is
+   dropped, left ``pending`` in the outbox for the partition's new owner;
+3. ``channel.send``; on success call ``on_delivered``;
+4. on a retriable :class:`~alerts.errors.DeliveryError` wait
    :meth:`~alerts.retry.Backoff.delay_s` (the peer's ``Retry-After`` / ``retry_after`` is the
    floor) and try the same job again, while :meth:`~alerts.retry.Backoff.allows`; then
    ``on_dead`` with ``retries_exhausted``;
-4. on a non-retriable answer (400, 401, 403, 404, 410, Slack ``invalid_payload``...) call
+5. on a non-retriable answer (400, 401, 403, 404, 410, Slack ``invalid_payload``...) call
    ``on_dead`` at once with the reason. An unexpected exception from a channel is a bug: it is
    logged and treated as non-retriable (``internal``), so one bad alert cannot wedge a channel.
 
@@ -65,7 +68,10 @@ class Job:
 
 
 #: Callbacks: delivered(job, attempts); dead(job, reason, attempts); retry(job, reason, delay_s).
+#: gate(job): awaited right before each attempt; True to send, False to drop the job (its
+#: partition is owned by another notifier now, which sends it from the outbox).
 Delivered = Callable[[Job, int], Awaitable[None]]
+Gate = Callable[[Job], Awaitable[bool]]
 Dead = Callable[[Job, str, int], Awaitable[None]]
 Retrying = Callable[[Job, str, float], None]
 
@@ -81,6 +87,7 @@ class ChannelWorker:
         on_delivered: Delivered,
         on_dead: Dead,
         on_retry: Retrying | None = None,
+        gate: Gate | None = None,
         limit: MultiLimit | None = None,
         image_for: Callable[[AirspaceEvent], bytes | None] | None = None,
         monotonic: Callable[[], float],
@@ -94,6 +101,9 @@ class ChannelWorker:
         self._on_delivered = on_delivered
         self._on_dead = on_dead
         self._on_retry = on_retry
+        self._gate = gate
+        #: Jobs dropped by the gate (another notifier owns their partition).
+        self.fenced = 0
         self._image_for = image_for if getattr(channel, "accepts_image", False) else None
         self._monotonic = monotonic
         self._sleep = sleep
@@ -187,6 +197,13 @@ class ChannelWorker:
                 wait_s = self._limit.take(self._monotonic())
                 if wait_s > 0:
                     await self._sleep(wait_s)
+            if self._gate is not None and not await self._gate(job):
+                self.fenced += 1
+                log.warning(
+                    "%s: not sending %s: partition %d is no longer ours",
+                    self.name, job.event.event_id, job.partition,
+                )  # fmt: skip
+                return
             if job.first_attempt_s is None:
                 job.first_attempt_s = self._monotonic()
             attempts += 1

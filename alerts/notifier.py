@@ -123,6 +123,13 @@ class DeliveryPolicy:
     sweep_interval_s: float = 3600.0
     #: On a graceful stop, wait this long for alerts in flight to finish.
     stop_grace_s: float = 10.0
+    #: Zombie fence: when the event loop has not run for this long (the process was paused,
+    #: SIGSTOP, a VM freeze, a long GC), it may have lost its consumer group membership
+    #: without knowing yet, so deliveries pause (None: no fence; the Faust shell sets half
+    #: the session timeout).
+    stall_s: float | None = None
+    #: ... until the next rebalance completes, or this long after the stall was seen.
+    stall_hold_s: float = 30.0
 
 
 def _fields(event: AirspaceEvent, **more: object) -> dict[str, object]:
@@ -187,6 +194,7 @@ class Notifier:
         self._dead_letter = dead_letter
         self._clock = clock
         self._monotonic = monotonic
+        self._sleep = sleep
         limits = limits or {}
         for channel in channels:
             if hasattr(channel, "threads") and getattr(channel, "persist_threads", True):
@@ -200,6 +208,7 @@ class Notifier:
                 on_delivered=self._delivered,
                 on_dead=self._dead,
                 on_retry=self._retrying,
+                gate=self._gate,
                 image_for=self.enricher.image,
                 monotonic=monotonic,
                 sleep=sleep,
@@ -208,6 +217,11 @@ class Notifier:
             for name, channel in self.channels.items()
         }
         self._tasks: list[asyncio.Task[None]] = []
+        self._ticker: asyncio.Task[None] | None = None
+        self._last_tick_s = monotonic()
+        self._fenced_until_s = float("-inf")
+        #: Stalls seen (the process did not run for ``policy.stall_s`` or longer).
+        self.stalls = 0
         #: Events partitions this notifier owns (None: all, when there is no consumer group).
         self.owned: set[int] | None = None
         self._next_sweep_s = 0.0
@@ -225,6 +239,45 @@ class Notifier:
             return
         for worker in self.workers.values():
             self._tasks.append(asyncio.create_task(worker.run(), name=f"deliver:{worker.name}"))
+        if self.policy.stall_s is not None:
+            self._last_tick_s = self._monotonic()
+            self._ticker = asyncio.create_task(self._tick(), name="notifier:stall-watch")
+
+    async def _tick(self) -> None:
+        # A loop that runs every stall_s / 4 cannot see a gap of stall_s unless it was stopped.
+        assert self.policy.stall_s is not None
+        while True:
+            self.fenced()
+            await asyncio.sleep(self.policy.stall_s / 4)  # real time, like the stall itself
+
+    def fenced(self) -> bool:
+        """Whether deliveries are paused because this process was stalled (policy
+        ``stall_s``): it may be a zombie whose partitions another notifier owns now. Called
+        by a ticker every ``stall_s / 4`` and by the delivery gate right before each send (so
+        a send cannot slip out before the ticker notices); a gap of ``stall_s`` between two
+        calls means the event loop did not run."""
+        now_s = self._monotonic()
+        stall_s = self.policy.stall_s
+        if stall_s is not None and now_s - self._last_tick_s >= stall_s:
+            self.stalls += 1
+            self._fenced_until_s = now_s + self.policy.stall_hold_s
+            log.warning(
+                "stalled for %.1f s (>= %.1f s): deliveries paused until the next rebalance "
+                "completes or %.0f s pass (another notifier may own our partitions now)",
+                now_s - self._last_tick_s, stall_s, self.policy.stall_hold_s,
+            )  # fmt: skip
+        self._last_tick_s = now_s  # each check is a sign of life too
+        return now_s < self._fenced_until_s
+
+    async def _gate(self, job: Job) -> bool:
+        # Right before each attempt: drop the job if its partition was revoked (the new owner
+        # sends it from the outbox); wait while fenced, as the revocation may be on its way.
+        while True:
+            if self.owned is not None and job.partition not in self.owned:
+                return False
+            if not self.fenced():
+                return True
+            await self._sleep(0.2)
 
     @property
     def pending(self) -> int:
@@ -244,6 +297,10 @@ class Notifier:
     async def stop(self) -> None:
         """Let alerts in flight finish (up to ``stop_grace_s``), then stop the workers.
         Queued alerts stay ``pending`` in the outbox and are sent after the next start."""
+        if self._ticker is not None:
+            self._ticker.cancel()
+            await asyncio.gather(self._ticker, return_exceptions=True)
+            self._ticker = None
         for worker in self.workers.values():
             worker.stop_after_current()
         if self._tasks:
@@ -261,17 +318,21 @@ class Notifier:
 
     # -- the event path ----------------------------------------------------------------------
 
-    async def handle(self, value: bytes, partition: int = 0) -> AirspaceEvent | None:
+    async def handle(self, value: bytes | None, partition: int = 0) -> AirspaceEvent | None:
         """Decode, route and queue one event; returns it, or None when undecodable."""
         self.read += 1
         metrics = self.metrics
         try:
-            event = decode_event(value)
+            event = decode_event(value if value is not None else b"")
         except DecodeError as exc:
             log.error("undecodable event set aside: %s", exc)
             metrics.events.labels("undecodable").inc()
+            # A null value (a tombstone) is set aside as an empty one: Kafka takes no record
+            # without key and value (found by tests/chaos scenario 4).
             await self._send_dead_letter(
-                None, value, {REASON_HEADER: f"undecodable:{exc.reason}".encode()}
+                None,
+                value or b"",
+                {REASON_HEADER: f"undecodable:{exc.reason}".encode()},
             )
             return None
         if self.owned is not None:
@@ -449,6 +510,8 @@ class Notifier:
         a restart or when a rebalance hands this notifier partitions. Returns how many."""
         if partitions is not None:
             self.owned = set(partitions) if self.owned is None else self.owned | partitions
+            # A rebalance completed: the assignment is current again, lift a stall fence.
+            self._fenced_until_s = float("-inf")
         queued = 0
         for key, raw in self.outbox.scan():
             if key.startswith(THREAD_PREFIX):
@@ -621,6 +684,13 @@ def create_notifier_app(
     table = raw_table(app, "outbox", settings.partitions)
     notifier.outbox = TableOutbox(table)
     notifier.owned = set()
+    if notifier.policy.stall_s is None:
+        # Fence zombies: a stall of half the session timeout may have cost the membership.
+        notifier.policy = replace(
+            notifier.policy,
+            stall_s=settings.session_timeout_s / 2,
+            stall_hold_s=2 * settings.session_timeout_s,
+        )
     events_topic = settings.events_topic
     if dead_letter_topic:
         dlq = raw_topic(app, dead_letter_topic, 1)

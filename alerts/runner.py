@@ -194,6 +194,16 @@ async def start_pipeline(
         pipeline.notifier_app = create_notifier_app(
             settings, bootstrap, notifier, dead_letter_topic=alerts_dead_letter_topic
         )
+    # The tables' changelogs too, before the groups join: created by Faust on start, a
+    # changelog could be missing from the consumer's metadata when the group assigned, and
+    # the table then had no changelog partitions for the whole generation (every write
+    # failed with PartitionsMismatch; found by tests/chaos scenario 4, issue 13).
+    tables = [b.table for b in (pipeline.tracker_app, pipeline.notifier_app) if b is not None]
+    await ensure_topics(
+        bootstrap,
+        settings,
+        compacted=[(t.changelog_topic.get_topic_name(), settings.partitions) for t in tables],
+    )
     starts = []
     if pipeline.notifier_app is not None:
         starts.append(pipeline.notifier_app.start())

@@ -86,9 +86,11 @@ async def ensure_topics(
     *,
     timeout_s: float = 30.0,
     extra: Sequence[tuple[str, int]] = (),
+    compacted: Sequence[tuple[str, int]] = (),
 ) -> None:
     """Create the positions, events and dead-letter topics (and ``extra`` (name, partitions)
-    topics, e.g. the alerts dead-letter topic) if they do not exist yet.
+    topics, e.g. the alerts dead-letter topic, and ``compacted`` ones: table changelogs) if
+    they do not exist yet, and wait until the broker's metadata shows them all.
 
     An unreachable broker raises :class:`~streams.errors.BrokerError` after
     :data:`CONNECT_TIMEOUT_S` (see :func:`connect_admin`)."""
@@ -110,6 +112,15 @@ async def ensure_topics(
                 *extra,
             )
             if name not in existing
+        ] + [
+            NewTopic(
+                name,
+                num_partitions=parts,
+                replication_factor=settings.replication_factor,
+                topic_configs={"cleanup.policy": "compact"},
+            )
+            for name, parts in compacted
+            if name not in existing
         ]
         if wanted:
             log.info("creating topics %s", [t.name for t in wanted])
@@ -124,7 +135,8 @@ async def ensure_topics(
         deadline = asyncio.get_running_loop().time() + timeout_s
         while True:
             names = set(await admin.list_topics())
-            if all(t in names for t in (settings.positions_topic, settings.events_topic)):
+            needed = (settings.positions_topic, settings.events_topic, *(n for n, _ in compacted))
+            if all(t in names for t in needed):
                 return
             if asyncio.get_running_loop().time() > deadline:
                 raise TimeoutError("topics did not appear in broker metadata")

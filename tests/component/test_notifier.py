@@ -455,3 +455,97 @@ async def test_slack_api_threads_and_maps_survive_a_restart() -> None:
     assert len(shares) == 2 and all(s.form.get("thread_ts") == first_ts for s in shares)
     # The exit ended the visit: its thread record is gone from the outbox.
     assert not any(k.startswith(b"thread|") for k in outbox.data)
+
+
+def _ids(events: list[AirspaceEvent]) -> list[str]:
+    # The notifier enriches events before delivery: compare what was sent by id.
+    return [e.event_id for e in events]
+
+
+class GatedChannel:
+    """Holds each send until released, like a request in flight when the process froze."""
+
+    def __init__(self, name: str = "slack") -> None:
+        self.name = name
+        self.events: list[AirspaceEvent] = []
+        self.release = asyncio.Event()
+
+    async def send(self, event: AirspaceEvent) -> None:
+        await self.release.wait()
+        self.events.append(event)
+
+    async def close(self) -> None:
+        pass
+
+
+async def _frozen_with_queue(clock: VirtualClock, **policy: Any) -> tuple[Notifier, GatedChannel, list[AirspaceEvent]]:
+    # A notifier in a consumer group (owns events partition 0) with one alert in flight and
+    # two queued; then the process "freezes" (SIGSTOP) for 20 s of monotonic time.
+    channel = GatedChannel()
+    notifier, _ = _notifier(
+        [channel], clock, policy=DeliveryPolicy(stall_s=3.0, stall_hold_s=12.0, **policy)
+    )
+    notifier.owned = set()
+    await notifier.start()
+    events = _events(3)
+    for e in events:
+        await notifier.handle(encode_event(e), partition=0)
+    await asyncio.sleep(0)
+    clock.now_s += 20.0  # the stall: no tick for 20 s
+    channel.release.set()  # the request in flight completes (the peer already had it)
+    for _ in range(5):
+        await asyncio.sleep(0)
+    return notifier, channel, events
+
+
+async def test_a_stalled_notifier_sends_nothing_more_once_its_partition_moved() -> None:
+    # Issue 13, scenario 7 (zombie): after a freeze longer than the session timeout, another
+    # notifier owns the partition; the woken one must not send what it still had queued.
+    clock = VirtualClock(T0)
+    notifier, channel, events = await _frozen_with_queue(clock)
+    assert notifier.fenced() and notifier.stalls == 1
+    assert _ids(channel.events) == _ids(events[:1]), "sent while fenced"
+    notifier.revoke({0})  # the rebalance reaches us: partition 0 is someone else's
+    assert await notifier.drain(5)
+    await notifier.close()
+    assert _ids(channel.events) == _ids(events[:1])
+    states = {e.event_id: e.state for e in notifier.entries()}
+    assert states[events[0].event_id] is EntryState.DELIVERED
+    # Left pending in the outbox: the new owner restores and sends them.
+    assert [states[e.event_id] for e in events[1:]] == [EntryState.PENDING] * 2
+    # One job was waiting at the gate (dropped there), the other still queued (dropped by
+    # the revocation).
+    assert notifier.workers["slack"].fenced == 1
+
+
+async def test_a_stall_without_rebalance_delays_but_loses_nothing() -> None:
+    clock = VirtualClock(T0)
+    notifier, channel, events = await _frozen_with_queue(clock)
+    assert _ids(channel.events) == _ids(events[:1])
+    notifier.restore({0})  # a rebalance completed and gave us partition 0 again
+    assert not notifier.fenced()
+    assert await notifier.drain(5)
+    await notifier.close()
+    assert _ids(channel.events) == _ids(events)
+
+
+async def test_the_stall_fence_lifts_by_itself_after_the_hold() -> None:
+    clock = VirtualClock(T0)
+    notifier, channel, events = await _frozen_with_queue(clock)
+    assert _ids(channel.events) == _ids(events[:1])
+    assert await notifier.drain(5)  # the gate's waits move the virtual clock past the hold
+    await notifier.close()
+    assert _ids(channel.events) == _ids(events)
+    assert clock.now_s >= T0 + 20.0 + 12.0  # not before the hold (from the stall) ran out
+
+
+async def test_no_fence_without_a_stall_policy() -> None:
+    clock = VirtualClock(T0)
+    channel = ListChannel()
+    notifier, _ = _notifier([channel], clock)
+    await notifier.start()
+    clock.now_s += 3600.0
+    await notifier.handle(encode_event(_event()))
+    assert await notifier.drain(5)
+    await notifier.close()
+    assert not notifier.fenced() and len(channel.events) == 1
