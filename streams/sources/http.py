@@ -46,8 +46,8 @@ from streams.sources.aircraft_json import SnapshotFilter
 from streams.sources.live import (
     Backoff,
     Clock,
-    CountingStats,
     LiveOptions,
+    LiveShell,
     Sleep,
     SourceStats,
     check_items,
@@ -256,7 +256,7 @@ def _seconds(headers: Mapping[str, str], *names: str) -> float | None:
     return None
 
 
-class PollSource:
+class PollSource(LiveShell):
     """A rate-limited poller of one snapshot feed (module docstring). ``name`` is the URL
     without its query or credentials; ``parse(doc, now_s)`` is the pure parser."""
 
@@ -273,17 +273,13 @@ class PollSource:
         sleep: Sleep = default_sleep,
         backoff: Backoff | None = None,
     ) -> None:
-        self.name = name
+        super().__init__(
+            name, options=options, stats=stats, clock=clock, sleep=sleep, backoff=backoff
+        )
         self.fetcher = fetcher
         self.parse = parse
         self.interval_s = interval_s
-        self.options = options or LiveOptions()
-        self.stats: SourceStats = stats if stats is not None else CountingStats()
-        self._clock = clock
-        self._sleep = sleep
-        self._backoff = backoff or Backoff(self.options.backoff_base_s, self.options.backoff_max_s)
         self._filter = SnapshotFilter()
-        self._closed = False
         #: Requests made (and the time of the last, epoch seconds).
         self.requests = 0
         self._last_request = -1e18

@@ -36,6 +36,7 @@ __all__ = [
     "Clock",
     "CountingStats",
     "LiveOptions",
+    "LiveShell",
     "Sleep",
     "SourceStats",
     "check_items",
@@ -167,3 +168,26 @@ def wall_clock() -> float:
 async def default_sleep(delay_s: float) -> None:
     """``asyncio.sleep`` (the default ``sleep`` of live sources)."""
     await asyncio.sleep(delay_s)
+
+
+class LiveShell:
+    """What every live source's I/O shell holds: its name, options, counters, injected clock
+    and sleep, and its reconnect/retry backoff (TCP readers and HTTP pollers share it)."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        options: LiveOptions | None = None,
+        stats: SourceStats | None = None,
+        clock: Clock = wall_clock,
+        sleep: Sleep = default_sleep,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self.name = name
+        self.options = options or LiveOptions()
+        self.stats: SourceStats = stats if stats is not None else CountingStats()
+        self._clock = clock
+        self._sleep = sleep
+        self._backoff = backoff or Backoff(self.options.backoff_base_s, self.options.backoff_max_s)
+        self._closed = False

@@ -24,8 +24,8 @@ from streams.sources.beast import BeastFramer
 from streams.sources.live import (
     Backoff,
     Clock,
-    CountingStats,
     LiveOptions,
+    LiveShell,
     Sleep,
     SourceStats,
     check_items,
@@ -54,7 +54,7 @@ class Framer(Protocol):
         ...
 
 
-class TcpSource:
+class TcpSource(LiveShell):
     """A reconnecting TCP reader of one feed (module docstring). ``name`` is the URL."""
 
     def __init__(
@@ -70,16 +70,12 @@ class TcpSource:
         sleep: Sleep = default_sleep,
         backoff: Backoff | None = None,
     ) -> None:
-        self.name = name
+        super().__init__(
+            name, options=options, stats=stats, clock=clock, sleep=sleep, backoff=backoff
+        )
         self.host = host
         self.port = port
         self.framer = framer
-        self.options = options or LiveOptions()
-        self.stats: SourceStats = stats if stats is not None else CountingStats()
-        self._clock = clock
-        self._sleep = sleep
-        self._backoff = backoff or Backoff(self.options.backoff_base_s, self.options.backoff_max_s)
-        self._closed = False
         self._writer: asyncio.StreamWriter | None = None
         #: Connections made (the first one included).
         self.connections = 0
