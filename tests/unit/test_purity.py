@@ -60,6 +60,7 @@ PURE = [
     "alerts.ratelimit",
     "alerts.outbox",
     "alerts.desk",
+    "alerts.interact",
 ]
 FORBIDDEN = ("faust", "aiokafka", "aiohttp", "prometheus_client", "mode")
 
