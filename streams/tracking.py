@@ -273,6 +273,14 @@ class Tracker:
         # position far from every zone costs one lookup however many zones there are.
         self._near_index = ZoneIndex(self.zones, self.policy.near_margin_deg)
         self._box_index = ZoneIndex(self.zones)
+        # With a few zones, "is this point near one?" (asked of nearly every position) is
+        # cheapest as a plain loop over the widened boxes, (min_lat, max_lat, min_lon,
+        # max_lon): the same boxes the index holds, without its cell lookup and tuple.
+        self._few_near_boxes: tuple[tuple[float, float, float, float], ...] | None = (
+            tuple((b[1], b[3], b[0], b[2]) for b in self._near_index.boxes)
+            if len(self.zones) <= _FEW_ZONES
+            else None
+        )
         # Watch rings for signal loss, built lazily (a geodesic buffer takes ~0.5 s for DPRK).
         self._watch: dict[str, Zone] = {}
         # The far-from-zones shortcut in _advance relies on bounding boxes; zones across the
@@ -326,7 +334,13 @@ class Tracker:
 
     def is_near(self, lat: float, lon: float) -> bool:
         """True when the point is within ``near_margin_deg`` of any zone's bounding box."""
-        return bool(self._near_index.near(lat, lon))
+        boxes = self._few_near_boxes
+        if boxes is None:
+            return bool(self._near_index.near(lat, lon))
+        for min_lat, max_lat, min_lon, max_lon in boxes:
+            if min_lat <= lat <= max_lat and min_lon <= lon <= max_lon:
+                return True
+        return False
 
     def _subset(self, found: Sequence[int], *with_state: Iterable[str]) -> Sequence[Zone]:
         """The zones at indices ``found`` plus those named in ``with_state`` (visits,

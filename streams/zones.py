@@ -525,6 +525,11 @@ class ZoneIndex:
         self._cells = {key: tuple(found) for key, found in cells.items()}
         self._wide = tuple(range(len(self.zones)))
 
+    @property
+    def boxes(self) -> tuple[tuple[float, float, float, float], ...]:
+        """Each zone's box widened by the margin, (min_lon, min_lat, max_lon, max_lat)."""
+        return tuple(self._boxes)
+
     @staticmethod
     def _keys(min_lon: float, min_lat: float, max_lon: float, max_lat: float) -> Iterator[int]:
         c0 = max(-180, math.floor(min_lon / _INDEX_CELL_DEG))
