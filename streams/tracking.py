@@ -531,6 +531,14 @@ class Tracker:
         # The far path's "near" test: the near boxes alone unless the squawk area reaches
         # past them (a bound method either way: no cost on the hot path when it does not).
         self._near_for_far_path = self._near_or_squawk_area if wide else self.is_near
+        # step_far's test inlined for a few zones: the boxes to stay out of, (min_lat,
+        # max_lat, min_lon, max_lon), the squawk areas too when they reach past the near boxes.
+        few = self._few_near_boxes
+        self._far_boxes = (
+            None if few is None
+            else few + tuple((b[1], b[3], b[0], b[2]) for b in self._squawk_boxes) if wide
+            else few
+        )  # fmt: skip
 
     def _near_or_squawk_area(self, lat: float, lon: float) -> bool:
         if self.is_near(lat, lon):
@@ -646,8 +654,14 @@ class Tracker:
             self._implausible_at(t0, lat0, lon0, ts, lat, lon)
         ):
             return None  # a suspect fix: step() holds it
-        if self._near_for_far_path(lat, lon):
-            return None
+        boxes = self._far_boxes
+        if boxes is None:
+            if self._near_for_far_path(lat, lon):
+                return None
+        else:  # the same test, inlined (nearly every position of the world asks it)
+            for min_lat, max_lat, min_lon, max_lon in boxes:
+                if min_lat <= lat <= max_lat and min_lon <= lon <= max_lon:
+                    return None
         margin = policy.near_margin_deg
         if (dlat >= margin or dlon >= margin) and self._may_touch_any(lat0, lon0, lat, lon):
             # (A step shorter than the margin from a point outside every zone's box widened
@@ -657,7 +671,15 @@ class Tracker:
         if callsign and callsign != state.callsign:
             state.callsign = callsign
             changed = True
-        return self._move_far(state, ts, lat, lon, alt_ft, gs_kt, track_deg, changed)
+        # _move_far, inlined: the world's common case pays one call, not two.
+        state.heading_known = (gs_kt is not None and track_deg is not None) or (
+            self._derived_velocity(state, ts, lat, lon) is not None
+        )
+        state.ts, state.lat, state.lon, state.alt_ft = ts, lat, lon, alt_ft
+        if changed or ts - state.written_ts >= policy.checkpoint_far_s:
+            state.written_ts = ts
+            return True
+        return False
 
     def _move_far(
         self,
