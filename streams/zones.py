@@ -460,6 +460,10 @@ _OUTSIDE, _INSIDE, _BOUNDARY = 0, 1, 2
 #: Target number of grid cells per zone: ~64k cells (64 KB) resolve ~95% of points near the
 #: DPRK outline without calling shapely, and build in well under a second.
 _GRID_TARGET_CELLS = 65_536
+#: ...but no more than this many per outline vertex (at least _GRID_MIN_CELLS): a simple
+#: outline is cheap for shapely to test, and its grid would cost more to build than it saves.
+_GRID_CELLS_PER_VERTEX = 64
+_GRID_MIN_CELLS = 1_024
 #: Segments crossing more grid cells than this go straight to shapely (long, sparse paths).
 _WALK_CELLS_MAX = 2_000
 
@@ -472,7 +476,9 @@ class _Grid:
     def __init__(self, geometry: MultiPolygon, bounds: tuple[float, float, float, float]) -> None:
         min_lon, min_lat, max_lon, max_lat = bounds
         width, height = max(max_lon - min_lon, 1e-9), max(max_lat - min_lat, 1e-9)
-        cell_deg = math.sqrt(width * height / _GRID_TARGET_CELLS)
+        vertices = int(shapely.get_num_coordinates(geometry))
+        target = min(_GRID_TARGET_CELLS, max(_GRID_MIN_CELLS, _GRID_CELLS_PER_VERTEX * vertices))
+        cell_deg = math.sqrt(width * height / target)
         self.inv_cell_deg = 1.0 / cell_deg
         # One extra row and column so a point on the max bound indexes a real cell.
         self.cols = int(width / cell_deg) + 2
