@@ -910,6 +910,15 @@ class Tracker:
                     if zone.id in lost:
                         events.append(self._regained(zone, report, callsign, prev_ts, False))
                     continue
+                if (
+                    visit is not None
+                    and now_in
+                    and not crossings
+                    and visit.exit_ts is None
+                    and visit.seen_inside
+                    and zone.id not in lost
+                ):
+                    continue  # inside before and now, nothing crossed: the walk would say so
                 zone_events, visit = self._walk(
                     zone, visit, now_in, crossings, t0, dt, report, callsign
                 )

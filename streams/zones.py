@@ -259,29 +259,12 @@ class Zone:
             unwrapped = True
         elif not self.segment_may_touch(lat1, lon1, lat2, lon2):
             return []
-        else:
-            grid = self._grid
-            if grid is not None:
-                # A step within one grid cell the outline does not cross (most steps of a
-                # dense feed, even near a border) cannot cross it: no walk, no edges. (int()
-                # rounds an end up to one cell outside the box into the edge cell: the part
-                # of the path outside the box cannot cross the outline either.)
-                min_lon, min_lat = self._bounds[0], self._bounds[1]
-                inv = grid.inv_cell_deg
-                col = int((lon1 - min_lon) * inv)
-                row = int((lat1 - min_lat) * inv)
-                if (
-                    col == int((lon2 - min_lon) * inv)
-                    and row == int((lat2 - min_lat) * inv)
-                    and 0 <= col < grid.cols
-                    and 0 <= row < grid.rows
-                    and grid.cells[row * grid.cols + col] != _BOUNDARY
-                ):
-                    return []
-        # The outline's edges in the grid cells along the path: an empty array when the
+        # The outline's edges in the grid cells along the path: an empty list when the
         # grid says the path touches no outline cell (it cannot cross), None for long or
         # unwrapped paths (then shapely intersects the whole outline).
-        cells = None if unwrapped else self._edges_along(lat1, lon1, lat2, lon2)
+        cells = None if unwrapped else self._edges_in_one_cell(lat1, lon1, lat2, lon2)
+        if cells is _NOT_ONE_CELL:
+            cells = self._edges_along(lat1, lon1, lat2, lon2)
         if cells is None:
             line = LineString([(lon1, lat1), (lon2, lat2)])
             hits = line.intersection(self._boundary(geometry, unwrapped))
@@ -389,6 +372,35 @@ class Zone:
             if 0 <= col < cols and 0 <= row < rows:
                 append(row * cols + col)
         return out
+
+    def _edges_in_one_cell(
+        self, lat1: float, lon1: float, lat2: float, lon2: float
+    ) -> list[_CellEdges]:
+        """:meth:`_edges_along` for a step within one grid cell (most steps of a dense feed,
+        even near a border), without the walk; :data:`_NOT_ONE_CELL` for any other step.
+        (int() puts an end up to one cell outside the box in the edge cell, where the walk
+        would find only that cell too: the part of the path outside the box crosses nothing.)"""
+        grid = self._grid
+        if grid is None:
+            return _NOT_ONE_CELL
+        min_lon, min_lat = self._bounds[0], self._bounds[1]
+        inv = grid.inv_cell_deg
+        col = int((lon1 - min_lon) * inv)
+        row = int((lat1 - min_lat) * inv)
+        if (
+            col != int((lon2 - min_lon) * inv)
+            or row != int((lat2 - min_lat) * inv)
+            or not 0 <= col < grid.cols
+            or not 0 <= row < grid.rows
+        ):
+            return _NOT_ONE_CELL
+        index = row * grid.cols + col
+        if grid.cells[index] != _BOUNDARY:
+            return []
+        found = grid.edges.get(index)
+        if found is None:
+            found = grid.edges[index] = _CellEdges(self._cell_edges(index))
+        return [found] if found.rows else []
 
     def _edges_along(
         self, lat1: float, lon1: float, lat2: float, lon2: float
@@ -545,6 +557,10 @@ class _CellEdges:
         self.rows: tuple[tuple[float, float, float, float], ...] = tuple(
             (float(a), float(b), float(c), float(d)) for a, b, c, d in array.tolist()
         )
+
+
+#: What Zone._edges_in_one_cell returns for a step that is not within one cell (shared).
+_NOT_ONE_CELL: list[_CellEdges] = []
 
 
 class _Grid:
