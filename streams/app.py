@@ -73,7 +73,7 @@ from streams.models import AirspaceEvent, PositionReport, Watermark
 from streams.offset_watch import OffsetResetWatch
 from streams.scheduler import DueQueue, fire_due, tick_due
 from streams.state_codec import decode_state, encode_state
-from streams.tracking import AircraftState, Outcome, Tracker
+from streams.tracking import EMERGENCY_SQUAWKS, AircraftState, Outcome, Tracker
 
 __all__ = [
     "ProduceFailed",
@@ -342,7 +342,22 @@ class TrackerApp:
         if ts > part.latest_position_ts:
             part.latest_position_ts = ts
         tracker = self.tracker
-        result = tracker.step(part.states.get(icao24), report)
+        state = part.states.get(icao24)
+        if state is not None and report.squawk not in EMERGENCY_SQUAWKS:
+            # Most of the world's traffic, as in the batch loop: tracked, far from every
+            # zone, nothing pending; step() would accept the fix with no event and update
+            # the state exactly so (an emergency code goes to step(), which listens for it).
+            persist = tracker.step_far(
+                state, ts, report.lat, report.lon, report.alt_ft, report.gs_kt,
+                report.track_deg, report.callsign,
+            )  # fmt: skip
+            if persist is not None:
+                if persist:
+                    self._persist(partition, state)
+                self._outcome_counter(Outcome.ACCEPTED).inc()
+                metrics.position_age.observe(max(0.0, self.clock() - ts))
+                return  # far from every zone: no timer to set (see Tracker.due_ts)
+        result = tracker.step(state, report)
         state = result.state
         if state is not None:
             part.states[icao24] = state

@@ -30,11 +30,16 @@ class DueQueue:
 
     A min-heap of ``(due_ts, icao24)``. Entries are not removed when an aircraft's due time
     changes; :meth:`advance` returns candidates and the caller re-checks
-    :meth:`Tracker.due_ts`, so stale entries cost one comparison each.
+    :meth:`Tracker.due_ts`, so stale entries cost one comparison each. An entry equal to one
+    already queued is not queued twice: it would pop in the same :meth:`advance`, next to its
+    twin, and add nothing (an aircraft watched near a zone had half its entries so: each
+    stale entry that popped queued its unchanged due time again).
     """
 
     def __init__(self) -> None:
         self._heap: list[tuple[float, str]] = []
+        #: The entries in the heap, to refuse an equal one.
+        self._queued: set[tuple[float, str]] = set()
         #: The highest event time seen (the watermark timers are fired against).
         self.watermark = -math.inf
 
@@ -43,7 +48,11 @@ class DueQueue:
 
     def push(self, due_ts: float, icao24: str) -> None:
         """Remember that ``icao24`` may need a tick at ``due_ts``."""
-        heapq.heappush(self._heap, (due_ts, icao24))
+        entry = (due_ts, icao24)
+        if entry in self._queued:
+            return
+        self._queued.add(entry)
+        heapq.heappush(self._heap, entry)
 
     def advance(self, ts: float) -> Sequence[str]:
         """Raise the watermark to ``ts`` and return the aircraft whose timers may be due."""
@@ -53,8 +62,11 @@ class DueQueue:
         if not heap or heap[0][0] > self.watermark:
             return _NOTHING_DUE  # the usual case: no list built per position
         due: list[str] = []
+        queued = self._queued
         while heap and heap[0][0] <= self.watermark:
-            icao24 = heapq.heappop(heap)[1]
+            entry = heapq.heappop(heap)
+            queued.discard(entry)
+            icao24 = entry[1]
             if icao24 not in due:
                 due.append(icao24)
         return due
@@ -62,6 +74,7 @@ class DueQueue:
     def clear(self) -> None:
         """Forget every timer (e.g. when partitions are revoked)."""
         self._heap.clear()
+        self._queued.clear()
 
 
 def fire_due(

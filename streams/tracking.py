@@ -281,6 +281,9 @@ class Tracker:
             if len(self.zones) <= _FEW_ZONES
             else None
         )
+        self._few = len(self.zones) <= _FEW_ZONES
+        #: The last hop measured by _implausible_at: (lat1, lon1, lat2, lon2, metres).
+        self._last_hop: tuple[float, float, float, float, float] = (math.nan,) * 5
         # Watch rings for signal loss, built lazily (a geodesic buffer takes ~0.5 s for DPRK).
         self._watch: dict[str, Zone] = {}
         # The far-from-zones shortcut in _advance relies on bounding boxes; zones across the
@@ -346,7 +349,7 @@ class Tracker:
         """The zones at indices ``found`` plus those named in ``with_state`` (visits,
         predictions, signal loss), in the tracker's zone order (events come out in it)."""
         zones = self.zones
-        if len(zones) <= _FEW_ZONES:
+        if self._few:
             return zones  # every zone, as before the index: fewer tests than set-building
         extra = [self._pos[zid] for ids in with_state for zid in ids if zid in self._pos]
         if not extra:
@@ -370,6 +373,7 @@ class Tracker:
         if M_PER_DEG * (abs(lat - lat1) + abs(lon - lon1)) <= self.policy.min_jump_m:
             return False
         dist_m = haversine_m(lat1, lon1, lat, lon)
+        self._last_hop = (lat1, lon1, lat, lon, dist_m)  # _derived_velocity asks again
         if dist_m <= self.policy.min_jump_m:
             return False
         dt_s = ts - ts1
@@ -394,7 +398,11 @@ class Tracker:
         dt = ts - prev.ts
         if dt <= 0 or dt > self.policy.velocity_max_gap_s:
             return None
-        dist_m = haversine_m(prev.lat, prev.lon, lat, lon)
+        hop = self._last_hop
+        if hop[0] == prev.lat and hop[1] == prev.lon and hop[2] == lat and hop[3] == lon:
+            dist_m = hop[4]  # the plausibility check just measured this hop
+        else:
+            dist_m = haversine_m(prev.lat, prev.lon, lat, lon)
         if dist_m < 1.0:
             return None
         return dist_m / dt / MPS_PER_KT, initial_bearing_deg(prev.lat, prev.lon, lat, lon)
@@ -424,7 +432,8 @@ class Tracker:
     def _watched(self, state: AircraftState) -> list[Zone]:
         """Zones for which this aircraft's silence would be news (see ``signal_lost``)."""
         out = []
-        near = self._near_index.near(state.lat, state.lon)
+        # (With few zones _subset tries them all: the index lookup would be wasted.)
+        near = () if self._few else self._near_index.near(state.lat, state.lon)
         for zone in self._subset(near, state.visits, state.approach):
             visit = state.visits.get(zone.id)
             if (
@@ -875,7 +884,7 @@ class Tracker:
         silence = dt > policy.max_cross_gap_s
         # Zones the path's box touches, or with something to settle: the others have no
         # visit, no signal loss, no containment and no crossing (the loop would skip them).
-        along = self._box_index.along(lat0, lon0, report.lat, report.lon)
+        along = () if self._few else self._box_index.along(lat0, lon0, report.lat, report.lon)
         for zone in self._subset(along, state.visits, lost):
             visit = state.visits.get(zone.id)
             now_in = zone.contains(report.lat, report.lon, report.alt_ft)
@@ -901,6 +910,15 @@ class Tracker:
                     if zone.id in lost:
                         events.append(self._regained(zone, report, callsign, prev_ts, False))
                     continue
+                if (
+                    visit is not None
+                    and now_in
+                    and not crossings
+                    and visit.exit_ts is None
+                    and visit.seen_inside
+                    and zone.id not in lost
+                ):
+                    continue  # inside before and now, nothing crossed: the walk would say so
                 zone_events, visit = self._walk(
                     zone, visit, now_in, crossings, t0, dt, report, callsign
                 )
@@ -928,7 +946,8 @@ class Tracker:
         prev = None if reanchored else state
         velocity = self._velocity(prev, report)
         state.heading_known = velocity is not None
-        if self.is_near(report.lat, report.lon):
+        near_now = self.is_near(report.lat, report.lon)
+        if near_now:
             trail = state.trail
             if not trail or report.ts - trail[-1][0] >= policy.trail_spacing_s:
                 keep = policy.trail_points - 1
@@ -959,11 +978,7 @@ class Tracker:
             report.alt_ft,
         )
         if not changed:
-            every = (
-                policy.checkpoint_near_s
-                if self.is_near(report.lat, report.lon)
-                else policy.checkpoint_far_s
-            )
+            every = policy.checkpoint_near_s if near_now else policy.checkpoint_far_s
             changed = report.ts - state.written_ts >= every
         if changed:
             state.written_ts = report.ts

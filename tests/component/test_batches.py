@@ -4,6 +4,8 @@ test_tracker_shell)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 
 from streams.codec import decode_event, encode_batch, partition_of
@@ -64,3 +66,45 @@ async def test_timers_fire_inside_a_batch_before_the_position_that_passes_them()
     await bundle.handle(None, encode_batch([*fixes, later]), OWNER)
     assert _types(bundle) == ["approaching", "entered", "signal_lost"]
     assert decode_event(bundle.events.sent[-1]["value"]).last_seen_ts == T0 + 290
+
+
+async def test_single_messages_far_from_zones_take_the_short_path_with_the_same_outcome() -> None:
+    """Single messages of tracked aircraft far from every zone skip ``Tracker.step``
+    (``step_far``, as the batch loop does); on the seed scenario's traffic, sent one position
+    a message, the events, the table writes and the outcome counts must be what ``step``
+    alone gives (a tracker whose ``step_far`` always declines is the reference)."""
+    from streams.codec import encode_position
+    from streams.models import PositionReport
+    from streams.replay import read_recording
+    from streams.tracking import Tracker
+    from tests.conftest import SEED_SCENARIO
+
+    class StepOnly(Tracker):
+        def step_far(self, *args: object, **kwargs: object) -> bool | None:
+            return None
+
+    class Counting(Tracker):
+        far = 0
+
+        def step_far(self, *args: Any, **kwargs: Any) -> bool | None:
+            persist = super().step_far(*args, **kwargs)
+            self.far += persist is not None
+            return persist
+
+    reports = [r for r in read_recording(SEED_SCENARIO) if isinstance(r, PositionReport)][:12_000]
+    fast, fast_table, fast_registry = _shell()
+    slow, slow_table, slow_registry = _shell()
+    slow.tracker = StepOnly(slow.tracker.zones, slow.tracker.policy)
+    fast.tracker = counting = Counting(fast.tracker.zones, fast.tracker.policy)
+    for report in reports:
+        key, value = report.icao24.encode(), encode_position(report)
+        partition = partition_of(report.icao24, PARTITIONS)
+        await fast.handle(key, value, partition)
+        await slow.handle(key, value, partition)
+    assert fast.events.sent and [s["value"] for s in fast.events.sent] == [s["value"] for s in slow.events.sent]
+    assert fast_table == slow_table
+    assert counting.far > 1_000  # the short path was taken
+    for outcome in ("accepted", "duplicate", "out_of_order", "suspect"):
+        sample = {"outcome": outcome}
+        name = "skyfence_positions_total"
+        assert fast_registry.get_sample_value(name, sample) == slow_registry.get_sample_value(name, sample)

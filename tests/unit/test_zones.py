@@ -273,3 +273,47 @@ def test_crossings_from_cell_edges_agree_with_shapely_on_the_dprk_border() -> No
         checked += 1
         crossed += bool(got)
     assert crossed > 200
+
+
+def test_point_tests_through_the_sub_cells_agree_with_shapely_near_the_dprk_border() -> None:
+    """``Zone.contains_2d`` resolves most points in a grid cell the outline crosses through
+    that cell's sub-cells (built on first use); near the border, where nearly every point
+    falls in such a cell, it must say what shapely says of the whole outline."""
+    import random
+
+    import shapely
+
+    zone = builtin_zone("dprk")
+    rng = random.Random(15)
+    coords = [c for polygon in zone.geometry.geoms for c in polygon.exterior.coords]
+    checked = sub_resolved = 0
+    for _ in range(4_000):
+        lon, lat = coords[rng.randrange(len(coords))]
+        lon, lat = lon + rng.uniform(-0.02, 0.02), lat + rng.uniform(-0.02, 0.02)
+        want = bool(shapely.intersects_xy(zone.geometry, lon, lat))
+        assert zone.contains_2d(lat, lon) == want, (lat, lon)
+        checked += 1
+    grid = zone._grid
+    assert grid is not None and grid.sub
+    for sub in grid.sub.values():
+        sub_resolved += sum(1 for c in sub if c != 2)
+    assert checked == 4_000 and sub_resolved > 0
+
+
+def test_scalar_segment_hits_equal_the_vectorised_ones() -> None:
+    """Short paths near a border take the scalar intersection (a few edges); it must give
+    the vectorised pass's fractions bit for bit, including parallel and touching edges."""
+    import random
+
+    import numpy as np
+
+    from streams.zones import _segment_hits, _segment_hits_rows
+
+    rng = random.Random(18)
+    for _ in range(2_000):
+        x1, y1, x2, y2 = (rng.uniform(0, 1) for _ in range(4))
+        rows = [tuple(rng.uniform(0, 1) for _ in range(4)) for _ in range(rng.randrange(1, 30))]
+        rows.append((x1, y1, x2, y2))  # collinear: reported by neither
+        rows.append((x2, y2, x2 + 0.1, y2 - 0.3))  # touching the path's end
+        array = np.asarray(rows, dtype=float)
+        assert _segment_hits_rows(x1, y1, x2, y2, tuple(rows)) == _segment_hits(x1, y1, x2, y2, array)
