@@ -45,9 +45,12 @@ class ChatCommands:
         *,
         on_button: ButtonHandler = buttons_not_enabled,
         clock: Callable[[], float] = time.time,
+        apply: Callable[[str, bytes | None], object] | None = None,
     ) -> None:
         self.desk = desk
         self.store = store
+        #: Takes in a state record once written (default: into ``desk.state``).
+        self.apply = apply or desk.state.apply
         self.on_button_press = on_button
         self._clock = clock
 
@@ -62,7 +65,7 @@ class ChatCommands:
         try:
             for key, value in outcome.changes:
                 await self.store.put(key, value)
-                self.state.apply(key, value)  # at once: the next command sees it
+                self.apply(key, value)  # at once: the next command sees it
         except Exception:
             log.exception("chat: could not write desk state for /%s", command.name)
             reply = Reply("Sorry, that could not be saved; nothing changed. Try again.", ok=False)

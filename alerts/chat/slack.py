@@ -168,8 +168,8 @@ class SlackHttpEndpoint:
 
     def install(self, app: web.Application) -> None:
         """Add the routes to ``app`` (the operations app)."""
-        app.router.add_post(SLACK_HTTP_ROUTES[0], self._commands)
-        app.router.add_post(SLACK_HTTP_ROUTES[1], self._interactive)
+        app.router.add_post(SLACK_HTTP_ROUTES[0], self.commands)
+        app.router.add_post(SLACK_HTTP_ROUTES[1], self.interactive)
         app.on_shutdown.append(self._shutdown)
 
     async def _verified(self, request: web.Request) -> bytes | None:
@@ -187,7 +187,8 @@ class SlackHttpEndpoint:
         log.warning("slack: refused a request to %s (bad or stale signature)", request.path)
         return web.Response(status=401, text="invalid or stale Slack signature\n")
 
-    async def _commands(self, request: web.Request) -> web.Response:
+    async def commands(self, request: web.Request) -> web.Response:
+        """``POST /slack/commands``: a slash command, answered in the response."""
         body = await self._verified(request)
         if body is None:
             return self._refuse(request)
@@ -200,7 +201,8 @@ class SlackHttpEndpoint:
         reply = await self.handler.on_command(command)
         return web.json_response(slash_response(reply))
 
-    async def _interactive(self, request: web.Request) -> web.Response:
+    async def interactive(self, request: web.Request) -> web.Response:
+        """``POST /slack/interactive``: button presses, answered through ``response_url``."""
         body = await self._verified(request)
         if body is None:
             return self._refuse(request)
