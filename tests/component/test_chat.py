@@ -30,7 +30,7 @@ from alerts.chat.slack import SlackHttpEndpoint, SlackSocketMode
 from alerts.chat.store import MemoryDeskStore
 from alerts.chat.telegram import ALLOWED_UPDATES, TelegramPoller
 from alerts.commands import Access, CommandDesk, DeskState
-from alerts.interact import ButtonPress, Reply
+from alerts.interact import Actor, ButtonPress, Reply
 from alerts.metrics import NotifierMetrics
 from alerts.notifier import Notifier
 from alerts.outbox import EntryState
@@ -49,6 +49,7 @@ SIGNING = "8f742231b10e8888abcd99yyyzzz85a5"
 APP_TOKEN = "xapp-1-test"
 DESK_CHAT = "-1001"
 SLACK_CHANNEL = "C0DESK"
+SLACK_USER_ACTOR = Actor("slack", SLACK_CHANNEL, "U42")
 
 
 class View:
@@ -194,8 +195,6 @@ async def test_telegram_default_button_handler_says_not_enabled(
 
 
 def _actor() -> Any:
-    from alerts.interact import Actor
-
     return Actor("telegram", DESK_CHAT, "42")
 
 
@@ -451,3 +450,73 @@ def _cmd(text: str) -> Any:
     from alerts.commands import parse_command
 
     return parse_command(text, _actor(), at_s=NOW_S)
+
+
+# -- settings: off by default, secrets required when enabled, redacted ---------------------
+
+
+def test_chat_is_off_unless_configured_and_needs_its_secrets(tmp_path: Any) -> None:
+    from alerts.chat.runtime import ChatRuntime
+    from alerts.config import AlertSettings
+    from streams.errors import ConfigError
+
+    assert ChatRuntime.from_settings(AlertSettings(), env={}) is None
+    with pytest.raises(ConfigError, match="SKYFENCE_SLACK_SIGNING_SECRET"):
+        ChatRuntime.from_settings(AlertSettings(chat_slack_http=True), env={})
+    with pytest.raises(ConfigError, match="SKYFENCE_TELEGRAM_TOKEN"):
+        ChatRuntime.from_settings(AlertSettings(chat_telegram=True), env={})
+    secret_file = tmp_path / "signing"
+    secret_file.write_text(SIGNING + "\n")
+    runtime = ChatRuntime.from_settings(
+        AlertSettings(chat_slack_http=True, chat_allowed_chats="slack:C0DESK"),
+        env={"SKYFENCE_SLACK_SIGNING_SECRET_FILE": str(secret_file)},
+    )
+    assert runtime is not None and runtime.desk.access.allows(SLACK_USER_ACTOR)
+
+
+async def test_slack_routes_answer_503_until_the_runtime_starts(
+    session: aiohttp.ClientSession,
+) -> None:
+    from alerts.chat.runtime import ChatRuntime
+    from alerts.config import AlertSettings
+
+    runtime = ChatRuntime.from_settings(
+        AlertSettings(chat_slack_http=True, chat_allowed_chats="C0DESK"),
+        env={"SKYFENCE_SLACK_SIGNING_SECRET": SIGNING},
+    )
+    assert runtime is not None
+    app = web.Application()
+    runtime.install(app)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        url = f"http://127.0.0.1:{runner.addresses[0][1]}/slack/commands"
+        body = _slash("1551e0 6h")
+        async with session.post(url, data=body, headers=_sign(body, time.time())) as r:
+            assert r.status == 503
+    finally:
+        await runner.cleanup()
+    assert runtime.state == DeskState()
+
+
+def test_config_check_redacts_the_chat_secrets(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from alerts.cli import main
+
+    values = {
+        "SKYFENCE_SLACK_APP_TOKEN": "xapp-1-FAKE-app-token-77",
+        "SKYFENCE_SLACK_SIGNING_SECRET": "FAKE-signing-secret-88",
+        "SKYFENCE_SLACK_BOT_TOKEN": "xoxb-FAKE-bot-token-99",
+    }
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("SKYFENCE_CHAT_SLACK_SOCKET", "true")
+    monkeypatch.setenv("SKYFENCE_CHAT_ALLOWED_CHATS", "slack:C0DESK")
+    assert main(["config", "check"]) == 0
+    out, err = capsys.readouterr()
+    for name, value in values.items():
+        assert f"{name}=<set>" in out
+        assert value not in out + err
+    assert "SKYFENCE_CHAT_SLACK_SOCKET=true" in out
