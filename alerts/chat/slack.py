@@ -13,7 +13,8 @@ Both turn Slack payloads into :mod:`alerts.interact` values with the same pure f
 **Socket Mode** (:class:`SlackSocketMode`): slack_sdk's aiohttp ``SocketModeClient`` opens
 ``apps.connections.open`` with the app-level token (``xapp-...``) and keeps the WebSocket.
 Every envelope is acknowledged with its ``envelope_id``; a slash command's answer travels in
-the acknowledgement itself, a button's answer is posted to the payload's ``response_url``.
+the acknowledgement itself, a button's answer is posted to the payload's ``response_url``
+(or, without one, with ``chat.postMessage`` in the alert's thread, using the bot token).
 
 **HTTP** (:class:`SlackHttpEndpoint`, on the worker's operations server):
 ``POST /slack/commands`` (form-encoded slash commands) and ``POST /slack/interactive``
@@ -295,6 +296,20 @@ class SlackSocketMode:
                 await self.client.close()
             self.client = None
 
+    async def _post_message(self, client: Any, press: ButtonPress, reply: Reply) -> None:
+        """Without a ``response_url``: ``chat.postMessage`` in the alert's thread (needs the
+        bot token)."""
+        if self._bot_token is None or not press.actor.chat_id:
+            log.warning("slack: no response_url and no bot token; button answer not posted")
+            return
+        _, _, ts = press.message_ref.partition(":")
+        try:
+            await client.web_client.chat_postMessage(
+                channel=press.actor.chat_id, text=reply.text, thread_ts=ts or None
+            )
+        except Exception as exc:  # SlackApiError and transport errors; no token in them
+            log.warning("slack chat.postMessage failed: %s", type(exc).__name__)
+
     async def _ack(self, client: Any, envelope_id: str, payload: dict[str, Any] | None) -> None:
         from slack_sdk.socket_mode.response import SocketModeResponse
 
@@ -316,10 +331,12 @@ class SlackSocketMode:
             await self._ack(client, request.envelope_id, None)
             if request.type == "interactive":
                 payload = request.payload
+                url = str(payload.get("response_url", ""))
                 for press in button_presses(payload, self._clock()):
                     reply = await self.handler.on_button(press)
-                    await _post_response_url(
-                        self._session, str(payload.get("response_url", "")), reply, self.timeout_s
-                    )
+                    if url:
+                        await _post_response_url(self._session, url, reply, self.timeout_s)
+                    else:
+                        await self._post_message(client, press, reply)
         except Exception:  # one bad envelope must not end the connection's listener
             log.exception("slack socket mode: envelope %s failed", request.type)

@@ -520,3 +520,36 @@ def test_config_check_redacts_the_chat_secrets(
         assert f"{name}=<set>" in out
         assert value not in out + err
     assert "SKYFENCE_CHAT_SLACK_SOCKET=true" in out
+
+
+async def test_slack_socket_mode_button_without_response_url_posts_in_thread(
+    session: aiohttp.ClientSession,
+) -> None:
+    handler, _ = _handler()
+    async with FakeSlack(APP_TOKEN, bot_token="xoxb-desk") as slack:
+        socket = SlackSocketMode(
+            Secret(APP_TOKEN),
+            handler,
+            session,
+            api_url=slack.api_url,
+            bot_token=Secret("xoxb-desk"),
+        )
+        await socket.start()
+        try:
+            slack.envelope(
+                "interactive",
+                {"type": "block_actions", "user": {"id": "U42"}, "channel": {"id": SLACK_CHANNEL},
+                 "container": {"message_ts": "1700000000.000100"},
+                 "actions": [{"action_id": "ack", "value": "e1"}]},
+            )  # fmt: skip
+            await asyncio.wait_for(slack.responded.wait(), 10)
+        finally:
+            await socket.stop()
+    assert slack.posted == [
+        {
+            "channel": SLACK_CHANNEL,
+            "text": slack.posted[0]["text"],
+            "thread_ts": "1700000000.000100",
+        }
+    ]
+    assert "not enabled" in slack.posted[0]["text"]

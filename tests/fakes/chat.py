@@ -7,7 +7,8 @@
 - :class:`FakeSlack`: ``apps.connections.open`` (needs the app token; returns a
   ``ws://`` URL on this server) and the Socket Mode WebSocket: sends ``hello``, then every
   queued envelope (``envelope_id``, ``type``, ``payload``), and records the acknowledgements
-  the client sends back; ``/response/<n>`` records what a client posts to a ``response_url``.
+  the client sends back; ``/response/<n>`` records what a client posts to a ``response_url``;
+  ``chat.postMessage`` (needs the bot token) is recorded in ``posted``.
 
 Both stop on ``__aexit__`` and by themselves after ``lifetime_s`` (see :class:`FakePeer`).
 """
@@ -72,9 +73,14 @@ class FakeTelegramBot(FakePeer):
 class FakeSlack(FakePeer):
     """Slack's Socket Mode endpoints and a ``response_url`` sink."""
 
-    def __init__(self, app_token: str, *, lifetime_s: float = 60.0) -> None:
+    def __init__(
+        self, app_token: str, *, bot_token: str = "xoxb-fake", lifetime_s: float = 60.0
+    ) -> None:
         super().__init__(lifetime_s=lifetime_s)
         self.app_token = app_token
+        self.bot_token = bot_token
+        #: What chat.postMessage was given (with the bot token).
+        self.posted: list[dict[str, str]] = []
         self.envelopes: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.acks: list[dict[str, Any]] = []
         self.acked = asyncio.Event()
@@ -103,6 +109,16 @@ class FakeSlack(FakePeer):
         app.router.add_post("/api/apps.connections.open", self._open)
         app.router.add_get("/link", self._socket)
         app.router.add_post("/response/{n}", self._response)
+        app.router.add_post("/api/chat.postMessage", self._post_message)
+
+    async def _post_message(self, request: web.Request) -> web.Response:
+        if request.headers.get("Authorization") != f"Bearer {self.bot_token}":
+            return web.json_response({"ok": False, "error": "invalid_auth"})
+        body = await request.post() if request.content_type != "application/json" else None
+        fields = dict(body) if body is not None else orjson.loads(await request.read())
+        self.posted.append({k: str(v) for k, v in fields.items()})
+        self.responded.set()
+        return web.json_response({"ok": True, "channel": fields.get("channel"), "ts": "1.2"})
 
     async def _open(self, request: web.Request) -> web.Response:
         if request.headers.get("Authorization") != f"Bearer {self.app_token}":
