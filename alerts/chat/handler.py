@@ -21,7 +21,7 @@ from typing import Any
 
 from alerts.chat.store import DeskStore
 from alerts.commands import CommandDesk, DeskState, Outcome, audit_record
-from alerts.interact import ButtonPress, Command, Reply
+from alerts.interact import Actor, ButtonPress, Command, Reply
 
 __all__ = ["ChatCommands", "WorkerView", "buttons_not_enabled", "status_from_registry"]
 
@@ -103,6 +103,15 @@ class ChatCommands:
             )
         )
         return reply
+
+    async def audit_refused(
+        self, actor: Actor, name: str, args: tuple[str, ...], detail: str
+    ) -> None:
+        """Audit a request refused before it became a command (a forged Slack signature)."""
+        reply = Reply("refused", ok=False)
+        await self._audit(
+            Outcome(reply, audit=audit_record(actor, name, args, "refused", self._clock(), detail))
+        )
 
     async def _audit(self, outcome: Outcome) -> None:
         try:

@@ -20,7 +20,8 @@ the acknowledgement itself, a button's answer is posted to the payload's ``respo
 ``POST /slack/commands`` (form-encoded slash commands) and ``POST /slack/interactive``
 (``payload=`` JSON). Each request's ``X-Slack-Signature`` is checked against the signing
 secret and ``X-Slack-Request-Timestamp`` must be within 5 minutes of the injected clock
-(slack_sdk's ``SignatureVerifier``); anything else gets a 401 and reaches no handler.
+(slack_sdk's ``SignatureVerifier``); anything else gets a 401, reaches no handler, and is
+audit-logged as ``refused`` with the actor it claims (unverified).
 """
 
 from __future__ import annotations
@@ -173,26 +174,44 @@ class SlackHttpEndpoint:
         app.router.add_post(SLACK_HTTP_ROUTES[1], self.interactive)
         app.on_shutdown.append(self._shutdown)
 
-    async def _verified(self, request: web.Request) -> bytes | None:
+    async def _verified(self, request: web.Request) -> tuple[bytes, bool]:
+        """The body (at most :data:`MAX_BODY_BYTES`) and whether its signature verifies."""
         if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
-            return None
+            return b"", False
         body = await request.content.read(MAX_BODY_BYTES + 1)
         if len(body) > MAX_BODY_BYTES:
-            return None
-        if not self._verifier.is_valid_request(body, dict(request.headers)):
-            return None
-        return body
+            return b"", False
+        return body, self._verifier.is_valid_request(body, dict(request.headers))
 
-    def _refuse(self, request: web.Request) -> web.Response:
+    async def _refuse(self, request: web.Request, body: bytes) -> web.Response:
+        """401, a warning, and a ``refused`` audit record naming the actor *as claimed* (the
+        request is not Slack's, so nothing in it is trusted; it reaches no handler)."""
         self.refused += 1
         log.warning("slack: refused a request to %s (bad or stale signature)", request.path)
+        audit = getattr(self.handler, "audit_refused", None)
+        if audit is not None:
+            form = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+            claimed = Actor(
+                "slack",
+                form.get("channel_id", "")[:32],
+                form.get("user_id", "")[:32],
+                form.get("user_name", "")[:64],
+            )
+            name = form.get("command", "").lstrip("/")[:32] or (
+                "interactive" if "payload" in form else "?"
+            )
+            args = tuple(a[:64] for a in form.get("text", "").split()[:8])
+            try:
+                await audit(claimed, name, args, "bad or stale Slack signature (actor unverified)")
+            except Exception:
+                log.exception("slack: could not audit a refused request")
         return web.Response(status=401, text="invalid or stale Slack signature\n")
 
     async def commands(self, request: web.Request) -> web.Response:
         """``POST /slack/commands``: a slash command, answered in the response."""
-        body = await self._verified(request)
-        if body is None:
-            return self._refuse(request)
+        body, verified = await self._verified(request)
+        if not verified:
+            return await self._refuse(request, body)
         form = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
         command = slash_command(form, self._clock())
         if command is None:
@@ -204,9 +223,9 @@ class SlackHttpEndpoint:
 
     async def interactive(self, request: web.Request) -> web.Response:
         """``POST /slack/interactive``: button presses, answered through ``response_url``."""
-        body = await self._verified(request)
-        if body is None:
-            return self._refuse(request)
+        body, verified = await self._verified(request)
+        if not verified:
+            return await self._refuse(request, body)
         form = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
         try:
             payload = orjson.loads(form.get("payload", ""))

@@ -310,8 +310,13 @@ async def test_slack_forged_or_stale_requests_get_401_and_change_nothing(
     for route in ("/slack/commands", "/slack/interactive"):
         async with session.post(f"{url}{route}", data=body, headers=headers) as r:
             assert r.status == 401
-    assert handler.state == DeskState() and store.records == [] and store.audits == []
+    assert handler.state == DeskState() and store.records == []
     assert endpoint.refused == 2
+    # Audited as refused, naming the actor the request claims (not trusted).
+    assert [(a["command"], a["outcome"], a["actor"]["user_id"]) for a in store.audits] == [
+        ("mute", "refused", "U42")
+    ] * 2
+    assert all("signature" in a["detail"] for a in store.audits)
 
 
 async def test_slack_signed_command_from_unknown_channel_is_refused(
