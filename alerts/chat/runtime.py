@@ -45,6 +45,8 @@ log = logging.getLogger(__name__)
 SLACK_APP_TOKEN_ENV = "SKYFENCE_SLACK_APP_TOKEN"
 SLACK_SIGNING_SECRET_ENV = "SKYFENCE_SLACK_SIGNING_SECRET"
 SLACK_BOT_TOKEN_ENV = "SKYFENCE_SLACK_BOT_TOKEN"
+#: How often mutes that ran out are removed from the desk-state topic (tombstones).
+SWEEP_INTERVAL_S = 600.0
 
 
 class _NotYet:
@@ -187,6 +189,23 @@ class ChatRuntime:
         else:
             lists[self._desk_list_index] = watchlist
 
+    async def sweep_expired(self) -> int:
+        """Write tombstones for mutes that ran out (compaction then forgets them); returns
+        how many. Several workers may sweep the same mute: a tombstone twice is harmless."""
+        keys = self.state.expired(self._clock())
+        for key in keys:
+            await self._store.put(key, None)
+            self.apply(key, None)
+        return len(keys)
+
+    async def _sweeping(self, interval_s: float) -> None:
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                await self.sweep_expired()
+            except Exception:
+                log.exception("chat: could not sweep expired mutes")
+
     def muted(self, event: Any, now_s: float) -> bool:
         """The notifier's mute check (:attr:`alerts.notifier.Notifier.mutes`)."""
         return self.state.muted(event.icao24, event.callsign, now_s)
@@ -244,6 +263,9 @@ class ChatRuntime:
         self._store.target = self._kafka
         if notifier is not None:
             notifier.mutes = self.muted
+        self._tasks.append(
+            asyncio.create_task(self._sweeping(SWEEP_INTERVAL_S), name="skyfence-chat-sweep")
+        )
         self._session = aiohttp.ClientSession()
         timeout_s = self.settings.http_timeout_s
         if self._telegram_token is not None:

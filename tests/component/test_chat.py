@@ -558,3 +558,20 @@ async def test_slack_socket_mode_button_without_response_url_posts_in_thread(
         }
     ]
     assert "not enabled" in slack.posted[0]["text"]
+
+
+async def test_expired_mutes_are_swept_with_tombstones() -> None:
+    from alerts.chat.runtime import ChatRuntime
+    from alerts.config import AlertSettings
+
+    clock = VirtualClock(NOW_S)
+    runtime = ChatRuntime(AlertSettings(chat_allowed_chats=DESK_CHAT), clock=clock.time)
+    store = MemoryDeskStore()
+    runtime._store.target = store  # what start() does with the Kafka store
+    assert (await runtime.handler.on_command(_cmd("/mute 1551e0 1h"))).ok
+    assert (await runtime.handler.on_command(_cmd("/mute RSD352 2h"))).ok
+    assert await runtime.sweep_expired() == 0
+    clock.now_s += 3600
+    assert await runtime.sweep_expired() == 1
+    assert store.records[-1] == ("mute:1551e0", None)
+    assert set(runtime.state.mutes) == {"RSD352"}
