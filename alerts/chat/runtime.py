@@ -178,6 +178,12 @@ class ChatRuntime:
         if self.state.apply(key, value) and key.startswith("watch:"):
             self._refresh_watchlist()
 
+    def attach_enricher(self, enricher: Any) -> None:
+        """Make the desk's own watchlist one of ``enricher``'s watchlists (kept current)."""
+        self._enricher = enricher
+        self._desk_list_index = None
+        self._refresh_watchlist()
+
     def _refresh_watchlist(self) -> None:
         if self._enricher is None:
             return
@@ -246,9 +252,8 @@ class ChatRuntime:
         import aiohttp
 
         state_topic, audit_topic = self.topics(settings)
-        self._enricher = enricher
         if enricher is not None:
-            self._refresh_watchlist()
+            self.attach_enricher(enricher)
         if desk is not None and enricher is not None:
 
             def status() -> Mapping[str, Any]:

@@ -575,3 +575,30 @@ async def test_expired_mutes_are_swept_with_tombstones() -> None:
     assert await runtime.sweep_expired() == 1
     assert store.records[-1] == ("mute:1551e0", None)
     assert set(runtime.state.mutes) == {"RSD352"}
+
+
+async def test_watch_feeds_the_enricher_and_the_worker_view_answers() -> None:
+    from alerts.chat.handler import WorkerView
+    from alerts.chat.runtime import ChatRuntime
+    from alerts.config import AlertSettings
+    from alerts.desk_http import DeskServer
+    from alerts.enrich import Enricher
+    from streams.zones import load_zones
+
+    zones = load_zones(["dprk"])
+    enricher = Enricher(zones)
+    desk = DeskServer(zones)
+    desk.on_event(_event("1551e0", NOW_S))
+    runtime = ChatRuntime(AlertSettings(chat_allowed_chats=DESK_CHAT), clock=lambda: NOW_S)
+    runtime._store.target = MemoryDeskStore()
+    runtime.attach_enricher(enricher)
+    runtime.desk.view = WorkerView(desk, enricher, lambda: {"lag_messages": 3})
+    assert enricher.facts("1551e0").entries == ()
+    assert (await runtime.handler.on_command(_cmd("/watch 1551e0"))).ok
+    facts = enricher.facts("1551e0")
+    assert [e.list_name for e in facts.entries] == ["desk-chat"]
+    answer = (await runtime.handler.on_command(_cmd("/aircraft 1551e0"))).text
+    assert "on desk-chat" in answer and "entered dprk" in answer and "Russia" in answer
+    assert "consumer lag: 3" in (await runtime.handler.on_command(_cmd("/status"))).text
+    assert (await runtime.handler.on_command(_cmd("/unwatch 1551e0"))).ok
+    assert enricher.facts("1551e0").entries == ()
