@@ -287,7 +287,11 @@ class ChatRuntime:
                 bot_token=self._slack_bot_token, api_url=self.settings.slack_api_url,
                 clock=self._clock, timeout_s=timeout_s,
             )  # fmt: skip
-            await self._socket.start()
+            # In the background: slack_sdk's connect() retries until it succeeds (a wrong app
+            # token is logged and retried), which must not hold up the worker's start.
+            self._tasks.append(
+                asyncio.create_task(self._socket.start(), name="skyfence-chat-slack-socket")
+            )
             say("chat: Slack commands over Socket Mode")
         if self._signing is not None:
             self._http = SlackHttpEndpoint(
