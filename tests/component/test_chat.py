@@ -525,6 +525,9 @@ def test_config_check_redacts_the_chat_secrets(
         assert f"{name}=<set>" in out
         assert value not in out + err
     assert "SKYFENCE_CHAT_SLACK_SOCKET=true" in out
+    monkeypatch.delenv("SKYFENCE_SLACK_APP_TOKEN")
+    assert main(["config", "check"]) == 2
+    assert "SKYFENCE_SLACK_APP_TOKEN: SKYFENCE_CHAT_SLACK_SOCKET needs it" in capsys.readouterr().err
 
 
 async def test_slack_socket_mode_button_without_response_url_posts_in_thread(
