@@ -527,7 +527,9 @@ def test_config_check_redacts_the_chat_secrets(
     assert "SKYFENCE_CHAT_SLACK_SOCKET=true" in out
     monkeypatch.delenv("SKYFENCE_SLACK_APP_TOKEN")
     assert main(["config", "check"]) == 2
-    assert "SKYFENCE_SLACK_APP_TOKEN: SKYFENCE_CHAT_SLACK_SOCKET needs it" in capsys.readouterr().err
+    assert (
+        "SKYFENCE_SLACK_APP_TOKEN: SKYFENCE_CHAT_SLACK_SOCKET needs it" in capsys.readouterr().err
+    )
 
 
 async def test_slack_socket_mode_button_without_response_url_posts_in_thread(
@@ -605,3 +607,60 @@ async def test_watch_feeds_the_enricher_and_the_worker_view_answers() -> None:
     assert "consumer lag: 3" in (await runtime.handler.on_command(_cmd("/status"))).text
     assert (await runtime.handler.on_command(_cmd("/unwatch 1551e0"))).ok
     assert enricher.facts("1551e0").entries == ()
+
+
+# -- the transports' parsing of hostile payloads -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "update",
+    [
+        None, [], {"update_id": 1}, {"message": None}, {"message": {"text": 5, "chat": {"id": 1}}},
+        {"message": {"text": "/inside", "chat": "x"}}, {"message": {"text": "/inside", "chat": {}}},
+        {"callback_query": {"data": 5, "from": {"id": 1}}}, {"callback_query": {"data": "ack:x"}},
+        {"callback_query": {"data": "ack:x", "from": "me"}}, {"edited_message": {"text": "/mute"}},
+    ],
+)  # fmt: skip
+def test_telegram_malformed_updates_are_ignored(update: Any) -> None:
+    from alerts.chat.telegram import parse_update
+
+    assert parse_update(update) is None
+
+
+def test_telegram_offsets_and_bounded_fields() -> None:
+    from alerts.chat.telegram import next_offset, parse_update
+
+    assert next_offset([{"update_id": 5}, {"update_id": 9}, {"x": 1}, "junk"], None) == 10
+    assert next_offset([], 7) == 7 and next_offset([{"update_id": 3}], 7) == 7
+    press = parse_update(
+        {
+            "callback_query": {
+                "data": "a" * 100 + ":" + "e" * 200,
+                "from": {"id": 1},
+                "message": {"chat": {"id": 2}},
+            }
+        }
+    )
+    assert isinstance(press, ButtonPress) and len(press.action) == 32 and len(press.event_id) == 64
+    assert press.message_ref == ""  # no message id: nothing to reply to
+
+
+def test_slack_payload_parsing() -> None:
+    from alerts.chat.slack import button_presses, slash_command
+
+    command = slash_command(
+        {"command": "/skyfence", "text": "mute 1551e0 6h", "channel_id": "C1", "user_id": "U1"}
+    )
+    assert command is not None and (command.name, command.args) == ("mute", ("1551e0", "6h"))
+    empty = slash_command({"command": "/skyfence", "text": ""})
+    assert empty is not None and empty.name == "help"
+    assert slash_command({"command": "not-a-command", "text": "x"}) is None
+    assert button_presses({"type": "view_submission"}) == []
+    assert button_presses({"type": "block_actions", "user": "x", "actions": [{}]}) == []
+    presses = button_presses(
+        {"type": "block_actions", "user": {"id": "U1"}, "container": {"channel_id": "C2", "message_ts": "1.5"},
+         "actions": ["junk", {"action_id": "ack", "value": "e9"}]}
+    )  # fmt: skip
+    assert [(p.action, p.event_id, p.message_ref, p.actor.chat_id) for p in presses] == [
+        ("ack", "e9", "C2:1.5", "C2")
+    ]
