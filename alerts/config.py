@@ -93,6 +93,20 @@ class AlertSettings:
     maps: bool = True
     #: SKYFENCE_HTTP_TIMEOUT_S: per-request timeout towards Slack, Telegram and webhooks.
     http_timeout_s: float = 10.0
+    #: SKYFENCE_CHAT_ALLOWED_CHATS / _USERS: who may use chat commands (alerts.commands.Access).
+    chat_allowed_chats: str = ""
+    chat_allowed_users: str = ""
+    #: SKYFENCE_CHAT_TELEGRAM: Telegram commands by getUpdates (SKYFENCE_TELEGRAM_TOKEN).
+    chat_telegram: bool = False
+    #: SKYFENCE_CHAT_TELEGRAM_BOT: the bot's username (``/cmd@ThisBot``).
+    chat_telegram_bot: str = ""
+    #: SKYFENCE_CHAT_SLACK_SOCKET: Slack commands over Socket Mode (SKYFENCE_SLACK_APP_TOKEN).
+    chat_slack_socket: bool = False
+    #: SKYFENCE_CHAT_SLACK_HTTP: Slack's signed HTTP endpoint (SKYFENCE_SLACK_SIGNING_SECRET).
+    chat_slack_http: bool = False
+    #: SKYFENCE_CHAT_STATE_TOPIC / _AUDIT_TOPIC: empty = ``<app_id>.desk`` / ``<app_id>.audit``.
+    chat_state_topic: str = ""
+    chat_audit_topic: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> AlertSettings:

@@ -77,6 +77,15 @@ def _check(settings: Settings, env: Mapping[str, str]) -> list[str]:
             open_enrichment([], settings.aircraft_db)
         except ConfigError as exc:
             raise SettingError(env_name("aircraft_db"), str(exc)) from None
+    for flag, secret in (  # chat command transports and the secret each needs
+        ("chat_telegram", "telegram_token"),
+        ("chat_slack_socket", "slack_app_token"),
+        ("chat_slack_http", "slack_signing_secret"),
+    ):
+        if getattr(settings, flag) and getattr(settings, secret) is None:
+            raise SettingError(
+                env_name(secret), f"{env_name(flag)} needs it (or {env_name(secret)}_FILE)"
+            )
     return extra
 
 

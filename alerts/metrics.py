@@ -26,7 +26,7 @@ __all__ = ["DELIVERY_OUTCOMES", "NotifierMetrics"]
 
 #: Outcomes of ``skyfence_deliveries_total``. Per attempt: sent, retried (a retriable
 #: failure), rate_limited (the peer said slow down; retried), rejected (a failure not worth
-#: retrying). Per alert: dead_lettered (given up on), suppressed (cooldown), held (an old
+#: retrying). Per alert: dead_lettered (given up on), suppressed (cooldown, or muted from chat), held (an old
 #: event, not pushed outside replay mode).
 DELIVERY_OUTCOMES = (
     "sent", "retried", "rate_limited", "rejected", "dead_lettered", "suppressed", "held",
@@ -60,7 +60,7 @@ class NotifierMetrics:
         self.events = Counter(
             "skyfence_notifier_events_total",
             "Events read by the notifier, by outcome (new, duplicate, unrouted, held_backlog, "
-            "suppressed_cooldown, undecodable).",
+            "suppressed_cooldown, suppressed_muted, undecodable).",
             ["outcome"],
             registry=registry,
         )

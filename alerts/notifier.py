@@ -6,7 +6,8 @@ For every event read from the events topic, :meth:`Notifier.handle`:
    enriches it once (:meth:`alerts.enrich.Enricher.enrich`: registration, type, operator,
    State of registry, watchlists), so routing, every channel and the outbox see who it is;
 2. routes it (:mod:`alerts.routing`: mutes, rules by zone, type, country of registration,
-   watchlist class, callsign) to channel names; none -> counted as ``unrouted``;
+   watchlist class, callsign) to channel names; none -> counted as ``unrouted``; an aircraft
+   muted from chat (``/mute``, :attr:`Notifier.mutes`) is recorded ``suppressed``;
 3. skips the channels the outbox already has a record for (the same event read again after a
    crash or a rebalance: idempotency by ``event_id`` and channel);
 4. **flood control**: when the event's time lags wall time by more than
@@ -225,6 +226,10 @@ class Notifier:
         #: Events partitions this notifier owns (None: all, when there is no consumer group).
         self.owned: set[int] | None = None
         self._next_sweep_s = 0.0
+        #: Mutes set from chat (``/mute``, :mod:`alerts.commands`): ``(event, now_s) -> bool``;
+        #: a muted event's alerts are recorded ``suppressed`` (reason ``muted``) on every
+        #: channel but the local console, and counted as such.
+        self.mutes: Callable[[AirspaceEvent, float], bool] | None = None
         #: Events read (including duplicates and undecodable ones) and alerts delivered.
         self.read = 0
         self.delivered = 0
@@ -353,6 +358,16 @@ class Notifier:
         if not fresh:
             metrics.events.labels("duplicate").inc()
             return event
+        if self.mutes is not None and self.mutes(event, now_s):
+            muted = [n for n in fresh if not getattr(self.channels[n], "local", False)]
+            if muted:
+                self._record(event, partition, muted, EntryState.SUPPRESSED, "muted", now_s)
+                metrics.events.labels("suppressed_muted").inc()
+                for name in muted:
+                    metrics.outcomes.labels(name, "suppressed").inc()
+                fresh = [n for n in fresh if n not in muted]
+                if not fresh:
+                    return event
         lag_s = now_s - event.observed_ts
         if lag_s > self.policy.max_lag_s and not self.policy.replay:
             held = [n for n in fresh if not getattr(self.channels[n], "local", False)]

@@ -24,6 +24,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from alerts.channels.base import Channel
+from alerts.chat.runtime import ChatRuntime
 from alerts.config import (
     ALERTS_DEAD_LETTER_TOPIC,
     AlertSettings,
@@ -174,7 +175,11 @@ async def start_pipeline(
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
     registry = registry or CollectorRegistry()
-    zones = tracker.zones if tracker is not None else load_zones(settings.zones, **settings.zone_limits())
+    zones = (
+        tracker.zones
+        if tracker is not None
+        else load_zones(settings.zones, **settings.zone_limits())
+    )
     await ensure_topics(bootstrap, settings, extra=[(alerts_dead_letter_topic, 1)])
     pipeline = Pipeline(registry=registry)
     if role in ("all", "tracker"):
@@ -268,9 +273,7 @@ async def serve_metrics(registry: CollectorRegistry, host: str, port: int) -> An
         await web.TCPSite(runner, host, port).start()
     except OSError as exc:
         await runner.cleanup()
-        raise ConfigError(
-            f"cannot serve metrics on {host}:{port}: {exc.strerror or exc}"
-        ) from None
+        raise ConfigError(f"cannot serve metrics on {host}:{port}: {exc.strerror or exc}") from None
     return runner
 
 
@@ -305,16 +308,19 @@ async def worker(
     registry = CollectorRegistry()
     ops = None
     desk = DeskServer(zones, token=desk_token())  # the live page, beside /metrics
+    chat = ChatRuntime.from_settings(alert_settings)  # None unless chat is configured
     if settings.metrics_port:  # bound first: a port in use fails before any broker work
         ops = await serve_operations(
             registry, [], settings.metrics_host, settings.metrics_port,
-            stall_after_s=settings.stall_after_s, role=role, extensions=[desk.install],
+            stall_after_s=settings.stall_after_s, role=role,
+            extensions=[desk.install, *([chat.install] if chat else [])],
         )  # fmt: skip
     try:
         async with (
-            desk_channels(
-                alert_settings, zones, secrets=secrets, enrichment=role != "tracker"
-            ) as (built, enricher),
+            desk_channels(alert_settings, zones, secrets=secrets, enrichment=role != "tracker") as (
+                built,
+                enricher,
+            ),
             embedded_or_given_broker(settings, say=say) as (bootstrap, settings),
         ):
             pipeline = await _start_desk(
@@ -328,6 +334,12 @@ async def worker(
                     base = f"http://{settings.metrics_host}:{settings.metrics_port}"
                     say(f"serving {base}/metrics, {base}/healthz, {base}/readyz")
                     say(f"the desk's live page: {base}/")
+                if chat is not None:
+                    await chat.start(
+                        settings, bootstrap, desk=desk, enricher=enricher, registry=registry,
+                        notifier=pipeline.notifier_app.notifier if pipeline.notifier_app else None,
+                        say=say,
+                    )  # fmt: skip
                 channels = ", ".join(c.name for c in built.channels) or "(none)"
                 say(
                     f"worker ({role}) running on {bootstrap}, zones {', '.join(settings.zones)}"
@@ -336,6 +348,8 @@ async def worker(
                 )
                 await stop.wait()
             finally:
+                if chat is not None:
+                    await chat.stop()
                 await stop_within(pipeline, settings.shutdown_timeout_s)
     finally:
         if ops is not None:
@@ -358,7 +372,11 @@ def _apps(pipeline: Pipeline) -> list[Any]:
 
 
 async def _serve_ops(
-    pipeline: Pipeline, settings: StreamSettings, say: Any, desk: DeskServer | None = None
+    pipeline: Pipeline,
+    settings: StreamSettings,
+    say: Any,
+    desk: DeskServer | None = None,
+    chat: ChatRuntime | None = None,
 ) -> Operations:
     """/metrics, /healthz, /readyz and the progress watchdog over the pipeline's apps, and
     the desk's live page at / when given."""
@@ -368,7 +386,10 @@ async def _serve_ops(
         settings.metrics_host,
         settings.metrics_port,
         stall_after_s=settings.stall_after_s,
-        extensions=[desk.install] if desk is not None else (),
+        extensions=[
+            *([desk.install] if desk is not None else []),
+            *([chat.install] if chat is not None else []),
+        ],
     )
     base = f"http://{settings.metrics_host}:{settings.metrics_port}"
     say(f"serving {base}/metrics, {base}/healthz, {base}/readyz")
@@ -382,7 +403,11 @@ DEMO_SERVE_PORT = 9108
 
 
 async def _serve_until_stopped(
-    pipeline: Pipeline, settings: StreamSettings, say: Any, desk: DeskServer | None = None
+    pipeline: Pipeline,
+    settings: StreamSettings,
+    say: Any,
+    desk: DeskServer | None = None,
+    chat: ChatRuntime | None = None,
 ) -> None:
     """``demo --serve``: the endpoints and the running worker until SIGINT or SIGTERM."""
     settings = dataclasses.replace(settings, metrics_port=settings.metrics_port or DEMO_SERVE_PORT)
@@ -390,7 +415,7 @@ async def _serve_until_stopped(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    ops = await _serve_ops(pipeline, settings, say, desk)
+    ops = await _serve_ops(pipeline, settings, say, desk, chat)
     say("the worker keeps running; Ctrl-C stops")
     try:
         await stop.wait()
@@ -584,6 +609,7 @@ async def demo(
     first_alert: list[float] = []
     events: list[AirspaceEvent] = []
     zones = load_zones(settings.zones, **settings.zone_limits())
+    chat = ChatRuntime.from_settings(alert_settings) if serve else None
     async with (
         desk_channels(alert_settings, zones, secrets=secrets, console_stream=out) as (
             built,
@@ -628,7 +654,16 @@ async def demo(
                 pipeline, stats.sent + stats.watermarks, deadline=t_start + timeout_s
             )
             if serve:
-                await _serve_until_stopped(pipeline, settings, say, desk)
+                if chat is not None:
+                    await chat.start(
+                        settings, bootstrap, desk=desk, enricher=enricher,
+                        registry=pipeline.registry, notifier=pipeline.notifier, say=say,
+                    )  # fmt: skip
+                try:
+                    await _serve_until_stopped(pipeline, settings, say, desk, chat)
+                finally:
+                    if chat is not None:
+                        await chat.stop()
         finally:
             await pipeline.stop()
     bundle, notifier = pipeline.bundle, pipeline.notifier

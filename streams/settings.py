@@ -56,6 +56,7 @@ CONFIG_ENV = "SKYFENCE_CONFIG"
 #: Secret settings (also read from ``<NAME>_FILE``).
 SECRET_FIELDS = (
     "slack_webhook_url", "telegram_token", "webhook_url", "webhook_secret", "sasl_password",
+    "slack_app_token", "slack_signing_secret", "slack_bot_token",
 )  # fmt: skip
 
 #: The environment and config file of the load in progress (see :meth:`Settings.load`).
@@ -242,6 +243,36 @@ class Settings(BaseSettings):
     http_timeout_s: float = Field(
         10.0, gt=0, description="Per-request timeout towards Slack, Telegram and webhooks."
     )
+    # -- chat commands (alerts.commands, alerts.chat; off unless enabled) -------------------
+    chat_allowed_chats: str = Field(
+        "",
+        description="Chats that may command, comma-separated ids, bare or platform:id "
+        "(telegram:-100123, slack:C0123); with no chats and no users nobody may.",
+    )
+    chat_allowed_users: str = Field(
+        "", description="Users that may command anywhere the bot is, like chat_allowed_chats."
+    )
+    chat_telegram: bool = Field(
+        False,
+        description="Answer Telegram bot commands by getUpdates long polling (uses TELEGRAM_TOKEN).",
+    )
+    chat_telegram_bot: str = Field(
+        "", description="The bot's username, to ignore /command@OtherBot in groups."
+    )
+    chat_slack_socket: bool = Field(
+        False, description="Answer Slack commands over Socket Mode (needs SLACK_APP_TOKEN)."
+    )
+    chat_slack_http: bool = Field(
+        False,
+        description="Answer Slack at POST /slack/commands and /slack/interactive on the metrics "
+        "port, verified with SLACK_SIGNING_SECRET.",
+    )
+    chat_state_topic: str = Field(
+        "", description="Compacted topic of chat mutes and the desk watchlist; empty = <app_id>.desk."
+    )
+    chat_audit_topic: str = Field(
+        "", description="Topic every chat command is audit-logged to; empty = <app_id>.audit."
+    )
     # -- logs -------------------------------------------------------------------------------
     log_format: Literal["text", "json"] = Field(
         "text", description="Log lines as readable text or as JSON objects."
@@ -256,6 +287,16 @@ class Settings(BaseSettings):
         None, description="Signing secret of the generic webhook (secret)."
     )
     sasl_password: SecretStr | None = Field(None, description="SASL password (secret).")
+    # -- secrets of the chat commands --------------------------------------------------------
+    slack_app_token: SecretStr | None = Field(
+        None, description="Slack app-level token (xapp-...) for Socket Mode (secret)."
+    )
+    slack_signing_secret: SecretStr | None = Field(
+        None, description="Slack signing secret for the HTTP command endpoint (secret)."
+    )
+    slack_bot_token: SecretStr | None = Field(
+        None, description="Slack bot token (xoxb-...) for chat.postMessage replies (secret)."
+    )
 
     @model_validator(mode="after")
     def _kafka_security_is_complete(self) -> Settings:
