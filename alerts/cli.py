@@ -285,9 +285,15 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     pace.add_argument("--max", action="store_true", help="as fast as possible")
     p.add_argument("--loop", action="store_true", help="replay again and again, time moving on")
-    p.add_argument("--from", dest="from_ts", metavar="TIME", help="start at this time (epoch s or ISO 8601)")
-    p.add_argument("--to", dest="to_ts", metavar="TIME", help="stop after this time (epoch s or ISO 8601)")
-    p.add_argument("--shift-to-now", action="store_true", help="re-stamp the recording to start now")
+    p.add_argument(
+        "--from", dest="from_ts", metavar="TIME", help="start at this time (epoch s or ISO 8601)"
+    )
+    p.add_argument(
+        "--to", dest="to_ts", metavar="TIME", help="stop after this time (epoch s or ISO 8601)"
+    )
+    p.add_argument(
+        "--shift-to-now", action="store_true", help="re-stamp the recording to start now"
+    )
 
     _add_live(sub)
 
@@ -336,17 +342,54 @@ def _add_live(sub: Any) -> None:
     p = sub.add_parser("ingest", help="produce live sources into the positions topic")
     p.add_argument("sources", nargs="+", metavar="SOURCE", help=urls)
     _add_broker(p, embedded_default=False)
-    p.add_argument("--max-age-s", type=float, default=600.0, help="reject positions older than this (0: off; default 600)")
-    p.add_argument("--buffer-max", type=int, default=200_000, help="records held while the broker is unreachable (default 200000)")
-    p.add_argument("--idempotence", choices=("auto", "on", "off"), default="auto", help="idempotent producer (auto: off on brokers that refuse it)")
-    p.add_argument("--dedup-s", type=float, default=1.0, help="cross-source dedup window, seconds (default 1)")
-    p.add_argument("--dedup-m", type=float, default=250.0, help="cross-source dedup distance, metres (default 250)")
-    p.add_argument("--no-batch", action="store_true", help="one keyed message per position (default: per-partition batches)")
-    p.add_argument("--metrics-port", type=int, default=0, help="serve Prometheus /metrics on this port")
+    p.add_argument(
+        "--max-age-s",
+        type=float,
+        default=600.0,
+        help="reject positions older than this (0: off; default 600)",
+    )
+    p.add_argument(
+        "--buffer-max",
+        type=int,
+        default=200_000,
+        help="records held while the broker is unreachable (default 200000)",
+    )
+    p.add_argument(
+        "--idempotence",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="idempotent producer (auto: off on brokers that refuse it)",
+    )
+    p.add_argument(
+        "--dedup-s", type=float, default=1.0, help="cross-source dedup window, seconds (default 1)"
+    )
+    p.add_argument(
+        "--dedup-m",
+        type=float,
+        default=250.0,
+        help="cross-source dedup distance, metres (default 250)",
+    )
+    p.add_argument(
+        "--no-batch",
+        action="store_true",
+        help="one keyed message per position (default: per-partition batches)",
+    )
+    p.add_argument(
+        "--metrics-port", type=int, default=0, help="serve Prometheus /metrics on this port"
+    )
     p = sub.add_parser("record", help="capture live sources to a recording (format v1)")
-    p.add_argument("sources", nargs="+", metavar="SOURCE", help=urls + "; the last argument is OUT.jsonl[.gz]")
-    p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds (default: at SIGINT/SIGTERM)")
-    p.add_argument("--max-age-s", type=float, default=600.0, help="reject positions older than this (0: off)")
+    p.add_argument(
+        "sources", nargs="+", metavar="SOURCE", help=urls + "; the last argument is OUT.jsonl[.gz]"
+    )
+    p.add_argument(
+        "--duration",
+        type=float,
+        metavar="S",
+        help="stop after S seconds (default: at SIGINT/SIGTERM)",
+    )
+    p.add_argument(
+        "--max-age-s", type=float, default=600.0, help="reject positions older than this (0: off)"
+    )
 
 
 def _run_live(args: argparse.Namespace) -> int:
@@ -378,11 +421,19 @@ def _run_live(args: argparse.Namespace) -> int:
         except ValueError as exc:
             print(f"skyfence ingest: {exc}", file=sys.stderr)
             return 2
-        run(run_front(settings, raw_topic, say=lambda text: print(text, file=sys.stderr, flush=True)))
+        run(
+            run_front(
+                settings, raw_topic, say=lambda text: print(text, file=sys.stderr, flush=True)
+            )
+        )
         return 0
     options = IngestOptions(buffer_max=args.buffer_max, idempotence=args.idempotence,
                             dedup_s=args.dedup_s, dedup_m=args.dedup_m, batch=not args.no_batch)  # fmt: skip
-    return run(run_ingest(settings, IngestRun(tuple(args.sources), options, args.max_age_s, args.metrics_port)))
+    return run(
+        run_ingest(
+            settings, IngestRun(tuple(args.sources), options, args.max_age_s, args.metrics_port)
+        )
+    )
 
 
 def _settings(args: argparse.Namespace, metrics_port: int | None = None) -> StreamSettings:

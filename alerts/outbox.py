@@ -92,6 +92,15 @@ class OutboxEntry:
     attempts: int = 0
     #: Why it is dead / suppressed / held (a bounded identifier).
     reason: str | None = None
+    #: A priority alert: it carries an Acknowledge button (:mod:`alerts.escalation`).
+    priority: bool = False
+    #: The delivered message (``"channel_id:ts"``, ``"chat_id:message_id"``; ``""`` when the
+    #: channel returns none), once delivered.
+    ref: str | None = None
+    #: A follow-up instead of the alert (an escalation, "Acknowledged by X"): its text ...
+    note: str | None = None
+    #: ... and the message it replies to (the alert's thread), if any.
+    reply_to: str | None = None
 
     @property
     def key(self) -> bytes:
@@ -101,6 +110,11 @@ class OutboxEntry:
     def settled(self, state: EntryState, now_s: float, reason: str | None = None) -> OutboxEntry:
         """The entry moved to a final ``state`` at ``now_s`` (the event bytes are dropped)."""
         return replace(self, state=state, updated_s=now_s, event=None, reason=reason)
+
+    @property
+    def alert_id(self) -> str:
+        """The event id of the alert this entry is about (follow-ups have ``~suffix`` ids)."""
+        return self.event_id.partition("~")[0]
 
 
 def encode_entry(entry: OutboxEntry) -> bytes:
@@ -118,6 +132,11 @@ def encode_entry(entry: OutboxEntry) -> bytes:
         body["n"] = entry.attempts
     if entry.reason is not None:
         body["r"] = entry.reason
+    if entry.priority:
+        body["pr"] = True
+    for name, value in (("ref", entry.ref), ("nt", entry.note), ("rt", entry.reply_to)):
+        if value is not None:
+            body[name] = value
     return b"%d|" % entry.partition + orjson.dumps(body)
 
 
@@ -139,9 +158,17 @@ def decode_entry(raw: bytes) -> OutboxEntry:
             event=event.encode() if isinstance(event, str) else None,
             attempts=int(data.get("n", 0)),
             reason=data.get("r"),
+            priority=bool(data.get("pr", False)),
+            ref=_opt_str(data.get("ref")),
+            note=_opt_str(data.get("nt")),
+            reply_to=_opt_str(data.get("rt")),
         )
     except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
         raise ValueError(f"bad outbox value: {exc}") from None
+
+
+def _opt_str(value: object) -> str | None:
+    return None if value is None else str(value)
 
 
 class OutboxStore(Protocol):

@@ -174,7 +174,11 @@ async def start_pipeline(
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
     registry = registry or CollectorRegistry()
-    zones = tracker.zones if tracker is not None else load_zones(settings.zones, **settings.zone_limits())
+    zones = (
+        tracker.zones
+        if tracker is not None
+        else load_zones(settings.zones, **settings.zone_limits())
+    )
     await ensure_topics(bootstrap, settings, extra=[(alerts_dead_letter_topic, 1)])
     pipeline = Pipeline(registry=registry)
     if role in ("all", "tracker"):
@@ -268,9 +272,7 @@ async def serve_metrics(registry: CollectorRegistry, host: str, port: int) -> An
         await web.TCPSite(runner, host, port).start()
     except OSError as exc:
         await runner.cleanup()
-        raise ConfigError(
-            f"cannot serve metrics on {host}:{port}: {exc.strerror or exc}"
-        ) from None
+        raise ConfigError(f"cannot serve metrics on {host}:{port}: {exc.strerror or exc}") from None
     return runner
 
 
@@ -312,9 +314,10 @@ async def worker(
         )  # fmt: skip
     try:
         async with (
-            desk_channels(
-                alert_settings, zones, secrets=secrets, enrichment=role != "tracker"
-            ) as (built, enricher),
+            desk_channels(alert_settings, zones, secrets=secrets, enrichment=role != "tracker") as (
+                built,
+                enricher,
+            ),
             embedded_or_given_broker(settings, say=say) as (bootstrap, settings),
         ):
             pipeline = await _start_desk(
