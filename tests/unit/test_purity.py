@@ -61,6 +61,7 @@ PURE = [
     "alerts.outbox",
     "alerts.desk",
     "alerts.interact",
+    "alerts.escalation",
 ]
 FORBIDDEN = ("faust", "aiokafka", "aiohttp", "prometheus_client", "mode")
 
