@@ -878,6 +878,8 @@ class NotifierApp:
     notifier: Notifier
     events: Any
     table: Any
+    #: The ``escalations`` table (priority alerts: acknowledge / escalate).
+    escalations: Any = None
 
     async def start(self) -> None:
         """Start the delivery tasks, then the Faust app (join, recover the outbox, consume)."""
@@ -962,4 +964,6 @@ def create_notifier_app(
         notifier.revoke(_events_partitions(revoked))
 
     app.finalize()
-    return NotifierApp(app=app, notifier=notifier, events=events, table=table)
+    return NotifierApp(
+        app=app, notifier=notifier, events=events, table=table, escalations=escalations
+    )

@@ -203,6 +203,8 @@ async def start_pipeline(
     # the table then had no changelog partitions for the whole generation (every write
     # failed with PartitionsMismatch; found by tests/chaos scenario 4, issue 13).
     tables = [b.table for b in (pipeline.tracker_app, pipeline.notifier_app) if b is not None]
+    if pipeline.notifier_app is not None and pipeline.notifier_app.escalations is not None:
+        tables.append(pipeline.notifier_app.escalations)  # acknowledge / escalate (issue 17)
     await ensure_topics(
         bootstrap,
         settings,
