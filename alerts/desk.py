@@ -10,7 +10,7 @@ This module turns the tracker's in-memory :class:`~streams.tracking.AircraftStat
   country of registry with its flag, and recent track.
 - :func:`event_view`: one alert as the history and timelines show it.
 - :class:`DeskBoard`: a bounded alert history and bounded per-aircraft visit timelines, with
-  the history's filters (zone, type, country).
+  the history's filters (zone, type, country, watchlist).
 - :func:`zones_geojson`: the zones' outlines, the only map data the page draws (no tiles).
 
 Pure: standard library, :mod:`alerts.icao` and :mod:`streams` models only; times are the
@@ -133,8 +133,18 @@ def event_view(event: AirspaceEvent) -> dict[str, Any]:
         "last_seen": _iso(event.last_seen_ts),
         "verdict": event.verdict,
         "country": country_view(event.icao24),
+        # The watchlists the aircraft is on (enrichment; empty for an unenriched event).
+        "watchlists": [
+            {"list": m.list, "category": m.category, "tags": list(m.tags)}
+            for m in event.watchlists
+        ],
         "track": [[lat, lon] for lat, lon in event.trail[-TRACK_POINTS:]],
     }
+
+
+def _on_watchlist(view: dict[str, Any], watchlist: str) -> bool:
+    lists = [m["list"] for m in view.get("watchlists", ())]
+    return bool(lists) if watchlist == "*" else watchlist in lists
 
 
 def zones_geojson(zones: Sequence[Zone]) -> dict[str, Any]:
@@ -185,10 +195,12 @@ class DeskBoard:
         zone: str | None = None,
         type: str | None = None,  # the filter's name on the page and in the API
         country: str | None = None,
+        watchlist: str | None = None,
         limit: int | None = None,
     ) -> list[dict[str, Any]]:
-        """Alerts, newest (by event time) first, filtered by zone id, event type and country
-        code (any filter left None or empty matches everything)."""
+        """Alerts, newest (by event time) first, filtered by zone id, event type, country
+        code and watchlist (a list's name, or ``"*"``: on any list); any filter left None or
+        empty matches everything."""
         out = []
         # Partitions deliver in parallel, so arrival order is not event-time order.
         for view in sorted(self._history, key=lambda v: (v["ts"], v["event_id"]), reverse=True):
@@ -197,6 +209,8 @@ class DeskBoard:
             if type and view["type"] != type:
                 continue
             if country and (view["country"] or {}).get("code") != country.upper():
+                continue
+            if watchlist and not _on_watchlist(view, watchlist):
                 continue
             out.append(view)
             if limit is not None and len(out) >= limit:

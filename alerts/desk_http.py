@@ -6,7 +6,8 @@ Routes (all read-only, GET):
   the page fetches nothing from any other host, and draws no map tiles);
 - ``/desk/api/state``: zones (GeoJSON), the aircraft shown, the alert history, and which
   partitions this worker holds;
-- ``/desk/api/events?zone=&type=&country=&limit=``: the filtered history;
+- ``/desk/api/events?zone=&type=&country=&watchlist=&limit=``: the filtered history
+  (``watchlist``: a list's name, or ``*`` for any list);
 - ``/desk/api/aircraft/{icao24}``: one aircraft's visit timeline and current view;
 - ``/desk/api/stream``: Server-Sent Events. ``event`` messages are written as the tracker
   emits each event (well within a second); ``aircraft`` messages carry the shown aircraft
@@ -112,11 +113,17 @@ class DeskServer:
         self._subscribers: set[asyncio.Queue[bytes | None]] = set()
         self._ticker: asyncio.Task[None] | None = None
         self._last_aircraft: bytes = b""
+        self._enrich: Callable[[AirspaceEvent], AirspaceEvent] | None = None
 
     # -- wiring -------------------------------------------------------------------------
 
-    def attach(self, bundle: Any) -> None:
-        """Show ``bundle``'s (a TrackerApp's) aircraft and listen to its events."""
+    def attach(
+        self, bundle: Any, enrich: Callable[[AirspaceEvent], AirspaceEvent] | None = None
+    ) -> None:
+        """Show ``bundle``'s (a TrackerApp's) aircraft and listen to its events; ``enrich``
+        (the notifier's :meth:`alerts.enrich.Enricher.enrich`) fills in who each aircraft is
+        (country, watchlists) before an event is recorded, as the alerts see it."""
+        self._enrich = enrich
         self._states = lambda: [
             s for p in list(bundle.partitions.values()) for s in p.states.values()
         ]
@@ -138,6 +145,8 @@ class DeskServer:
     def on_event(self, event: AirspaceEvent) -> None:
         """Tracker listener: record the event and push it to every open page at once."""
         try:
+            if self._enrich is not None:
+                event = self._enrich(event)
             view = self.board.record(event)
             if view is not None:
                 self._publish(b"event", orjson.dumps(view))
@@ -262,6 +271,7 @@ class DeskServer:
                 zone=q.get("zone") or None,
                 type=q.get("type") or None,
                 country=q.get("country") or None,
+                watchlist=q.get("watchlist") or None,
                 limit=max(1, min(limit, 5000)),
             )
         )

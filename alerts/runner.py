@@ -329,7 +329,7 @@ async def worker(
                 if ops is not None:
                     ops.watch_apps(_apps(pipeline))
                     if pipeline.tracker_app is not None:
-                        desk.attach(pipeline.tracker_app)
+                        desk.attach(pipeline.tracker_app, enrich=enricher.enrich)
                     base = f"http://{settings.metrics_host}:{settings.metrics_port}"
                     say(f"serving {base}/metrics, {base}/healthz, {base}/readyz")
                     say(f"the desk's live page: {base}/")
@@ -616,7 +616,7 @@ async def demo(
         desk = None
         if serve:  # the live page keeps the replay's alerts in its history
             desk = DeskServer(zones, token=desk_token())
-            desk.attach(pipeline.bundle)
+            desk.attach(pipeline.bundle, enrich=enricher.enrich)
         try:
             producer = AIOKafkaProducer(
                 bootstrap_servers=bootstrap, linger_ms=5, acks="all", **client_kwargs(settings)

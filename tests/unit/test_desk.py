@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from alerts.desk import DeskBoard, aircraft_view, aircraft_views, event_view, zones_geojson
-from streams.models import AirspaceEvent, Confidence, EventType
+from streams.models import AirspaceEvent, Confidence, EventType, WatchlistMatch
 from streams.tracking import AircraftState, Visit
 from streams.zones import load_zones
 
@@ -82,6 +82,22 @@ def test_history_filters_orders_by_event_time_and_records_each_event_once() -> N
     assert [v["event_id"] for v in board.history(country="RU", limit=1)] == ["a"]
     assert [v["event_id"] for v in board.timeline("1551E0")] == ["a", "b"]  # arrival order
     assert board.timeline("ffffff") == []
+
+
+def test_history_filters_by_watchlist_from_the_events_enrichment() -> None:
+    board = DeskBoard()
+    board.record(_event(event_id="a", ts=3.0, watchlists=(WatchlistMatch("plane-alert", "Dictator Alert", ("VIP",)),)))
+    board.record(_event(event_id="b", ts=2.0, watchlists=(WatchlistMatch("desk"), WatchlistMatch("plane-alert"))))
+    board.record(_event(event_id="c", ts=1.0))  # on no list (or not enriched)
+    assert board.history()[0]["watchlists"] == [
+        {"list": "plane-alert", "category": "Dictator Alert", "tags": ["VIP"]}
+    ]
+    assert [v["event_id"] for v in board.history(watchlist="plane-alert")] == ["a", "b"]
+    assert [v["event_id"] for v in board.history(watchlist="desk")] == ["b"]
+    assert [v["event_id"] for v in board.history(watchlist="*")] == ["a", "b"]
+    assert board.history(watchlist="nobody") == []
+    assert [v["event_id"] for v in board.history(watchlist="desk", country="RU")] == ["b"]
+    assert board.history()[2]["watchlists"] == []
 
 
 def test_history_and_timelines_are_bounded() -> None:
