@@ -41,6 +41,11 @@
   // No tiles: a graticule for orientation, then the zone outlines.
   for (var lat = -80; lat <= 80; lat += 5) { L.polyline([[lat, -180], [lat, 180]], { color: "#9bb", weight: 0.5, interactive: false }).addTo(map); }
   for (var lon = -180; lon <= 180; lon += 5) { L.polyline([[-85, lon], [85, lon]], { color: "#9bb", weight: 0.5, interactive: false }).addTo(map); }
+  // Country/region outlines: the packaged time-zone outlines around the zones, under them.
+  var outlineLayer = L.geoJSON(null, {
+    interactive: false,
+    style: function () { return { color: "#5f6b6b", weight: 1, fill: false, className: "region-outline" }; }
+  }).addTo(map);
   var zoneLayer = L.geoJSON(null, {
     style: function () { return { color: "#1a5e1a", weight: 2, fillColor: "#1a5e1a", fillOpacity: 0.06, className: "zone-outline" }; },
     onEachFeature: function (f, layer) { layer.bindTooltip(f.properties.name + " (" + f.properties.id + ")"); }
@@ -238,5 +243,17 @@
     source.addEventListener("event", function (m) { var e = JSON.parse(m.data); addEvent(e); aircraftFromEvent(e); });
     source.addEventListener("aircraft", function (m) { var d = JSON.parse(m.data); setAircraft(d.aircraft); setScope(d.partitions); });
   }
+  function loadOutlines() {
+    fetch("/desk/api/outlines", { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (g) {
+        if (!g) { return; }
+        outlineLayer.addData(g);
+        outlineLayer.bringToBack();
+        $("outline-credit").textContent = " Country/region outlines: " + g.attribution + ".";
+      })
+      .catch(function () { /* orientation only: the page works without them */ });
+  }
   connect();
+  loadOutlines();
 })();

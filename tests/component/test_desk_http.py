@@ -142,6 +142,18 @@ async def test_history_api_filters(open_desk: tuple[str, DeskServer]) -> None:
     assert len(state["events"]) == 3 and state["aircraft"] == [] and state["partitions"] == []
 
 
+async def test_region_outlines_are_served_once_built(open_desk: tuple[str, DeskServer]) -> None:
+    base, _ = open_desk
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"{base}/desk/api/outlines") as r:
+            assert r.status == 200 and r.content_type == "application/json"
+            first = await r.read()
+        async with session.get(f"{base}/desk/api/outlines") as r:
+            assert await r.read() == first  # built once
+    names = {f["properties"]["tz"] for f in orjson.loads(first)["features"]}
+    assert {"Asia/Pyongyang", "Asia/Seoul"} <= names
+
+
 async def test_events_are_enriched_before_the_page_sees_them(tracker: FakeTracker) -> None:
     desk = DeskServer(load_zones(["dprk"]))
     lists = {"720632": (WatchlistMatch("desk", "Watched"),)}
@@ -187,7 +199,7 @@ async def test_a_token_guards_every_desk_route(tracker: FakeTracker) -> None:
     desk = DeskServer(load_zones(["dprk"]), token=Secret("s3cret-token"))
     async for base in _serve(desk):
         routes = ["/", "/desk/static/desk.js", "/desk/api/state", "/desk/api/events",
-                  "/desk/api/aircraft/1551e0", "/desk/api/stream"]  # fmt: skip
+                  "/desk/api/aircraft/1551e0", "/desk/api/stream", "/desk/api/outlines"]  # fmt: skip
         async with aiohttp.ClientSession() as session:
             for route in routes:
                 async with session.get(base + route) as r:
