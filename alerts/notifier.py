@@ -435,6 +435,8 @@ class Notifier:
             self.outbox.put(partition, record_key, record)
         metrics.events.labels("new").inc()
         rule = self.router.priority(event, country=facts.country, aircraft=facts.entries)
+        if rule is not None and lag_s > self.policy.max_lag_s and not self.policy.replay:
+            rule = None  # a backlog event held from the desk: nobody is asked to take it
         if rule is not None:
             self._open_escalation(event, value, partition, rule, fresh, now_s)
         for name in fresh:
@@ -477,6 +479,7 @@ class Notifier:
             event=value,
         )
         self.escalations.put(partition, key, encode_escalation(record))
+        self.metrics.escalations.labels("opened").inc()
         if record.deadline_s is not None:
             self._due.push(record.deadline_s, record.event_id)
 
@@ -520,6 +523,7 @@ class Notifier:
                 record.partition, record.key, encode_escalation(escalate(record, now_s))
             )
             self.escalated += 1
+            self.metrics.escalations.labels("escalated").inc()
             fired += 1
             log.warning(
                 "priority alert %s not acknowledged within %s: escalated to %s",
@@ -551,6 +555,7 @@ class Notifier:
                     )  # fmt: skip
         self.escalations.put(record.partition, record.key, encode_escalation(outcome.record))
         self.acknowledged += 1
+        self.metrics.escalations.labels("acknowledged").inc()
         log.info(
             "priority alert %s acknowledged by %s", event_id, who, extra={"event_id": event_id}
         )

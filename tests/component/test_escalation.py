@@ -68,11 +68,14 @@ class Tables:
         self.escalations = DictOutbox()
 
 
-def _notifier(channels: list[Any], clock: VirtualClock, tables: Tables, routing: str = ROUTING) -> Notifier:
+def _notifier(
+    channels: list[Any], clock: VirtualClock, tables: Tables, routing: str = ROUTING,
+    registry: CollectorRegistry | None = None,
+) -> Notifier:  # fmt: skip
     config = RoutingConfig.from_toml(routing)
     # Same channel names as the routing file; ListChannels record what they were given.
     notifier = Notifier(
-        channels, NotifierMetrics(CollectorRegistry()), router=Router(config), outbox=tables.outbox,
+        channels, NotifierMetrics(registry or CollectorRegistry()), router=Router(config), outbox=tables.outbox,
         clock=clock.time, monotonic=clock.monotonic, sleep=clock.sleep, rand=lambda: 0.5,
     )  # fmt: skip
     notifier.escalations = tables.escalations
@@ -350,3 +353,28 @@ escalate_to = ["duty"]
     note = slack.routed("chat.postMessage")[-1].json
     assert note["thread_ts"] == "1700000000.000100" and note["text"].startswith("Escalated to duty")
     assert duty.notes[0][2] == event.event_id
+
+
+async def test_backlog_events_open_no_escalation_and_metrics_count_outcomes() -> None:
+    clock, tables = VirtualClock(T0 + 3600), Tables()  # the event is an hour old: a backlog
+    desk, duty = ListChannel("desk", local=False), ListChannel("duty", local=False)
+    registry = CollectorRegistry()
+    notifier = _notifier([desk, duty], clock, tables, registry=registry)
+    await notifier.start()
+    old = _event()
+    await notifier.handle(encode_event(old))
+    fresh = _event(T0 + 3600, icao24="155556")
+    await notifier.handle(encode_event(fresh))
+    assert await notifier.drain(5)
+    assert notifier.escalation(old.event_id) is None  # held from the desk: nobody is asked
+    assert notifier.fire_escalations(T0 + 3600 + 600) == 1  # the live one escalates
+    handler = AckHandler(notifier, allowed_users=[("slack", "U1")], clock=clock.time)
+    assert (await handler.on_button(ButtonPress(Actor("slack", "C", "U1", "kim"), "ack", fresh.event_id))).ok
+    assert await notifier.drain(5)
+    await notifier.close()
+    counts = {
+        o: registry.get_sample_value("skyfence_escalations_total", {"outcome": o})
+        for o in ("opened", "escalated", "acknowledged")
+    }
+    assert counts == {"opened": 1.0, "escalated": 1.0, "acknowledged": 1.0}
+    assert [e.event_id for e in desk.events] == [fresh.event_id]
