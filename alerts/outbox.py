@@ -13,6 +13,12 @@ Every alert the notifier accepts becomes one :class:`OutboxEntry` per routed cha
     held                         event time lagged wall time by more than the flood limit
                                  (backlog or replay) and replay mode was off: never sent
 
+Follow-ups of priority alerts (:mod:`alerts.escalation`: the escalation, a note in the
+alert's thread, "Acknowledged by X") are entries too, keyed ``"<event_id>~esc|<channel>"``,
+``"<event_id>~escnote|<channel>"``, ``"<event_id>~ack|<channel>"``: they carry the ``note``
+text and the message it replies to (``reply_to``), and are delivered like alerts. A
+delivered entry keeps the message reference the channel returned (``ref``).
+
 Because the record exists before the offset commit, an event read again after a crash finds
 it and is not re-sent (idempotency by ``event_id`` and channel), and a ``pending`` entry left
 by a crash is sent after restart (the outbox is durable: in the Faust shell it is a table
@@ -110,11 +116,6 @@ class OutboxEntry:
     def settled(self, state: EntryState, now_s: float, reason: str | None = None) -> OutboxEntry:
         """The entry moved to a final ``state`` at ``now_s`` (the event bytes are dropped)."""
         return replace(self, state=state, updated_s=now_s, event=None, reason=reason)
-
-    @property
-    def alert_id(self) -> str:
-        """The event id of the alert this entry is about (follow-ups have ``~suffix`` ids)."""
-        return self.event_id.partition("~")[0]
 
 
 def encode_entry(entry: OutboxEntry) -> bytes:
