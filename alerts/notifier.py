@@ -503,6 +503,10 @@ class Notifier:
         (and a note in the alert's thread) goes through the outbox like an alert. Returns
         how many escalated."""
         now_s = self._clock() if now_s is None else now_s
+        if self.fenced():
+            # Stalled: another notifier may own our partitions now and escalates them; the
+            # deadlines stay in the heap for when the fence lifts.
+            return 0
         fired = 0
         for event_id in self._due.pop_due(now_s):
             record = self.escalation(event_id)

@@ -3,6 +3,7 @@ on the same (in-memory) tables, the button handler, and fake Slack and Telegram 
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import aiohttp
@@ -378,3 +379,43 @@ async def test_backlog_events_open_no_escalation_and_metrics_count_outcomes() ->
     }
     assert counts == {"opened": 1.0, "escalated": 1.0, "acknowledged": 1.0}
     assert [e.event_id for e in desk.events] == [fresh.event_id]
+
+
+async def test_a_rebalance_hands_the_deadline_to_the_new_owner() -> None:
+    clock, tables = VirtualClock(T0), Tables()
+    desk_a, duty_a = _channels()
+    desk_b, duty_b = _channels()
+    a = _notifier([desk_a, duty_a], clock, tables)
+    b = _notifier([desk_b, duty_b], clock, tables)  # another worker; the tables' changelog
+    a.owned, b.owned = set(), set()
+    await a.start()
+    await b.start()
+    event = _event()
+    await a.handle(encode_event(event), partition=2)
+    assert await a.drain(5)
+    a.revoke({2})  # partition 2 moves from a to b
+    b.restore({2})
+    assert a.fire_escalations(T0 + 600) == 0  # not a's any more
+    assert b.fire_escalations(T0 + 599) == 0
+    assert b.fire_escalations(T0 + 600) == 1
+    assert await b.drain(5)
+    await a.close()
+    await b.close()
+    assert (len(duty_a.notes), len(duty_b.notes)) == (0, 1)
+    assert desk_b.notes[0][1] == "desk:1"  # the thread a's delivery recorded
+
+
+async def test_a_stalled_notifier_escalates_nothing_until_the_fence_lifts() -> None:
+    clock, tables = VirtualClock(T0), Tables()
+    desk, duty = _channels()
+    notifier = _notifier([desk, duty], clock, tables)
+    notifier.policy = dataclasses.replace(notifier.policy, stall_s=10.0, stall_hold_s=30.0)
+    await notifier.handle(encode_event(_event()))
+    assert not notifier.fenced()
+    clock.now_s = T0 + 600  # the process did not run for 10 minutes (SIGSTOP, a VM freeze)
+    assert notifier.fire_escalations() == 0 and notifier.stalls == 1
+    for t in range(602, 632, 2):  # the stall watch ticks again while the hold runs
+        clock.now_s = T0 + t
+        notifier.fenced()
+    clock.now_s = T0 + 632  # the hold is over (or a rebalance completed)
+    assert notifier.fire_escalations() == 1 and notifier.stalls == 1
