@@ -281,3 +281,15 @@ def test_slack_block_actions_reads_as_a_button_press() -> None:
                 {"type": "block_actions", "actions": [{"action_id": "ack"}]},
                 {"type": "block_actions", "actions": [{"action_id": "ack", "value": ""}]}):  # fmt: skip
         assert button_from_slack(bad) is None
+
+
+def test_the_example_routing_files_escalation_keys_parse_when_uncommented() -> None:
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "deploy" / "routing.example.toml"
+    text = path.read_text(encoding="utf-8")
+    assert RoutingConfig.from_toml(text).rules[0].priority is False  # off as shipped
+    for key in ("priority", "escalate_after", "escalate_to"):
+        text = text.replace(f"# {key} =", f"{key} =")
+    rule = RoutingConfig.from_toml(text).rules[0]
+    assert (rule.priority, rule.escalate_after_s, rule.escalate_to) == (True, 600.0, ("airspace",))
