@@ -24,6 +24,9 @@ Modules in data-flow order (pure ones import no Kafka, HTTP or metrics library;
 - ``signing``         webhook signatures: sign and verify (pure)
 - ``maps``            an offline PNG map of the event (pure)
 - ``outbox``          one record per (event, channel): what was sent (pure)
+- ``escalation``      priority alerts: waiting -> acknowledged | escalated, deadlines as
+                      data; button payloads read (pure)
+- ``acks``            the Acknowledge button's handler (chat transports call it)
 - ``delivery``        one loop per channel: rate limit, send, retry with backoff, give up
 - ``ratelimit``, ``retry``   token buckets and backoff delays, time passed in (pure)
 - ``channels``        one adapter per destination behind the

@@ -8,7 +8,10 @@ time, in order:
 2. the ``gate`` (when given) decides, right before each attempt, whether this worker may still
    send: the notifier's fence against zombies (:mod:`alerts.notifier`); a job it refuses is
    dropped, left ``pending`` in the outbox for the partition's new owner;
-3. ``channel.send``; on success call ``on_delivered``;
+3. ``channel.send`` (``ack_button=True`` for a priority alert on a channel that
+   ``accepts_buttons``), or ``channel.post_note`` for a follow-up (an escalation, an
+   acknowledgement in the alert's thread); on success record the message reference the
+   channel returned in ``job.ref`` and call ``on_delivered``;
 4. on a retriable :class:`~alerts.errors.DeliveryError` wait
    :meth:`~alerts.retry.Backoff.delay_s` (the peer's ``Retry-After`` / ``retry_after`` is the
    floor) and try the same job again, while :meth:`~alerts.retry.Backoff.allows`; then
@@ -55,6 +58,8 @@ class Job:
     event: AirspaceEvent
     #: Monotonic time of the first attempt (the retry budget runs from it).
     first_attempt_s: float | None = None
+    #: The delivered message's reference, as the channel returned it (None: it gave none).
+    ref: str | None = None
 
     @property
     def key(self) -> bytes:
@@ -187,7 +192,7 @@ class ChannelWorker:
         DELIVERY_PARTITION.set(job.partition)  # this task's context only
         attempts = 0
         image: bytes | None = None
-        if self._image_for is not None:
+        if self._image_for is not None and job.entry.note is None:
             try:
                 image = self._image_for(job.event)
             except Exception:  # a map is a nicety: never let it stop the alert
@@ -208,10 +213,7 @@ class ChannelWorker:
                 job.first_attempt_s = self._monotonic()
             attempts += 1
             try:
-                if image is not None:
-                    await self.channel.send(job.event, image_png=image)  # type: ignore[call-arg]
-                else:
-                    await self.channel.send(job.event)
+                sent = await self._send(job, image)
             except DeliveryError as exc:
                 if not exc.retriable:
                     await self._on_dead(job, exc.reason, attempts)
@@ -231,5 +233,24 @@ class ChannelWorker:
                 log.exception("%s: channel failed on %s", self.name, job.event.event_id)
                 await self._on_dead(job, "internal", attempts)
                 return
+            job.ref = sent if isinstance(sent, str) else None
             await self._on_delivered(job, attempts)
             return
+
+    async def _send(self, job: Job, image: bytes | None) -> object:
+        """One attempt: the alert (with its map and Acknowledge button where the channel
+        takes them), or a follow-up note (escalation, acknowledgement) in its thread.
+        Returns what the channel returned: the message reference, if it gives one."""
+        entry = job.entry
+        if entry.note is not None:
+            post_note = getattr(self.channel, "post_note", None)
+            if post_note is None:
+                raise DeliveryError(self.name, "notes_unsupported", retriable=False)
+            ack_id = job.event.event_id if entry.priority else None
+            return await post_note(entry.note, reply_to=entry.reply_to, ack_event_id=ack_id)
+        kwargs: dict[str, Any] = {}
+        if image is not None:
+            kwargs["image_png"] = image
+        if entry.priority and getattr(self.channel, "accepts_buttons", False):
+            kwargs["ack_button"] = True
+        return await self.channel.send(job.event, **kwargs)

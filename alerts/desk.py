@@ -10,8 +10,16 @@ This module turns the tracker's in-memory :class:`~streams.tracking.AircraftStat
   country of registry with its flag, and recent track.
 - :func:`event_view`: one alert as the history and timelines show it.
 - :class:`DeskBoard`: a bounded alert history and bounded per-aircraft visit timelines, with
-  the history's filters (zone, type, country).
-- :func:`zones_geojson`: the zones' outlines, the only map data the page draws (no tiles).
+  the history's filters (zone, type, country, watchlist).
+- :func:`zones_geojson`: the zones' outlines, the only map data the page draws (no tiles)
+  besides the region outlines:
+- :func:`region_outlines`: country and region outlines around the zones, for orientation.
+  skyfence packages no country borders; what it has is the time-zone outlines of
+  ``timezonefinder-data`` (timezone-boundary-builder, OpenStreetMap data, ODbL), many of
+  which follow a country's border and territorial sea (Asia/Pyongyang, Asia/Seoul,
+  Asia/Tokyo...). So the page's "country outlines" are those time-zone outlines, clipped to
+  the area around the zones and simplified; a country with several time zones shows as
+  several regions, and zones over the open sea (``Etc/...``) are left out.
 
 Pure: standard library, :mod:`alerts.icao` and :mod:`streams` models only; times are the
 events' and states' own (event time), never the clock.
@@ -19,6 +27,8 @@ events' and states' own (event time), never the clock.
 
 from __future__ import annotations
 
+import functools
+import math
 import time
 from collections import OrderedDict, deque
 from collections.abc import Iterable, Sequence
@@ -40,6 +50,7 @@ __all__ = [
     "aircraft_views",
     "country_view",
     "event_view",
+    "region_outlines",
     "zones_geojson",
 ]
 
@@ -133,8 +144,18 @@ def event_view(event: AirspaceEvent) -> dict[str, Any]:
         "last_seen": _iso(event.last_seen_ts),
         "verdict": event.verdict,
         "country": country_view(event.icao24),
+        # The watchlists the aircraft is on (enrichment; empty for an unenriched event).
+        "watchlists": [
+            {"list": m.list, "category": m.category, "tags": list(m.tags)}
+            for m in event.watchlists
+        ],
         "track": [[lat, lon] for lat, lon in event.trail[-TRACK_POINTS:]],
     }
+
+
+def _on_watchlist(view: dict[str, Any], watchlist: str) -> bool:
+    lists = [m["list"] for m in view.get("watchlists", ())]
+    return bool(lists) if watchlist == "*" else watchlist in lists
 
 
 def zones_geojson(zones: Sequence[Zone]) -> dict[str, Any]:
@@ -185,10 +206,12 @@ class DeskBoard:
         zone: str | None = None,
         type: str | None = None,  # the filter's name on the page and in the API
         country: str | None = None,
+        watchlist: str | None = None,
         limit: int | None = None,
     ) -> list[dict[str, Any]]:
-        """Alerts, newest (by event time) first, filtered by zone id, event type and country
-        code (any filter left None or empty matches everything)."""
+        """Alerts, newest (by event time) first, filtered by zone id, event type, country
+        code and watchlist (a list's name, or ``"*"``: on any list); any filter left None or
+        empty matches everything."""
         out = []
         # Partitions deliver in parallel, so arrival order is not event-time order.
         for view in sorted(self._history, key=lambda v: (v["ts"], v["event_id"]), reverse=True):
@@ -198,6 +221,8 @@ class DeskBoard:
                 continue
             if country and (view["country"] or {}).get("code") != country.upper():
                 continue
+            if watchlist and not _on_watchlist(view, watchlist):
+                continue
             out.append(view)
             if limit is not None and len(out) >= limit:
                 break
@@ -206,3 +231,87 @@ class DeskBoard:
     def timeline(self, icao24: str) -> list[dict[str, Any]]:
         """One aircraft's events, oldest first (empty if none is kept)."""
         return list(self._timelines.get(icao24.lower(), ()))
+
+
+#: Degrees around the zones' bounding box in which region outlines are drawn.
+OUTLINE_PAD_DEG = 8.0
+#: Spacing of the points sampled to find which time zones the area covers (degrees).
+OUTLINE_STEP_DEG = 0.5
+#: At most this many points are sampled (the spacing grows for a very large area).
+OUTLINE_MAX_SAMPLES = 6000
+#: Simplification tolerance (degrees; ~1 km), and the decimals kept (~100 m).
+OUTLINE_TOLERANCE_DEG = 0.01
+OUTLINE_DECIMALS = 3
+
+
+@functools.cache
+def _tz_finder() -> Any:
+    from timezonefinder import TimezoneFinder
+
+    return TimezoneFinder()
+
+
+def _rounded(coords: Any, decimals: int) -> Any:
+    if isinstance(coords, tuple | list) and coords and isinstance(coords[0], int | float):
+        return [round(float(c), decimals) for c in coords]
+    return [_rounded(c, decimals) for c in coords]
+
+
+def region_outlines(
+    zones: Sequence[Zone],
+    *,
+    pad_deg: float = OUTLINE_PAD_DEG,
+    step_deg: float = OUTLINE_STEP_DEG,
+    tolerance_deg: float = OUTLINE_TOLERANCE_DEG,
+) -> dict[str, Any]:
+    """The time-zone outlines (the country/region outlines skyfence packages, see the module
+    docstring) around ``zones``: a GeoJSON FeatureCollection, one feature per time zone
+    (``properties``: ``tz``; its border as (Multi)LineString), clipped to the zones' bounding box plus ``pad_deg`` and
+    simplified, with an ``attribution`` member. Reads packaged data only (~1 s for the DPRK's
+    surroundings: call it once and keep the result)."""
+    from shapely.geometry import box, mapping
+
+    from streams.zones import TZ_ATTRIBUTION, timezone_zone
+
+    empty: dict[str, Any] = {"type": "FeatureCollection", "features": [], "attribution": TZ_ATTRIBUTION}
+    if not zones:
+        return empty
+    bounds = [z.geometry.bounds for z in zones]
+    west = max(-180.0, min(b[0] for b in bounds) - pad_deg)
+    south = max(-90.0, min(b[1] for b in bounds) - pad_deg)
+    east = min(180.0, max(b[2] for b in bounds) + pad_deg)
+    north = min(90.0, max(b[3] for b in bounds) + pad_deg)
+    area = (east - west) * (north - south)
+    step = max(step_deg, math.sqrt(area / OUTLINE_MAX_SAMPLES))
+    tolerance = max(tolerance_deg, step / 50)
+    finder = _tz_finder()
+    names: set[str] = set()
+    lat = south
+    while lat <= north:
+        lon = west
+        while lon <= east:
+            name = finder.timezone_at(lng=lon, lat=lat)
+            if name and not name.startswith("Etc/"):
+                names.add(name)
+            lon += step
+        lat += step
+    clip = box(west, south, east, north)
+    features = []
+    for name in sorted(names):
+        # Borders only (lines, not areas), so the clip box draws no false edges.
+        geometry = timezone_zone(name).geometry.boundary.intersection(clip)
+        geometry = geometry.simplify(tolerance, preserve_topology=True)
+        if geometry.is_empty:
+            continue
+        shape = mapping(geometry)
+        features.append(
+            {
+                "type": "Feature",
+                "properties": {"tz": name},
+                "geometry": {
+                    "type": shape["type"],
+                    "coordinates": _rounded(shape["coordinates"], OUTLINE_DECIMALS),
+                },
+            }
+        )
+    return {**empty, "features": features}

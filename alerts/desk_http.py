@@ -6,8 +6,11 @@ Routes (all read-only, GET):
   the page fetches nothing from any other host, and draws no map tiles);
 - ``/desk/api/state``: zones (GeoJSON), the aircraft shown, the alert history, and which
   partitions this worker holds;
-- ``/desk/api/events?zone=&type=&country=&limit=``: the filtered history;
+- ``/desk/api/events?zone=&type=&country=&watchlist=&limit=``: the filtered history
+  (``watchlist``: a list's name, or ``*`` for any list);
 - ``/desk/api/aircraft/{icao24}``: one aircraft's visit timeline and current view;
+- ``/desk/api/outlines``: country/region outlines around the zones (GeoJSON: the packaged
+  time-zone outlines, :func:`alerts.desk.region_outlines`), built once on first request;
 - ``/desk/api/stream``: Server-Sent Events. ``event`` messages are written as the tracker
   emits each event (well within a second); ``aircraft`` messages carry the shown aircraft
   when they changed, checked every ``tick_s`` (1 s) while anyone is listening.
@@ -39,7 +42,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from alerts.desk import DeskBoard, aircraft_views, zones_geojson
+from alerts.desk import DeskBoard, aircraft_views, region_outlines, zones_geojson
 from alerts.secrets import Secret, secret_from_env
 from streams.models import AirspaceEvent
 from streams.tracking import AircraftState
@@ -104,7 +107,9 @@ class DeskServer:
         tick_s: float = 1.0,
     ) -> None:
         self.board = board or DeskBoard()
+        self._zone_list = list(zones)
         self._zones = zones_geojson(zones)
+        self._outlines: asyncio.Task[bytes] | None = None
         self._token = token
         self.tick_s = tick_s
         self._states: Callable[[], Iterable[AircraftState]] = lambda: ()
@@ -112,11 +117,17 @@ class DeskServer:
         self._subscribers: set[asyncio.Queue[bytes | None]] = set()
         self._ticker: asyncio.Task[None] | None = None
         self._last_aircraft: bytes = b""
+        self._enrich: Callable[[AirspaceEvent], AirspaceEvent] | None = None
 
     # -- wiring -------------------------------------------------------------------------
 
-    def attach(self, bundle: Any) -> None:
-        """Show ``bundle``'s (a TrackerApp's) aircraft and listen to its events."""
+    def attach(
+        self, bundle: Any, enrich: Callable[[AirspaceEvent], AirspaceEvent] | None = None
+    ) -> None:
+        """Show ``bundle``'s (a TrackerApp's) aircraft and listen to its events; ``enrich``
+        (the notifier's :meth:`alerts.enrich.Enricher.enrich`) fills in who each aircraft is
+        (country, watchlists) before an event is recorded, as the alerts see it."""
+        self._enrich = enrich
         self._states = lambda: [
             s for p in list(bundle.partitions.values()) for s in p.states.values()
         ]
@@ -130,6 +141,7 @@ class DeskServer:
         app.router.add_get("/desk/api/state", self._state)
         app.router.add_get("/desk/api/events", self._events)
         app.router.add_get("/desk/api/aircraft/{icao24}", self._aircraft)
+        app.router.add_get("/desk/api/outlines", self._outlines_route)
         app.router.add_get("/desk/api/stream", self._stream)
         app.on_shutdown.append(self._shutdown)
 
@@ -138,6 +150,8 @@ class DeskServer:
     def on_event(self, event: AirspaceEvent) -> None:
         """Tracker listener: record the event and push it to every open page at once."""
         try:
+            if self._enrich is not None:
+                event = self._enrich(event)
             view = self.board.record(event)
             if view is not None:
                 self._publish(b"event", orjson.dumps(view))
@@ -262,8 +276,29 @@ class DeskServer:
                 zone=q.get("zone") or None,
                 type=q.get("type") or None,
                 country=q.get("country") or None,
+                watchlist=q.get("watchlist") or None,
                 limit=max(1, min(limit, 5000)),
             )
+        )
+
+    async def _outlines_route(self, request: web.Request) -> web.Response:
+        if not self._allowed(request):
+            return self._refuse()
+        if self._outlines is None:  # once, off the event loop (~1 s of geometry)
+            zones = self._zone_list
+            self._outlines = asyncio.ensure_future(
+                asyncio.to_thread(lambda: orjson.dumps(region_outlines(zones)))
+            )
+        try:
+            body = await asyncio.shield(self._outlines)
+        except Exception:
+            self._outlines = None  # try again on the next request
+            log.exception("desk: region outlines failed")
+            raise web.HTTPInternalServerError(text="outlines unavailable\n") from None
+        return web.Response(
+            body=body,
+            content_type="application/json",
+            headers={"Cache-Control": "max-age=86400"},
         )
 
     async def _aircraft(self, request: web.Request) -> web.Response:

@@ -95,6 +95,13 @@ class NotifierMetrics:
             ["kind", "outcome"],
             registry=registry,
         )
+        self.escalations = Counter(
+            "skyfence_escalations_total",
+            "Priority alerts (acknowledge / escalate) by outcome: opened (accepted with a "
+            "button), escalated (nobody acknowledged in time), acknowledged.",
+            ["outcome"],
+            registry=registry,
+        )
         self.latency = Histogram(
             "skyfence_alert_latency_seconds",
             "End to end: from the fix that revealed the event (position time) to the peer "

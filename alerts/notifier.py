@@ -31,6 +31,17 @@ lets the alerts in flight finish and flushes the outbox first, so it never dupli
 alert is never lost: until an entry is ``delivered`` or ``dead`` it is retried, here or by the
 next owner of its partition.
 
+**Acknowledge and escalate** (:mod:`alerts.escalation`): an alert a ``priority`` routing
+rule takes carries an Acknowledge button and gets a record in the ``escalations`` store
+(keyed by event id, a second Faust table beside the outbox). Delivery records each message's
+reference there (where follow-ups reply). :meth:`Notifier.fire_escalations`, called every
+``escalation_tick_s`` by a timer with the injected clock's now, escalates each unacknowledged
+alert past its deadline once: the escalation and a note in the alert's thread are outbox
+entries (``<event_id>~esc|<channel>``, ``<event_id>~escnote|<channel>``), delivered like
+alerts. :meth:`Notifier.acknowledge` (called by :class:`alerts.acks.AckHandler` on a button
+press) marks the record acknowledged, which cancels the escalation, and queues
+"Acknowledged by X" into the threads (``<event_id>~ack|<channel>``).
+
 The shells: :class:`TableOutbox` keeps the outbox in a Faust table (changelog = compacted Kafka
 topic); :func:`create_notifier_app` builds the notifier's own Faust app (app id
 ``<app_id>-notifier``: its own consumer group on the events topic and its own ``outbox``
@@ -53,6 +64,21 @@ from alerts.channels.base import Channel
 from alerts.delivery import ChannelWorker, Job
 from alerts.enrich import Enricher
 from alerts.errors import AlertsConfigError
+from alerts.escalation import (
+    AckOutcome,
+    DueHeap,
+    Escalation,
+    EscalationState,
+    decode_escalation,
+    due,
+    encode_escalation,
+    escalate,
+    escalation_key,
+    format_duration,
+    new_escalation,
+    with_ref,
+)
+from alerts.escalation import acknowledge as ack_record
 from alerts.metrics import NotifierMetrics
 from alerts.outbox import (
     COOLDOWN_PREFIX,
@@ -70,6 +96,7 @@ from alerts.outbox import (
     thread_record_age,
 )
 from alerts.ratelimit import MultiLimit
+from alerts.render import build_context
 from alerts.retry import Backoff
 from alerts.routing import Cooldowns, Router, cooldown_key
 from alerts.routing_config import ChannelSpec, RoutingConfig, Rule
@@ -131,6 +158,8 @@ class DeliveryPolicy:
     stall_s: float | None = None
     #: ... until the next rebalance completes, or this long after the stall was seen.
     stall_hold_s: float = 30.0
+    #: Wall time between checks for due escalations (priority alerts nobody acknowledged).
+    escalation_tick_s: float = 1.0
 
 
 def _fields(event: AirspaceEvent, **more: object) -> dict[str, object]:
@@ -179,13 +208,22 @@ class Notifier:
                 rules=(Rule(name="everything", channels=tuple(names)),),
             )
         )
-        unknown = {n for r in self.router.config.rules for n in r.channels} - set(names)
+        unknown = {
+            n for r in self.router.config.rules for n in (*r.channels, *r.escalate_to)
+        } - set(names)
         if unknown:
             raise AlertsConfigError(
                 f"routing names channels that are not configured: {sorted(unknown)}"
             )
         self.cooldowns = Cooldowns(self.router.config.cooldown_s)
         self.outbox: OutboxStore = outbox if outbox is not None else DictOutbox()
+        #: Priority alerts by event id (:mod:`alerts.escalation`); a Faust table in the app.
+        self.escalations: OutboxStore = DictOutbox()
+        self._due = DueHeap()
+        self._escalation_timer: asyncio.Task[None] | None = None
+        #: Escalations sent (records moved to ``escalated``) and acknowledgements taken.
+        self.escalated = 0
+        self.acknowledged = 0
         metrics.watch_outbox(lambda: sum(1 for _ in self.outbox.scan()))
         self.policy = policy or DeliveryPolicy()
         self.enricher = enricher or Enricher()
@@ -247,6 +285,19 @@ class Notifier:
         if self.policy.stall_s is not None:
             self._last_tick_s = self._monotonic()
             self._ticker = asyncio.create_task(self._tick(), name="notifier:stall-watch")
+        if any(r.escalate_to for r in self.router.config.rules):
+            self._escalation_timer = asyncio.create_task(
+                self._escalation_loop(), name="notifier:escalations"
+            )
+
+    async def _escalation_loop(self) -> None:
+        # Real time between checks; the decision itself takes the injected clock's now.
+        while True:
+            await asyncio.sleep(self.policy.escalation_tick_s)
+            try:
+                self.fire_escalations()
+            except Exception:  # a bug must not stop the timer for every other alert
+                log.exception("escalation check failed")
 
     async def _tick(self) -> None:
         # A loop that runs every stall_s / 4 cannot see a gap of stall_s unless it was stopped.
@@ -302,10 +353,11 @@ class Notifier:
     async def stop(self) -> None:
         """Let alerts in flight finish (up to ``stop_grace_s``), then stop the workers.
         Queued alerts stay ``pending`` in the outbox and are sent after the next start."""
-        if self._ticker is not None:
-            self._ticker.cancel()
-            await asyncio.gather(self._ticker, return_exceptions=True)
-            self._ticker = None
+        for task in (self._ticker, self._escalation_timer):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        self._ticker = self._escalation_timer = None
         for worker in self.workers.values():
             worker.stop_after_current()
         if self._tasks:
@@ -397,6 +449,11 @@ class Notifier:
             record_key, record = cooldown_record(key, partition, event.observed_ts, now_s)
             self.outbox.put(partition, record_key, record)
         metrics.events.labels("new").inc()
+        rule = self.router.priority(event, country=facts.country, aircraft=facts.entries)
+        if rule is not None and lag_s > self.policy.max_lag_s and not self.policy.replay:
+            rule = None  # a backlog event held from the desk: nobody is asked to take it
+        if rule is not None:
+            self._open_escalation(event, value, partition, rule, fresh, now_s)
         for name in fresh:
             entry = OutboxEntry(
                 event_id=event.event_id,
@@ -406,10 +463,156 @@ class Notifier:
                 created_s=now_s,
                 updated_s=now_s,
                 event=value,
+                priority=rule is not None,
             )
             self.outbox.put(partition, entry.key, encode_entry(entry))
             self._submit(Job(entry, event))
         return event
+
+    # -- acknowledge and escalate ------------------------------------------------------------
+
+    def _open_escalation(
+        self,
+        event: AirspaceEvent,
+        value: bytes | None,
+        partition: int,
+        rule: Rule,
+        channels: Sequence[str],
+        now_s: float,
+    ) -> None:
+        key = escalation_key(event.event_id)
+        if self.escalations.get(key) is not None:
+            return  # read again after a crash: the first record (and its deadline) stands
+        record = new_escalation(
+            event.event_id,
+            partition,
+            accepted_s=now_s,
+            escalate_after_s=rule.escalate_after_s,
+            escalate_to=rule.escalate_to,
+            channels=tuple(channels),
+            headline=build_context(event).headline,
+            event=value,
+        )
+        self.escalations.put(partition, key, encode_escalation(record))
+        self.metrics.escalations.labels("opened").inc()
+        if record.deadline_s is not None:
+            self._due.push(record.deadline_s, record.event_id)
+
+    def escalation(self, event_id: str) -> Escalation | None:
+        """The record of priority alert ``event_id``, or None (unknown, or not decodable)."""
+        raw = self.escalations.get(escalation_key(event_id))
+        if raw is None:
+            return None
+        try:
+            return decode_escalation(raw)
+        except ValueError:
+            log.warning("undecodable escalation record for %s", event_id)
+            return None
+
+    def _mine(self, partition: int) -> bool:
+        return self.owned is None or partition in self.owned
+
+    def fire_escalations(self, now_s: float | None = None) -> int:
+        """Escalate every priority alert whose deadline has come and that nobody
+        acknowledged: once each (the record is ``escalated`` from then on). The escalation
+        (and a note in the alert's thread) goes through the outbox like an alert. Returns
+        how many escalated."""
+        now_s = self._clock() if now_s is None else now_s
+        if self.fenced():
+            # Stalled: another notifier may own our partitions now and escalates them; the
+            # deadlines stay in the heap for when the fence lifts.
+            return 0
+        fired = 0
+        for event_id in self._due.pop_due(now_s):
+            record = self.escalation(event_id)
+            if record is None or not self._mine(record.partition) or not due(record, now_s):
+                continue
+            after = format_duration((record.deadline_s or now_s) - record.accepted_s)
+            targets = ", ".join(record.escalate_to)
+            # Outbox entries first, the record second: a crash between the two escalates
+            # again after restart, and the entries, keyed by event id, are not written twice.
+            for name in record.escalate_to:
+                text = f"ESCALATED, not acknowledged within {after}: {record.headline}"
+                self._queue_note(record, "esc", name, text, None, priority=True, now_s=now_s)
+            for name in record.channels:
+                text = f"Escalated to {targets}: not acknowledged within {after}"
+                ref = record.refs.get(name) or None
+                self._queue_note(record, "escnote", name, text, ref, priority=False, now_s=now_s)
+            self.escalations.put(
+                record.partition, record.key, encode_escalation(escalate(record, now_s))
+            )
+            self.escalated += 1
+            self.metrics.escalations.labels("escalated").inc()
+            fired += 1
+            log.warning(
+                "priority alert %s not acknowledged within %s: escalated to %s",
+                event_id, after, targets, extra={"event_id": event_id},
+            )  # fmt: skip
+        return fired
+
+    def acknowledge(self, event_id: str, who: str, now_s: float | None = None) -> AckOutcome | None:
+        """Acknowledge priority alert ``event_id`` as ``who``: the record says so (its
+        escalation is cancelled if still waiting) and "Acknowledged by X" goes to the
+        alert's threads. Idempotent. None when the alert is unknown here (not a priority
+        alert, forgotten, or in a partition this notifier does not own)."""
+        now_s = self._clock() if now_s is None else now_s
+        record = self.escalation(event_id)
+        if record is None or not self._mine(record.partition):
+            return None
+        outcome = ack_record(record, who, now_s)
+        if not outcome.changed:
+            return outcome
+        for name in record.channels:
+            ref = record.refs.get(name) or None
+            self._queue_note(record, "ack", name, outcome.text, ref, priority=False, now_s=now_s)
+        if record.state is EscalationState.ESCALATED:
+            for name in record.escalate_to:
+                if name not in record.channels:
+                    self._queue_note(
+                        record, "ack", name, f"{outcome.text}: {record.headline}", None,
+                        priority=False, now_s=now_s,
+                    )  # fmt: skip
+        self.escalations.put(record.partition, record.key, encode_escalation(outcome.record))
+        self.acknowledged += 1
+        self.metrics.escalations.labels("acknowledged").inc()
+        log.info(
+            "priority alert %s acknowledged by %s", event_id, who, extra={"event_id": event_id}
+        )
+        return outcome
+
+    def _queue_note(
+        self,
+        record: Escalation,
+        kind: str,
+        channel: str,
+        text: str,
+        reply_to: str | None,
+        *,
+        priority: bool,
+        now_s: float,
+    ) -> None:
+        if channel not in self.workers or record.event is None:
+            return
+        entry = OutboxEntry(
+            event_id=f"{record.event_id}~{kind}",
+            channel=channel,
+            partition=record.partition,
+            state=EntryState.PENDING,
+            created_s=now_s,
+            updated_s=now_s,
+            event=record.event,
+            priority=priority,
+            note=text,
+            reply_to=reply_to,
+        )
+        if self.outbox.get(entry.key) is not None:
+            return  # written before a crash: restore sends it, if it is still pending
+        try:
+            event = decode_event(record.event)
+        except DecodeError:
+            return
+        self.outbox.put(record.partition, entry.key, encode_entry(entry))
+        self._submit(Job(entry, event))
 
     def _is_new(self, key: bytes) -> bool:
         raw = self.outbox.get(key)
@@ -449,8 +652,14 @@ class Notifier:
     async def _delivered(self, job: Job, attempts: int) -> None:
         now_s = self._clock()
         entry = job.entry.settled(EntryState.DELIVERED, now_s)
-        entry = _with_attempts(entry, attempts - 1)
+        entry = replace(_with_attempts(entry, attempts - 1), ref=job.ref)
         self._write(entry)
+        if job.entry.priority and job.entry.note is None and job.ref is not None:
+            # Where the acknowledgement and the escalation note will reply.
+            record = self.escalation(job.entry.event_id)
+            if record is not None:
+                record = with_ref(record, entry.channel, job.ref)
+                self.escalations.put(record.partition, record.key, encode_escalation(record))
         self.delivered += 1
         self.metrics.deliveries.labels(entry.channel, "delivered").inc()
         self.metrics.outcomes.labels(entry.channel, "sent").inc()
@@ -527,6 +736,7 @@ class Notifier:
             self.owned = set(partitions) if self.owned is None else self.owned | partitions
             # A rebalance completed: the assignment is current again, lift a stall fence.
             self._fenced_until_s = float("-inf")
+        self._restore_escalations(partitions)
         queued = 0
         for key, raw in self.outbox.scan():
             if key.startswith(THREAD_PREFIX):
@@ -558,6 +768,19 @@ class Notifier:
             log.info("restored %d pending alert(s) from the outbox", queued)
         return queued
 
+    def _restore_escalations(self, partitions: set[int] | None) -> None:
+        # Deadlines of waiting priority alerts come back from their records (the heap is
+        # memory only); a duplicate entry in the heap costs one re-check.
+        for _key, raw in self.escalations.scan():
+            try:
+                record = decode_escalation(raw)
+            except ValueError:
+                continue
+            if partitions is not None and record.partition not in partitions:
+                continue
+            if record.state is EscalationState.WAITING and record.deadline_s is not None:
+                self._due.push(record.deadline_s, record.event_id)
+
     def revoke(self, partitions: set[int]) -> None:
         """Stop sending queued alerts of ``partitions`` (another notifier owns them now)."""
         if self.owned is not None:
@@ -572,6 +795,7 @@ class Notifier:
             return
         self._next_sweep_s = now_s + self.policy.sweep_interval_s
         self.sweep(now_s)
+        self.sweep_escalations(now_s)
 
     def sweep(self, now_s: float) -> int:
         """Forget settled entries older than ``retention_s``; returns how many."""
@@ -598,6 +822,22 @@ class Notifier:
             mine = self.owned is None or entry.partition in self.owned
             if entry.state.final and entry.updated_s < horizon and mine:
                 self.outbox.delete(entry.partition, key)
+                gone += 1
+        return gone
+
+    def sweep_escalations(self, now_s: float) -> int:
+        """Forget records of priority alerts accepted more than ``retention_s`` ago."""
+        gone = 0
+        for key, raw in self.escalations.scan():
+            try:
+                record = decode_escalation(raw)
+            except ValueError:
+                continue
+            if not self._mine(record.partition):
+                continue
+            done = record.state is not EscalationState.WAITING or record.deadline_s is None
+            if done and now_s - record.accepted_s > self.policy.retention_s:
+                self.escalations.delete(record.partition, key)
                 gone += 1
         return gone
 
@@ -662,6 +902,8 @@ class NotifierApp:
     notifier: Notifier
     events: Any
     table: Any
+    #: The ``escalations`` table (priority alerts: acknowledge / escalate).
+    escalations: Any = None
 
     async def start(self) -> None:
         """Start the delivery tasks, then the Faust app (join, recover the outbox, consume)."""
@@ -698,6 +940,10 @@ def create_notifier_app(
     events = raw_topic(app, settings.events_topic, settings.partitions)
     table = raw_table(app, "outbox", settings.partitions)
     notifier.outbox = TableOutbox(table)
+    # Priority alerts (acknowledge / escalate), keyed by event id, co-partitioned like the
+    # outbox: recovered from its changelog on restart and by the next owner on a rebalance.
+    escalations = raw_table(app, "escalations", settings.partitions)
+    notifier.escalations = TableOutbox(escalations)
     notifier.owned = set()
     if notifier.policy.stall_s is None:
         # Fence zombies: a stall of half the session timeout may have cost the membership.
@@ -742,4 +988,6 @@ def create_notifier_app(
         notifier.revoke(_events_partitions(revoked))
 
     app.finalize()
-    return NotifierApp(app=app, notifier=notifier, events=events, table=table)
+    return NotifierApp(
+        app=app, notifier=notifier, events=events, table=table, escalations=escalations
+    )

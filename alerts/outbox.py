@@ -13,6 +13,12 @@ Every alert the notifier accepts becomes one :class:`OutboxEntry` per routed cha
     held                         event time lagged wall time by more than the flood limit
                                  (backlog or replay) and replay mode was off: never sent
 
+Follow-ups of priority alerts (:mod:`alerts.escalation`: the escalation, a note in the
+alert's thread, "Acknowledged by X") are entries too, keyed ``"<event_id>~esc|<channel>"``,
+``"<event_id>~escnote|<channel>"``, ``"<event_id>~ack|<channel>"``: they carry the ``note``
+text and the message it replies to (``reply_to``), and are delivered like alerts. A
+delivered entry keeps the message reference the channel returned (``ref``).
+
 Because the record exists before the offset commit, an event read again after a crash finds
 it and is not re-sent (idempotency by ``event_id`` and channel), and a ``pending`` entry left
 by a crash is sent after restart (the outbox is durable: in the Faust shell it is a table
@@ -92,6 +98,15 @@ class OutboxEntry:
     attempts: int = 0
     #: Why it is dead / suppressed / held (a bounded identifier).
     reason: str | None = None
+    #: A priority alert: it carries an Acknowledge button (:mod:`alerts.escalation`).
+    priority: bool = False
+    #: The delivered message (``"channel_id:ts"``, ``"chat_id:message_id"``; ``""`` when the
+    #: channel returns none), once delivered.
+    ref: str | None = None
+    #: A follow-up instead of the alert (an escalation, "Acknowledged by X"): its text ...
+    note: str | None = None
+    #: ... and the message it replies to (the alert's thread), if any.
+    reply_to: str | None = None
 
     @property
     def key(self) -> bytes:
@@ -118,6 +133,11 @@ def encode_entry(entry: OutboxEntry) -> bytes:
         body["n"] = entry.attempts
     if entry.reason is not None:
         body["r"] = entry.reason
+    if entry.priority:
+        body["pr"] = True
+    for name, value in (("ref", entry.ref), ("nt", entry.note), ("rt", entry.reply_to)):
+        if value is not None:
+            body[name] = value
     return b"%d|" % entry.partition + orjson.dumps(body)
 
 
@@ -139,9 +159,17 @@ def decode_entry(raw: bytes) -> OutboxEntry:
             event=event.encode() if isinstance(event, str) else None,
             attempts=int(data.get("n", 0)),
             reason=data.get("r"),
+            priority=bool(data.get("pr", False)),
+            ref=_opt_str(data.get("ref")),
+            note=_opt_str(data.get("nt")),
+            reply_to=_opt_str(data.get("rt")),
         )
     except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
         raise ValueError(f"bad outbox value: {exc}") from None
+
+
+def _opt_str(value: object) -> str | None:
+    return None if value is None else str(value)
 
 
 class OutboxStore(Protocol):

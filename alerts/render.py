@@ -22,6 +22,12 @@ Renderers and the limits they respect:
   attributes. Messages are at most 4096 characters, captions 1024; length is counted in
   UTF-16 code units (at least what Telegram counts) and text is cut only between complete
   lines, so no tag or entity is ever split.
+- :func:`slack_ack_block` / :func:`telegram_ack_markup` -> the Acknowledge button of a
+  priority alert (:mod:`alerts.escalation`): a Block Kit ``actions`` block (``action_id``
+  ``"ack"``, ``value`` the event id) and a Telegram ``inline_keyboard`` whose
+  ``callback_data`` is ``"ack:<event_id>"`` (at most 64 bytes, checked);
+  :func:`slack_note` / :func:`telegram_note` -> a follow-up line (an escalation,
+  "Acknowledged by X").
 - :func:`webhook_json` -> the event (event format v1) plus the context, as JSON bytes with
   sorted keys (the same inputs give the same bytes); :mod:`alerts.signing` signs them.
 
@@ -58,6 +64,7 @@ from streams.text import printable
 __all__ = [
     "SLACK_HEADER_MAX",
     "SLACK_TEXT_MAX",
+    "TELEGRAM_CALLBACK_DATA_MAX",
     "TELEGRAM_CAPTION_MAX",
     "TELEGRAM_MESSAGE_MAX",
     "AlertContext",
@@ -65,12 +72,21 @@ __all__ = [
     "build_context",
     "context_dict",
     "plain_text",
+    "slack_ack_block",
     "slack_blocks",
     "slack_escape",
+    "slack_note",
+    "telegram_ack_markup",
     "telegram_caption",
     "telegram_html",
+    "telegram_note",
     "webhook_json",
 ]
+
+#: Telegram's limit on an inline button's ``callback_data`` (bytes).
+TELEGRAM_CALLBACK_DATA_MAX = 64
+#: The Acknowledge button's label.
+ACK_LABEL = "Acknowledge"
 
 #: Slack header block plain_text limit (characters).
 SLACK_HEADER_MAX = 150
@@ -541,3 +557,47 @@ def webhook_json(event: AirspaceEvent, ctx: AlertContext) -> bytes:
     (the same inputs always give the same bytes, so signatures are reproducible)."""
     body = {"event": orjson.loads(encode_event(event)), "context": context_dict(ctx)}
     return orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
+
+
+# --------------------------------------------------------------------------- buttons, notes
+
+
+def slack_ack_block(event_id: str) -> dict[str, Any]:
+    """The Block Kit ``actions`` block with the Acknowledge button of alert ``event_id``."""
+    return {
+        "type": "actions",
+        "block_id": "skyfence_ack",
+        "elements": [
+            {
+                "type": "button",
+                "action_id": "ack",
+                "text": {"type": "plain_text", "text": ACK_LABEL, "emoji": False},
+                "style": "primary",
+                "value": event_id,
+            }
+        ],
+    }
+
+
+def telegram_ack_markup(event_id: str) -> dict[str, Any]:
+    """The ``reply_markup`` with the Acknowledge button of alert ``event_id``; ValueError
+    when ``callback_data`` would pass Telegram's 64-byte limit."""
+    data = f"ack:{event_id}"
+    if len(data.encode()) > TELEGRAM_CALLBACK_DATA_MAX:
+        raise ValueError(f"callback_data of {len(data.encode())} bytes > 64: {data!r}")
+    return {"inline_keyboard": [[{"text": ACK_LABEL, "callback_data": data}]]}
+
+
+def slack_note(text: str, ack_event_id: str | None = None) -> dict[str, Any]:
+    """A follow-up message body (``text`` + one section, and the Acknowledge button when
+    ``ack_event_id`` is given)."""
+    safe = _fit(slack_escape(text), SLACK_SECTION_MAX)
+    blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": safe}}]
+    if ack_event_id is not None:
+        blocks.append(slack_ack_block(ack_event_id))
+    return {"text": _fit(slack_escape(text), SLACK_TEXT_MAX), "blocks": blocks}
+
+
+def telegram_note(text: str) -> str:
+    """A follow-up line as Telegram HTML (escaped, cut to the message limit)."""
+    return _fit_html_lines([_h(line) for line in text.splitlines() or [""]], TELEGRAM_MESSAGE_MAX)

@@ -15,6 +15,9 @@ the same aircraft, zone and event type alerts at most once per ``per_aircraft_zo
 seconds of **event time** (``observed_ts``, the time of the fix that revealed the event, so
 a replay behaves like live). ``0`` disables the cooldown.
 
+:meth:`Router.priority` names the first matching rule with ``priority = true`` (the alert
+gets an Acknowledge button and may escalate: :mod:`alerts.escalation`).
+
 Out of scope: parsing and validating the file (:mod:`alerts.routing_config`), building
 channel objects, rate limits.
 """
@@ -74,6 +77,23 @@ class Router:
             if rule.stop:
                 break
         return out
+
+    def priority(
+        self, event: AirspaceEvent, *, country: Country | None, aircraft: WatchlistEntries
+    ) -> Rule | None:
+        """The first matching rule with ``priority = true`` among those :meth:`route`
+        consults (mutes and ``stop`` respected), or None: the alert then has no Acknowledge
+        button and never escalates."""
+        if self.muted(event):
+            return None
+        for rule in self.config.rules:
+            if not _rule_matches(rule, event, country=country, aircraft=aircraft):
+                continue
+            if rule.priority:
+                return rule
+            if rule.stop:
+                break
+        return None
 
 
 class Cooldowns:

@@ -60,6 +60,13 @@ a list matches when any of its values does, and a rule matches when all its crit
   callsign rules are, and cannot be written to backtrack catastrophically. Case-insensitive;
   an event without a callsign never matches a rule that has one.
 
+Acknowledge and escalate (:mod:`alerts.escalation`), optional rule keys:
+
+- ``priority``: ``true`` puts an Acknowledge button on the rule's alerts (Slack, Telegram);
+- ``escalate_after``: a duration (``"10m"``, ``"90s"``, ``"1h"``, or seconds) after which an
+  alert nobody acknowledged escalates, once; needs ``priority = true`` and ``escalate_to``;
+- ``escalate_to``: channels (defined ones) the escalation goes to.
+
 Criteria on the watchlist (``categories``, ``cmpg``, ``tags``) never match an aircraft that is
 on no watchlist; with several lists, a criterion holds when any list's entry satisfies it
 (a desk list's ``category`` routes like plane-alert-db's); ``countries`` never matches an address outside every State block.
@@ -128,6 +135,9 @@ _RULE_KEYS = (
     "cmpg",
     "tags",
     "callsign",
+    "priority",
+    "escalate_after",
+    "escalate_to",
 )
 _MUTE_KEYS = ("icao24", "callsigns")
 _COOLDOWN_KEYS = ("per_aircraft_zone_s",)
@@ -182,6 +192,12 @@ class Rule:
     cmpg: frozenset[str] = frozenset()
     tags: frozenset[str] = frozenset()
     callsign: tuple[str, ...] = ()
+    #: Alerts of this rule carry an Acknowledge button (:mod:`alerts.escalation`).
+    priority: bool = False
+    #: An unacknowledged priority alert escalates after this long (None: never).
+    escalate_after_s: float | None = None
+    #: ... to these channels.
+    escalate_to: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -411,6 +427,7 @@ def _parse_rules(raw: list[Any], channels: Mapping[str, ChannelSpec]) -> tuple[R
             raise RoutingConfigError(
                 where, "stop", "bad_type", f"must be true or false, got {stop!r}"
             )
+        priority, escalate_after_s, escalate_to = _escalation(table, where, channels)
         rules.append(
             Rule(
                 name=name,
@@ -425,9 +442,72 @@ def _parse_rules(raw: list[Any], channels: Mapping[str, ChannelSpec]) -> tuple[R
                 cmpg=_cmpg(table, where),
                 tags=_folded(table, "tags", where),
                 callsign=_globs(table.get("callsign"), where, "callsign", joined=True),
+                priority=priority,
+                escalate_after_s=escalate_after_s,
+                escalate_to=escalate_to,
             )
         )
     return tuple(rules)
+
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(s|m|min|h)")
+_DURATION_UNITS_S = {"s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
+
+
+def _duration_s(value: Any, where: str, key: str) -> float:
+    """``"10m"``, ``"90s"``, ``"1h"``, ``"2.5min"`` or a number of seconds -> seconds (> 0)."""
+    if isinstance(value, bool):
+        seconds = -1.0
+    elif isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str) and (m := _DURATION.fullmatch(value.strip())):
+        seconds = float(m.group(1)) * _DURATION_UNITS_S[m.group(2)]
+    else:
+        seconds = -1.0
+    if not 0 < seconds < float("inf"):
+        raise RoutingConfigError(
+            where,
+            key,
+            "bad_value",
+            f'must be a duration > 0 like "10m", "90s", "1h" or seconds, got {value!r}',
+        )
+    return seconds
+
+
+def _escalation(
+    table: Mapping[str, Any], where: str, channels: Mapping[str, ChannelSpec]
+) -> tuple[bool, float | None, tuple[str, ...]]:
+    """``priority``, ``escalate_after`` and ``escalate_to`` of a rule, checked together."""
+    priority = table.get("priority", False)
+    if not isinstance(priority, bool):
+        raise RoutingConfigError(
+            where, "priority", "bad_type", f"must be true or false, got {priority!r}"
+        )
+    has_after, has_to = "escalate_after" in table, "escalate_to" in table
+    if not (has_after or has_to):
+        return priority, None, ()
+    if not priority:
+        key = "escalate_after" if has_after else "escalate_to"
+        raise RoutingConfigError(
+            where, key, "bad_value", "escalation needs priority = true on the same rule"
+        )
+    if has_after != has_to:
+        missing = "escalate_to" if has_after else "escalate_after"
+        raise RoutingConfigError(
+            where, missing, "missing_key", "escalate_after and escalate_to go together"
+        )
+    after_s = _duration_s(table["escalate_after"], where, "escalate_after")
+    targets = _strings(table["escalate_to"], where, "escalate_to")
+    for channel in targets:
+        if channel not in channels:
+            raise RoutingConfigError(
+                where,
+                "escalate_to",
+                "unknown_channel",
+                f"channel {channel!r} is not defined{_suggest(channel, channels)}; "
+                f"defined: {', '.join(channels) or '(none)'}",
+            )
+    return priority, after_s, tuple(dict.fromkeys(targets))
 
 
 def _opt_set(table: Mapping[str, Any], key: str, where: str) -> frozenset[str]:

@@ -204,6 +204,8 @@ async def start_pipeline(
     # the table then had no changelog partitions for the whole generation (every write
     # failed with PartitionsMismatch; found by tests/chaos scenario 4, issue 13).
     tables = [b.table for b in (pipeline.tracker_app, pipeline.notifier_app) if b is not None]
+    if pipeline.notifier_app is not None and pipeline.notifier_app.escalations is not None:
+        tables.append(pipeline.notifier_app.escalations)  # acknowledge / escalate (issue 17)
     await ensure_topics(
         bootstrap,
         settings,
@@ -330,7 +332,7 @@ async def worker(
                 if ops is not None:
                     ops.watch_apps(_apps(pipeline))
                     if pipeline.tracker_app is not None:
-                        desk.attach(pipeline.tracker_app)
+                        desk.attach(pipeline.tracker_app, enrich=enricher.enrich)
                     base = f"http://{settings.metrics_host}:{settings.metrics_port}"
                     say(f"serving {base}/metrics, {base}/healthz, {base}/readyz")
                     say(f"the desk's live page: {base}/")
@@ -637,7 +639,7 @@ async def demo(
         desk = None
         if serve:  # the live page keeps the replay's alerts in its history
             desk = DeskServer(zones, token=desk_token())
-            desk.attach(pipeline.bundle)
+            desk.attach(pipeline.bundle, enrich=enricher.enrich)
         try:
             producer = AIOKafkaProducer(
                 bootstrap_servers=bootstrap, linger_ms=5, acks="all", **client_kwargs(settings)

@@ -8,7 +8,11 @@ set so the caller decides what to do; it never retries on its own (the notifier'
 Optional attributes the notifier reads: ``kind`` (``slack_webhook``, ``telegram``...: which
 response rules apply), ``local`` (True for the console: a local log that flood control never
 holds back), ``accepts_image`` (True when ``send`` takes ``image_png=``: the map), ``threads``
-(a Slack thread store, which the notifier keeps in its outbox).
+(a Slack thread store, which the notifier keeps in its outbox), ``accepts_buttons`` (True
+when ``send`` takes ``ack_button=``: the Acknowledge button of a priority alert), and the
+optional method ``post_note(text, *, reply_to, ack_event_id)`` (a follow-up: escalation,
+acknowledgement). ``send`` and ``post_note`` may return the posted message's reference
+(``"channel:ts"``, ``"chat_id:message_id"``) so follow-ups can reply to it.
 """
 
 from __future__ import annotations
@@ -27,8 +31,9 @@ class Channel(Protocol):
     #: Bounded, human name of the channel (used in logs and as a metric label).
     name: str
 
-    async def send(self, event: AirspaceEvent) -> None:
-        """Deliver one alert for ``event``; raise ``DeliveryError`` on failure."""
+    async def send(self, event: AirspaceEvent) -> object:
+        """Deliver one alert for ``event``; raise ``DeliveryError`` on failure. May return
+        the posted message's reference (a ``str``)."""
         ...
 
     async def close(self) -> None:
@@ -46,10 +51,25 @@ class ListChannel:
         #: ``local=False`` to test flood control with it.
         self.local = local
         self.events: list[AirspaceEvent] = []
+        #: Event ids sent with the Acknowledge button.
+        self.buttons: list[str] = []
+        #: Follow-ups: (text, reply_to, ack_event_id).
+        self.notes: list[tuple[str, str | None, str | None]] = []
+        self.accepts_buttons = True
 
-    async def send(self, event: AirspaceEvent) -> None:
-        """Record ``event``."""
+    async def send(self, event: AirspaceEvent, *, ack_button: bool = False) -> str:
+        """Record ``event``; returns ``"<name>:<n>"`` (n counts messages from 1)."""
         self.events.append(event)
+        if ack_button:
+            self.buttons.append(event.event_id)
+        return f"{self.name}:{len(self.events) + len(self.notes)}"
+
+    async def post_note(
+        self, text: str, *, reply_to: str | None = None, ack_event_id: str | None = None
+    ) -> str:
+        """Record a follow-up."""
+        self.notes.append((text, reply_to, ack_event_id))
+        return f"{self.name}:{len(self.events) + len(self.notes)}"
 
     async def close(self) -> None:
         """Nothing to release."""

@@ -28,6 +28,16 @@ class ConsoleChannel:
         stream.write(f"{self._prefix}{console_line(event)}\n")
         stream.flush()
 
+    async def post_note(
+        self, text: str, *, reply_to: str | None = None, ack_event_id: str | None = None
+    ) -> str:
+        """Write a follow-up line (escalation, acknowledgement)."""
+        stream = self._stream or sys.stdout
+        suffix = f" [ack: {ack_event_id}]" if ack_event_id else ""
+        stream.write(f"NOTE   {text}{suffix}\n")
+        stream.flush()
+        return ""
+
     async def close(self) -> None:
         """Flush the stream (it is not ours to close)."""
         (self._stream or sys.stdout).flush()

@@ -43,7 +43,7 @@ import orjson
 
 from alerts.channels.http import DEFAULT_TIMEOUT_S, USER_AGENT, ContextFactory, HttpChannel
 from alerts.errors import DeliveryError
-from alerts.render import slack_blocks
+from alerts.render import slack_ack_block, slack_blocks, slack_note
 from alerts.responses import classify
 from alerts.secrets import Secret
 from streams.models import AirspaceEvent, EventType
@@ -141,13 +141,32 @@ class SlackWebhookChannel(HttpChannel):
     def __repr__(self) -> str:
         return f"SlackWebhookChannel(name={self.name!r}, webhook_url={self._url!r})"
 
-    async def send(self, event: AirspaceEvent) -> None:
-        """Deliver one alert; raise ``DeliveryError`` on failure (never retries)."""
-        body = orjson.dumps(slack_blocks(self._context(event)))
+    #: Priority alerts get the Acknowledge button (it needs a Slack app with interactivity).
+    accepts_buttons = True
+
+    async def send(self, event: AirspaceEvent, *, ack_button: bool = False) -> str:
+        """Deliver one alert; raise ``DeliveryError`` on failure (never retries). Returns
+        ``""``: an incoming webhook tells nothing about the message it posted, so follow-ups
+        cannot be threaded under it."""
+        message = slack_blocks(self._context(event))
+        if ack_button:
+            message["blocks"].append(slack_ack_block(event.event_id))
+        await self._hook(message)
+        return ""
+
+    async def post_note(
+        self, text: str, *, reply_to: str | None = None, ack_event_id: str | None = None
+    ) -> str:
+        """Post a follow-up (escalation, acknowledgement) as a plain message: a webhook
+        cannot reply in a thread, so ``reply_to`` is ignored."""
+        await self._hook(slack_note(text, ack_event_id))
+        return ""
+
+    async def _hook(self, message: dict[str, Any]) -> None:
         await self._post(
             self._url.reveal(),
             "incoming-webhook",
-            data=body,
+            data=orjson.dumps(message),
             headers={"Content-Type": "application/json", "User-Agent": USER_AGENT},
         )
 
@@ -227,8 +246,15 @@ class SlackApiChannel(HttpChannel):
             raise DeliveryError(self.name, f"http_{status}", retriable=False)
         return file_id
 
-    async def send(self, event: AirspaceEvent, image_png: bytes | None = None) -> None:
-        """Deliver one alert (in its visit's thread), with ``image_png`` attached when given.
+    #: Priority alerts get the Acknowledge button (Slack interactivity, ``block_actions``).
+    accepts_buttons = True
+
+    async def send(
+        self, event: AirspaceEvent, image_png: bytes | None = None, *, ack_button: bool = False
+    ) -> str:
+        """Deliver one alert (in its visit's thread), with ``image_png`` attached when given
+        and the Acknowledge button when ``ack_button``. Returns ``"<channel>:<thread ts>"``,
+        where follow-ups go (``""`` if Slack gave no ``ts``).
 
         Raises ``DeliveryError`` when the alert was not posted; never retries.
         """
@@ -242,6 +268,8 @@ class SlackApiChannel(HttpChannel):
             "unfurl_links": False,
             "unfurl_media": False,
         }
+        if ack_button:
+            message["blocks"].append(slack_ack_block(event.event_id))
         if thread_ts is not None:
             message["thread_ts"] = thread_ts
         posted = await self._call(
@@ -257,6 +285,29 @@ class SlackApiChannel(HttpChannel):
             self.threads.discard(key)
         if file_id is not None:
             await self._share(file_id, ctx.headline, thread_ts)
+        channel = posted.get("channel")
+        channel = channel if isinstance(channel, str) and channel else self.channel_id
+        return f"{channel}:{thread_ts}" if thread_ts else ""
+
+    async def post_note(
+        self, text: str, *, reply_to: str | None = None, ack_event_id: str | None = None
+    ) -> str:
+        """Post a follow-up (escalation, acknowledgement), in the thread ``reply_to``
+        (``"<channel>:<ts>"``) when given. Returns the note's own ``"<channel>:<ts>"``."""
+        message: dict[str, Any] = {
+            "channel": self.channel_id,
+            **slack_note(text, ack_event_id),
+            "unfurl_links": False,
+            "unfurl_media": False,
+        }
+        if reply_to:
+            channel, _, ts = reply_to.rpartition(":")
+            if channel and ts:
+                message["channel"] = channel
+                message["thread_ts"] = ts
+        posted = await self._call("chat.postMessage", orjson.dumps(message), json_body=True)
+        ts_posted = posted.get("ts")
+        return f"{message['channel']}:{ts_posted}" if isinstance(ts_posted, str) else ""
 
     async def _share(self, file_id: str, title: str, thread_ts: str | None) -> None:
         """Step 4: share the uploaded file under the alert; failures are logged, not raised."""

@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 
 import aiohttp
+import orjson
 
 from alerts.channels.http import DEFAULT_TIMEOUT_S, USER_AGENT, ContextFactory, HttpChannel
 from alerts.render import webhook_json
@@ -62,13 +63,22 @@ class WebhookChannel(HttpChannel):
 
     async def send(self, event: AirspaceEvent) -> None:
         """Deliver one alert; raise ``DeliveryError`` on failure (never retries)."""
-        body = webhook_json(event, self._context(event))
+        await self._signed(webhook_json(event, self._context(event)), event.event_id)
+
+    async def post_note(
+        self, text: str, *, reply_to: str | None = None, ack_event_id: str | None = None
+    ) -> str:
+        """POST a follow-up (escalation, acknowledgement) as signed JSON
+        ``{"note": text, "event_id": <alert or null>}``."""
+        body = orjson.dumps({"event_id": ack_event_id, "note": text}, option=orjson.OPT_SORT_KEYS)
+        await self._signed(body, ack_event_id)
+        return ""
+
+    async def _signed(self, body: bytes, event_id: str | None) -> None:
         now_s = self._clock()
-        headers = {
-            "Content-Type": "application/json",
-            "User-Agent": USER_AGENT,
-            EVENT_ID_HEADER: event.event_id,
-        }
+        headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
+        if event_id is not None:
+            headers[EVENT_ID_HEADER] = event_id
         if self._secret is not None:
             headers[SIGNATURE_HEADER] = sign_webhook(
                 body, self._secret.reveal().encode(), int(now_s)

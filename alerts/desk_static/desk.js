@@ -10,6 +10,7 @@
   var layers = {};     // icao24 -> {marker, track}
   var events = [];     // newest first
   var countries = {};
+  var watchlists = {};
   var zones = {};
   var selected = null;
 
@@ -40,6 +41,11 @@
   // No tiles: a graticule for orientation, then the zone outlines.
   for (var lat = -80; lat <= 80; lat += 5) { L.polyline([[lat, -180], [lat, 180]], { color: "#9bb", weight: 0.5, interactive: false }).addTo(map); }
   for (var lon = -180; lon <= 180; lon += 5) { L.polyline([[-85, lon], [85, lon]], { color: "#9bb", weight: 0.5, interactive: false }).addTo(map); }
+  // Country/region outlines: the packaged time-zone outlines around the zones, under them.
+  var outlineLayer = L.geoJSON(null, {
+    interactive: false,
+    style: function () { return { color: "#5f6b6b", weight: 1, fill: false, className: "region-outline" }; }
+  }).addTo(map);
   var zoneLayer = L.geoJSON(null, {
     style: function () { return { color: "#1a5e1a", weight: 2, fillColor: "#1a5e1a", fillOpacity: 0.06, className: "zone-outline" }; },
     onEachFeature: function (f, layer) { layer.bindTooltip(f.properties.name + " (" + f.properties.id + ")"); }
@@ -118,9 +124,20 @@
     opt.value = c.code;
     sel.appendChild(opt);
   }
+  function listsOf(e) { return (e.watchlists || []).map(function (m) { return m.list; }); }
+  function addWatchlists(e) {
+    listsOf(e).forEach(function (name) {
+      if (watchlists[name]) { return; }
+      watchlists[name] = true;
+      var opt = el("option", null, name); opt.value = name;
+      $("f-watchlist").appendChild(opt);
+    });
+  }
   function matches(e) {
-    var z = $("f-zone").value, t = $("f-type").value, c = $("f-country").value;
-    return (!z || e.zone === z) && (!t || e.type === t) && (!c || (e.country && e.country.code === c));
+    var z = $("f-zone").value, t = $("f-type").value, c = $("f-country").value, w = $("f-watchlist").value;
+    var lists = listsOf(e);
+    return (!z || e.zone === z) && (!t || e.type === t) && (!c || (e.country && e.country.code === c)) &&
+      (!w || (w === "*" ? lists.length > 0 : lists.indexOf(w) >= 0));
   }
   function row(e, fresh) {
     var tr = el("tr", fresh ? "new" : null);
@@ -129,7 +146,10 @@
     tr.appendChild(el("td", "type-" + e.type, e.type.replace(/_/g, " ")));
     var td = el("td"); var b = el("button", null, label(e)); b.type = "button";
     b.addEventListener("click", function () { showTimeline(e.icao24); });
-    td.appendChild(b); tr.appendChild(td);
+    td.appendChild(b);
+    var lists = listsOf(e);
+    if (lists.length) { td.appendChild(el("span", "watch", " on watchlist: " + lists.join(", "))); }
+    tr.appendChild(td);
     var tc = el("td"); tc.appendChild(flag(e.country)); tr.appendChild(tc);
     tr.appendChild(el("td", null, e.zone_name));
     tr.appendChild(el("td", null, alt(e.alt_ft)));
@@ -151,6 +171,7 @@
     events.splice(i, 0, e);
     if (events.length > 2000) { events.pop(); }
     addCountry(e.country);
+    addWatchlists(e);
     if (matches(e)) {
       var body = document.querySelector("#history tbody");
       var before = null;
@@ -182,7 +203,7 @@
       });
   }
   $("timeline-close").addEventListener("click", function () { $("timeline-section").hidden = true; selected = null; });
-  ["f-zone", "f-type", "f-country"].forEach(function (id) { $(id).addEventListener("change", renderHistory); });
+  ["f-zone", "f-type", "f-country", "f-watchlist"].forEach(function (id) { $(id).addEventListener("change", renderHistory); });
 
   function loadState() {
     return fetch("/desk/api/state", { credentials: "same-origin" })
@@ -198,7 +219,7 @@
         });
         if (state.zones.features.length && !loadState.fitted) { map.fitBounds(zoneLayer.getBounds().pad(0.6)); loadState.fitted = true; }
         events = state.events.slice();
-        events.forEach(function (e) { addCountry(e.country); });
+        events.forEach(function (e) { addCountry(e.country); addWatchlists(e); });
         renderHistory();
         setAircraft(state.aircraft);
         setScope(state.partitions);
@@ -222,5 +243,17 @@
     source.addEventListener("event", function (m) { var e = JSON.parse(m.data); addEvent(e); aircraftFromEvent(e); });
     source.addEventListener("aircraft", function (m) { var d = JSON.parse(m.data); setAircraft(d.aircraft); setScope(d.partitions); });
   }
+  function loadOutlines() {
+    fetch("/desk/api/outlines", { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (g) {
+        if (!g) { return; }
+        outlineLayer.addData(g);
+        outlineLayer.bringToBack();
+        $("outline-credit").textContent = " Country/region outlines: " + g.attribution + ".";
+      })
+      .catch(function () { /* orientation only: the page works without them */ });
+  }
   connect();
+  loadOutlines();
 })();

@@ -4,6 +4,7 @@ second, the token, static files, the filtered history and the offline page."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 import time
 from collections.abc import AsyncIterator
@@ -19,7 +20,7 @@ from aiohttp import web
 from alerts.desk_http import COOKIE, CSP, DeskServer, desk_token
 from alerts.secrets import Secret
 from streams.app import PartitionTracker
-from streams.models import AirspaceEvent, Confidence, EventType
+from streams.models import AirspaceEvent, Confidence, EventType, WatchlistMatch
 from streams.tracking import AircraftState, Visit
 from streams.zones import load_zones
 from tests.support.brokers import free_port
@@ -121,11 +122,17 @@ async def test_history_api_filters(open_desk: tuple[str, DeskServer]) -> None:
     base, desk = open_desk
     desk.on_event(_event(event_id="a"))
     desk.on_event(_event(event_id="b", type=EventType.APPROACHING, ts=1.0))
-    desk.on_event(_event(event_id="c", icao24="720632", callsign="KOR151"))
+    desk.on_event(
+        _event(event_id="c", icao24="720632", callsign="KOR151", watchlists=(WatchlistMatch("desk"),))
+    )
     async with aiohttp.ClientSession() as session:
         async with session.get(f"{base}/desk/api/events", params={"type": "approaching"}) as r:
             assert [e["event_id"] for e in await r.json()] == ["b"]
         async with session.get(f"{base}/desk/api/events", params={"country": "KP"}) as r:
+            assert [e["event_id"] for e in await r.json()] == ["c"]
+        async with session.get(f"{base}/desk/api/events", params={"watchlist": "desk"}) as r:
+            assert [e["event_id"] for e in await r.json()] == ["c"]
+        async with session.get(f"{base}/desk/api/events", params={"watchlist": "*"}) as r:
             assert [e["event_id"] for e in await r.json()] == ["c"]
         async with session.get(f"{base}/desk/api/events", params={"limit": "x"}) as r:
             assert r.status == 400
@@ -133,6 +140,31 @@ async def test_history_api_filters(open_desk: tuple[str, DeskServer]) -> None:
             state = await r.json()
     assert state["zones"]["features"][0]["properties"]["id"] == "dprk"
     assert len(state["events"]) == 3 and state["aircraft"] == [] and state["partitions"] == []
+
+
+async def test_region_outlines_are_served_once_built(open_desk: tuple[str, DeskServer]) -> None:
+    base, _ = open_desk
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"{base}/desk/api/outlines") as r:
+            assert r.status == 200 and r.content_type == "application/json"
+            first = await r.read()
+        async with session.get(f"{base}/desk/api/outlines") as r:
+            assert await r.read() == first  # built once
+    names = {f["properties"]["tz"] for f in orjson.loads(first)["features"]}
+    assert {"Asia/Pyongyang", "Asia/Seoul"} <= names
+
+
+async def test_events_are_enriched_before_the_page_sees_them(tracker: FakeTracker) -> None:
+    desk = DeskServer(load_zones(["dprk"]))
+    lists = {"720632": (WatchlistMatch("desk", "Watched"),)}
+    desk.attach(
+        tracker, enrich=lambda e: dataclasses.replace(e, watchlists=lists.get(e.icao24, ()))
+    )
+    for listener in tracker.listeners:
+        listener(_event(event_id="a"))
+        listener(_event(event_id="c", icao24="720632"))
+    assert [v["event_id"] for v in desk.board.history(watchlist="desk")] == ["c"]
+    assert desk.board.history(watchlist="desk")[0]["watchlists"][0]["category"] == "Watched"
 
 
 async def test_static_files_are_served_with_a_strict_policy_and_no_traversal(
@@ -167,7 +199,7 @@ async def test_a_token_guards_every_desk_route(tracker: FakeTracker) -> None:
     desk = DeskServer(load_zones(["dprk"]), token=Secret("s3cret-token"))
     async for base in _serve(desk):
         routes = ["/", "/desk/static/desk.js", "/desk/api/state", "/desk/api/events",
-                  "/desk/api/aircraft/1551e0", "/desk/api/stream"]  # fmt: skip
+                  "/desk/api/aircraft/1551e0", "/desk/api/stream", "/desk/api/outlines"]  # fmt: skip
         async with aiohttp.ClientSession() as session:
             for route in routes:
                 async with session.get(base + route) as r:

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from alerts.desk_http import DeskServer
+from alerts.enrich import Enricher, open_enrichment
 from alerts.runner import embedded_or_given_broker, start_pipeline, stop_within
 from streams.config import StreamSettings
 from streams.health import serve_operations
@@ -64,8 +65,12 @@ async def test_live_page_shows_the_il62_entering_dprk_without_reload(tmp_path: P
     zones = load_zones(settings.zones)
     async with embedded_or_given_broker(settings) as (bootstrap, settings):
         pipeline = await start_pipeline(settings, bootstrap, [], role="tracker")
+        # A desk watchlist with the Il-62M on it: the history's watchlist filter uses it.
+        desk_csv = tmp_path / "desk.csv"
+        desk_csv.write_text("icao24,category,tags\n1551e0,Government,\n")
+        lists, _ = open_enrichment([f"desk={desk_csv}"])
         desk = DeskServer(zones)
-        desk.attach(pipeline.bundle)
+        desk.attach(pipeline.bundle, enrich=Enricher(zones, watchlists=lists, images=False).enrich)
         ops = await serve_operations(
             pipeline.registry, [pipeline.bundle.app], "127.0.0.1", port, extensions=[desk.install]
         )
@@ -118,6 +123,19 @@ async def test_live_page_shows_the_il62_entering_dprk_without_reload(tmp_path: P
                         for icao, status, _ in seen
                     )
                     assert navigations == []  # live: no reload
+                    # Country/region outlines (packaged time-zone outlines) under the zones.
+                    await page.locator("path.region-outline").first.wait_for(
+                        state="attached", timeout=10_000
+                    )
+                    # The watchlist filter: the Il-62M is on the desk's list, so it stays.
+                    await page.select_option("#f-watchlist", "desk")
+                    assert await entered.count() >= 1
+                    shown = await page.evaluate(
+                        "Array.from(document.querySelectorAll('#history tbody tr'))"
+                        ".map(function (tr) { return tr.dataset.icao; })"
+                    )  # one snapshot: rows keep arriving while the replay runs
+                    assert shown and set(shown) == {"1551e0"}, shown
+                    await page.select_option("#f-watchlist", "")
                     await page.wait_for_timeout(1500)  # the next aircraft tick
                     await page.screenshot(
                         path=str(_artefacts() / "desk-live-page.png"), full_page=True

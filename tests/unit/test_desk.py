@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
-from alerts.desk import DeskBoard, aircraft_view, aircraft_views, event_view, zones_geojson
-from streams.models import AirspaceEvent, Confidence, EventType
+from alerts.desk import (
+    DeskBoard,
+    aircraft_view,
+    aircraft_views,
+    event_view,
+    region_outlines,
+    zones_geojson,
+)
+from streams.models import AirspaceEvent, Confidence, EventType, WatchlistMatch
 from streams.tracking import AircraftState, Visit
 from streams.zones import load_zones
 
@@ -84,6 +91,22 @@ def test_history_filters_orders_by_event_time_and_records_each_event_once() -> N
     assert board.timeline("ffffff") == []
 
 
+def test_history_filters_by_watchlist_from_the_events_enrichment() -> None:
+    board = DeskBoard()
+    board.record(_event(event_id="a", ts=3.0, watchlists=(WatchlistMatch("plane-alert", "Dictator Alert", ("VIP",)),)))
+    board.record(_event(event_id="b", ts=2.0, watchlists=(WatchlistMatch("desk"), WatchlistMatch("plane-alert"))))
+    board.record(_event(event_id="c", ts=1.0))  # on no list (or not enriched)
+    assert board.history()[0]["watchlists"] == [
+        {"list": "plane-alert", "category": "Dictator Alert", "tags": ["VIP"]}
+    ]
+    assert [v["event_id"] for v in board.history(watchlist="plane-alert")] == ["a", "b"]
+    assert [v["event_id"] for v in board.history(watchlist="desk")] == ["b"]
+    assert [v["event_id"] for v in board.history(watchlist="*")] == ["a", "b"]
+    assert board.history(watchlist="nobody") == []
+    assert [v["event_id"] for v in board.history(watchlist="desk", country="RU")] == ["b"]
+    assert board.history()[2]["watchlists"] == []
+
+
 def test_history_and_timelines_are_bounded() -> None:
     board = DeskBoard(history_size=3, timeline_size=2, timeline_aircraft=2)
     for i in range(5):
@@ -102,3 +125,25 @@ def test_zones_geojson_is_what_zones_export_prints() -> None:
     assert doc["type"] == "FeatureCollection"
     assert [f["properties"]["id"] for f in doc["features"]] == ["dprk"]
     assert doc["features"][0]["geometry"]["type"] in ("Polygon", "MultiPolygon")
+
+
+def test_region_outlines_are_the_packaged_time_zones_around_the_zones() -> None:
+    zones = load_zones(["dprk"])
+    outlines = region_outlines(zones)
+    names = [f["properties"]["tz"] for f in outlines["features"]]
+    # The neighbours a desk watching the DPRK needs, from packaged data only.
+    assert {"Asia/Pyongyang", "Asia/Seoul", "Asia/Shanghai", "Asia/Tokyo", "Asia/Vladivostok"} <= set(names)
+    assert not any(n.startswith("Etc/") for n in names)  # open sea is not a region
+    assert "OpenStreetMap" in outlines["attribution"] and "ODbL" in outlines["attribution"]
+    west, south, east, north = zones[0].geometry.bounds
+    assert {f["geometry"]["type"] for f in outlines["features"]} <= {"LineString", "MultiLineString"}
+    points = [
+        p
+        for f in outlines["features"]
+        for line in (f["geometry"]["coordinates"] if f["geometry"]["type"] == "MultiLineString" else [f["geometry"]["coordinates"]])
+        for p in line
+    ]  # fmt: skip
+    assert all(west - 8.001 <= lon <= east + 8.001 and south - 8.001 <= lat <= north + 8.001 for lon, lat in points)
+    assert all(p == [round(p[0], 3), round(p[1], 3)] for p in points[:1000])
+    assert 1000 < len(points) < 20_000  # simplified: a page loads it at once
+    assert region_outlines([])["features"] == []

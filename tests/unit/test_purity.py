@@ -62,6 +62,7 @@ PURE = [
     "alerts.desk",
     "alerts.interact",
     "alerts.commands",
+    "alerts.escalation",
 ]
 FORBIDDEN = ("faust", "aiokafka", "aiohttp", "prometheus_client", "mode")
 
