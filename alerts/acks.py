@@ -19,6 +19,8 @@ Who may acknowledge: by default, anyone in a chat an alert channel posts to (the
 ``chat_id`` and the Slack Web API ``channel_id`` of the configured channels: a button can only
 be pressed where the alert is); ``allowed_chats`` / ``allowed_users`` replace that (a Slack
 incoming webhook's channel id is not in the routing file, so such a desk names it here).
+A worker with chat commands configured passes their allow lists as ``access`` instead
+(:class:`alerts.chat.runtime.ChatRuntime`): one list of who may act, for commands and buttons.
 
 Commands are not this handler's business (:meth:`on_command` refuses them); the command
 handlers answer those.
@@ -49,8 +51,11 @@ class AckHandler:
         allowed_chats: Iterable[tuple[str, str]] | None = None,
         allowed_users: Iterable[tuple[str, str]] | None = None,
         clock: Callable[[], float] = time.time,
+        access: Callable[[Actor], bool] | None = None,
     ) -> None:
         self.notifier = notifier
+        #: When given (the chat commands' allow lists), it alone decides who may acknowledge.
+        self._access = access
         if allowed_chats is None:
             allowed_chats = _channel_chats(notifier)
         self.allowed_chats = frozenset((p, str(c)) for p, c in allowed_chats)
@@ -61,6 +66,8 @@ class AckHandler:
 
     def allowed(self, actor: Actor) -> bool:
         """Whether ``actor`` may acknowledge: their chat or their user id is allowed."""
+        if self._access is not None:
+            return self._access(actor)
         return (actor.platform, actor.chat_id) in self.allowed_chats or (
             actor.platform,
             actor.user_id,

@@ -268,6 +268,12 @@ class ChatRuntime:
         self._store.target = self._kafka
         if notifier is not None:
             notifier.mutes = self.muted
+            if hasattr(notifier, "acknowledge"):
+                # Acknowledge buttons on priority alerts: the same allow lists as commands.
+                from alerts.acks import AckHandler
+
+                acks = AckHandler(notifier, clock=self._clock, access=self.desk.access.allows)
+                self.handler.on_button_press = acks.on_button
         self._tasks.append(
             asyncio.create_task(self._sweeping(SWEEP_INTERVAL_S), name="skyfence-chat-sweep")
         )

@@ -133,7 +133,9 @@ async def _post_response_url(
     the alert; the alert itself is left as it is)."""
     if not url.startswith(("https://", "http://")):
         return
-    body = {"response_type": "in_channel", "replace_original": False, "text": reply.text}
+    # Already posted in the alert's thread by the handler: only the presser sees this answer.
+    shown = "ephemeral" if reply.extra.get("posted") == "thread" or not reply.ok else "in_channel"
+    body = {"response_type": shown, "replace_original": False, "text": reply.text}
     try:
         async with session.post(
             url, json=body, timeout=aiohttp.ClientTimeout(total=timeout_s)

@@ -233,7 +233,8 @@ class TelegramPoller:
                 await self._answer_callback(str(query.get("id", "")), reply)
                 tail = parsed.message_ref.rsplit(":", 1)[-1]
                 message_id = int(tail) if tail.isdigit() else None
-                if parsed.actor.chat_id:
+                # "posted": the handler already queued its note to the alert's thread.
+                if parsed.actor.chat_id and reply.extra.get("posted") != "thread":
                     await self._send(parsed.actor.chat_id, reply, message_id)
         except (_Failed, _RetryAfter) as exc:
             log.warning("telegram: could not answer update %s: %s", update.get("update_id"), exc)

@@ -419,3 +419,61 @@ async def test_a_stalled_notifier_escalates_nothing_until_the_fence_lifts() -> N
         notifier.fenced()
     clock.now_s = T0 + 632  # the hold is over (or a rebalance completed)
     assert notifier.fire_escalations() == 1 and notifier.stalls == 1
+
+
+async def test_a_chat_transport_press_acknowledges_through_the_chat_allow_lists() -> None:
+    """The wiring a worker with chat configured uses (``ChatRuntime.start``): Telegram's
+    ``getUpdates`` -> the chat handler (its allow lists) -> :class:`AckHandler` -> the
+    notifier. The presser gets the toast; the thread note goes through the outbox, so the
+    transport posts no second message."""
+    from alerts.chat.handler import ChatCommands
+    from alerts.chat.store import MemoryDeskStore
+    from alerts.chat.telegram import TelegramPoller
+    from alerts.commands import Access, CommandDesk, DeskState
+    from tests.fakes.chat import FakeTelegramBot
+
+    token = "123456:telegram-test-token"
+    clock, tables = VirtualClock(T0), Tables()
+    desk, duty = _channels()
+    notifier = _notifier([desk, duty], clock, tables)
+    await notifier.start()
+    event = _event()
+    await notifier.handle(encode_event(event))
+    assert await notifier.drain(5)
+    access = Access.parse("-1001")
+    acks = AckHandler(notifier, clock=clock.time, access=access.allows)
+    handler = ChatCommands(
+        CommandDesk(access, DeskState(), None),  # type: ignore[arg-type]
+        MemoryDeskStore(), clock=clock.time, on_button=acks.on_button,
+    )  # fmt: skip
+
+    def press(update_id: int, chat: int) -> dict[str, Any]:
+        return {
+            "update_id": update_id,
+            "callback_query": {
+                "id": f"cbq-{update_id}", "data": f"ack:{event.event_id}",
+                "from": {"id": 42, "username": "kim"},
+                "message": {"message_id": 900, "chat": {"id": chat}},
+            },
+        }  # fmt: skip
+
+    clock.now_s = T0 + 60
+    async with aiohttp.ClientSession() as session, FakeTelegramBot(token) as bot:
+        bot.batches.append([press(1, -77), press(2, -1001), press(3, -1001)])
+        await TelegramPoller(Secret(token), session, handler, api_url=bot.url).run(max_polls=1)
+    assert [a["text"] for a in bot.answered] == [
+        "You are not allowed to act on skyfence alerts here.",
+        "Acknowledged by kim",
+        "Already acknowledged by kim",
+    ]
+    # The acknowledgement itself is not sent again as a chat message: it is the thread note.
+    assert [m["text"] for m in bot.sent] == [
+        "You are not allowed to act on skyfence alerts here.",
+        "Already acknowledged by kim",
+    ]
+    record = notifier.escalation(event.event_id)
+    assert record is not None and record.state is EscalationState.ACKNOWLEDGED
+    assert notifier.fire_escalations(T0 + 600) == 0
+    assert await notifier.drain(5)
+    await notifier.close()
+    assert desk.notes == [("Acknowledged by kim", "desk:1", None)] and duty.events == []
