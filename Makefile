@@ -35,7 +35,7 @@ typecheck: install
 	$(BIN)/mypy
 
 unit: install
-	$(BIN)/pytest tests/unit tests/component
+	$(BIN)/pytest -n auto --maxprocesses 4 tests/unit tests/component
 
 integration: install
 	$(BIN)/pytest tests/integration
@@ -80,8 +80,11 @@ vendor-leaflet:
 	cp .leaflet/package/dist/leaflet.js .leaflet/package/dist/leaflet.css .leaflet/package/LICENSE alerts/desk_static/leaflet/
 	rm -rf .leaflet
 
+# Unit and component tests in parallel (up to 4 processes), then the integration tests one at
+# a time (they start brokers and time recoveries).
 test: install tools lint typecheck
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto --maxprocesses 4 tests/unit tests/component
+	$(BIN)/pytest tests/integration
 
 # Benchmarks, apart from the tests: writes bench-results.json and prints a table.
 bench: install

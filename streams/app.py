@@ -446,6 +446,7 @@ class TrackerApp:
         owners = self.owners
         n_partitions = self.settings.partitions
         accepted = Outcome.ACCEPTED
+        emergency = EMERGENCY_SQUAWKS
         counts: dict[Outcome, int] = {}
         far = 0
         oldest_accepted_ts = None
@@ -486,7 +487,9 @@ class TrackerApp:
                 if due or queue.watermark >= part.next_sweep_ts:
                     await self._fire(partition, part, due)
                 state = states.get(icao24)
-                if fields is not None and state is not None:
+                if fields is not None and state is not None and fields[9] not in emergency:
+                    # (An emergency code goes to step(), which starts timing it wherever the
+                    # aircraft is, as evaluate does.)
                     _, _, lat, lon, alt_ft, gs_kt, track_deg, _, callsign, _, _, _ = fields
                     persist = step_far(state, ts, lat, lon, alt_ft, gs_kt, track_deg, callsign)
                     if persist is not None:

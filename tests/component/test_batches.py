@@ -108,3 +108,23 @@ async def test_single_messages_far_from_zones_take_the_short_path_with_the_same_
         sample = {"outcome": outcome}
         name = "skyfence_positions_total"
         assert fast_registry.get_sample_value(name, sample) == slow_registry.get_sample_value(name, sample)
+
+
+async def test_an_emergency_squawk_far_from_zones_is_timed_in_a_batch_as_alone() -> None:
+    """A far aircraft that starts squawking 7700 is timed from its first such fix (the rule's
+    ``squawk_persist_s``), whether its fixes come in a batch or alone: the batch loop's short
+    path must leave it to ``step``, as the single-message path does."""
+
+    def fix(i: int, **extra: Any) -> bytes:  # over Honshu, far from every zone, heading west
+        return orjson.dumps({"icao24": "7278a2", "ts": T0 + 10 * i, "lat": 37.0, "lon": 139.0 - 0.02 * i,
+                             "alt_ft": 30000, "gs_kt": 450.0, "track_deg": 270.0, **extra})  # fmt: skip
+
+    fixes = [fix(0), *(fix(i, squawk="7700") for i in range(1, 12))]
+    single, single_table, _ = _shell()
+    for value in fixes:
+        await single.handle(b"7278a2", value, OWNER)
+    batched, batched_table, _ = _shell()
+    await batched.handle(None, encode_batch(fixes), OWNER)
+    assert batched_table == single_table
+    state = single._partition(OWNER).states["7278a2"]
+    assert state.squawk_watch is not None and state.squawk_watch[0] == "7700"
