@@ -131,6 +131,28 @@ def _add_format(p: argparse.ArgumentParser) -> None:
         default=0.0,
         help="epoch seconds of the first frame of a beast capture (it has no wall-clock time)",
     )
+    _add_reference(p)
+
+
+def _add_reference(p: argparse.ArgumentParser) -> None:
+    """--ref-lat/--ref-lon: the receiver's position, for Mode S (beast, modes-csv)."""
+    for axis in ("lat", "lon"):
+        p.add_argument(
+            f"--ref-{axis}",
+            type=float,
+            help=f"receiver {'latitude' if axis == 'lat' else 'longitude'} (deg) for Mode S "
+            "decoding (beast, modes-csv): first positions before an even/odd pair",
+        )
+
+
+def _reference(args: argparse.Namespace) -> tuple[float, float] | None:
+    """(lat, lon) from --ref-lat/--ref-lon, both or neither; exits 2 otherwise."""
+    lat, lon = getattr(args, "ref_lat", None), getattr(args, "ref_lon", None)
+    if lat is None and lon is None:
+        return None
+    if lat is None or lon is None or not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        raise SystemExit("skyfence: error: give both --ref-lat (-90..90) and --ref-lon (-180..180)")
+    return lat, lon
 
 
 def _add_broker(p: argparse.ArgumentParser, *, embedded_default: bool) -> None:
@@ -377,6 +399,7 @@ def _add_live(sub: Any) -> None:
     p.add_argument(
         "--metrics-port", type=int, default=0, help="serve Prometheus /metrics on this port"
     )
+    _add_reference(p)
     p = sub.add_parser("record", help="capture live sources to a recording (format v1)")
     p.add_argument(
         "sources", nargs="+", metavar="SOURCE", help=urls + "; the last argument is OUT.jsonl[.gz]"
@@ -431,7 +454,14 @@ def _run_live(args: argparse.Namespace) -> int:
                             dedup_s=args.dedup_s, dedup_m=args.dedup_m, batch=not args.no_batch)  # fmt: skip
     return run(
         run_ingest(
-            settings, IngestRun(tuple(args.sources), options, args.max_age_s, args.metrics_port)
+            settings,
+            IngestRun(
+                tuple(args.sources),
+                options,
+                args.max_age_s,
+                args.metrics_port,
+                reference=_reference(args),
+            ),
         )
     )
 
@@ -454,7 +484,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     _check_input(args.file)
     with _regular_file(args.file) as path:
         fmt = args.format or detect_format(path)
-        result = evaluate(read_source(path, fmt, start_ts=args.start_ts), tracker)
+        result = evaluate(
+            read_source(path, fmt, start_ts=args.start_ts, reference=_reference(args)), tracker
+        )
     out = sys.stdout.buffer
     for event in result.events:
         if enricher is not None:
@@ -619,6 +651,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     runner.replay_file(
                         settings, path, None if args.max else args.speed,
                         fmt=fmt, start_ts=args.start_ts, controls=controls,
+                        reference=_reference(args),
                     )
                 )  # fmt: skip
     except SkyfenceError as exc:

@@ -551,6 +551,8 @@ class IngestRun:
     max_age_s: float = 600.0
     metrics_port: int = 0
     metrics_host: str = "127.0.0.1"
+    #: The receiver's (lat, lon) for Mode S sources (``--ref-lat/--ref-lon``).
+    reference: tuple[float, float] | None = None
 
 
 async def open_sources(
@@ -560,13 +562,14 @@ async def open_sources(
     stats_for: Callable[[str], Any] | None = None,
     max_age_s: float = 600.0,
     env: Mapping[str, str] | None = None,
+    reference: tuple[float, float] | None = None,
 ) -> list[Any]:
     """The live sources for ``urls`` (parsed first, so a bad URL fails before anything runs)."""
     from streams.sources.live import LiveOptions
     from streams.sources.spec import build_source, parse_source_url
 
     specs = [parse_source_url(u) for u in urls]
-    live = LiveOptions(max_age_s=max_age_s)
+    live = LiveOptions(max_age_s=max_age_s, reference=reference)
     env = env if env is not None else env_mapping()
     return [
         build_source(
@@ -614,6 +617,7 @@ async def run_ingest(settings: StreamSettings, run: IngestRun) -> int:
             session=session,
             stats_for=lambda name: PromSourceStats(metrics, name),
             max_age_s=run.max_age_s,
+            reference=run.reference,
         )
         ingest = Ingest(
             sources,

@@ -132,6 +132,9 @@ class LiveOptions:
     #: First and longest reconnect waits (s).
     backoff_base_s: float = 0.5
     backoff_max_s: float = 30.0
+    #: The receiver's (lat, lon), for Mode S sources (``beast://``): places an aircraft's
+    #: first messages before an even/odd pair arrives (``--ref-lat/--ref-lon``).
+    reference: tuple[float, float] | None = None
 
 
 def check_items(
