@@ -397,6 +397,12 @@ def _add_live(sub: Any) -> None:
         help="one keyed message per position (default: per-partition batches)",
     )
     p.add_argument(
+        "--no-position-every-s",
+        type=float,
+        default=600.0,
+        help="dead-letter an aircraft's no_position rejections at most this often per source (default 600)",
+    )
+    p.add_argument(
         "--metrics-port", type=int, default=0, help="serve Prometheus /metrics on this port"
     )
     _add_reference(p)
@@ -451,7 +457,8 @@ def _run_live(args: argparse.Namespace) -> int:
         )
         return 0
     options = IngestOptions(buffer_max=args.buffer_max, idempotence=args.idempotence,
-                            dedup_s=args.dedup_s, dedup_m=args.dedup_m, batch=not args.no_batch)  # fmt: skip
+                            dedup_s=args.dedup_s, dedup_m=args.dedup_m, batch=not args.no_batch,
+                            no_position_every_s=args.no_position_every_s)  # fmt: skip
     return run(
         run_ingest(
             settings,

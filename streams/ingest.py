@@ -24,8 +24,11 @@
   idempotent producer retries a batch until the broker takes it; a record whose send fails
   outright goes back to the front of the buffer (counted as ``resent``).
 - **Rejections** go to the dead-letter topic with ``skyfence-reason``, ``skyfence-detail``
-  and ``skyfence-source`` headers (value: the raw record), except ``no_position``, which is
-  only counted: polled APIs list every aircraft heard without a position on every poll.
+  and ``skyfence-source`` headers (value: the raw record). ``no_position`` is rate-limited
+  per (source, icao24): polled APIs list every aircraft heard without a position on every
+  poll, so one such aircraft is dead-lettered at most once per
+  ``IngestOptions.no_position_every_s`` (10 min); the repeats are counted
+  (``skyfence_ingest_dead_letters_suppressed_total{reason}``) and dropped.
 - **Dedup** across sources: :class:`~streams.sources.dedup.Deduplicator`.
 - **Stop.** :meth:`Ingest.stop` (SIGINT/SIGTERM) stops the sources, then flushes: the
   buffer drains until empty or ``flush_timeout_s`` passes (what is left is logged).
@@ -76,8 +79,12 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: Rejections counted but not dead-lettered (see the module docstring).
-NOT_DEAD_LETTERED = frozenset({"no_position"})
+#: Rejections dead-lettered at most once per aircraft and source per
+#: ``IngestOptions.no_position_every_s`` (see the module docstring).
+RATE_LIMITED_REASONS = frozenset({"no_position"})
+#: Aircraft remembered by that rate limit before stale entries are swept: a world feed
+#: lists ~15,000 aircraft at once, so this bounds memory with room for several sources.
+_RATE_LIMIT_MAX_KEYS = 100_000
 #: Records taken from the buffer per round of the sender: a few batches' worth.
 _TAKE_MAX = 20_000
 #: Items taken from one source between two yields to the event loop.
@@ -116,6 +123,10 @@ class IngestOptions:
     #: Cross-source dedup tolerances.
     dedup_s: float = 1.0
     dedup_m: float = 250.0
+    #: ``no_position`` of one aircraft from one source is dead-lettered at most this often
+    #: (s): enough to see which aircraft a feed lists without positions, without one dead
+    #: letter per aircraft per poll (an adsb.fi poll a second would send 86,400 a day each).
+    no_position_every_s: float = 600.0
 
 
 class IngestMetrics:
@@ -160,6 +171,11 @@ class IngestMetrics:
             "Records whose send failed and were queued again.",
             registry=registry,
         )
+        self.suppressed = c(
+            "skyfence_ingest_dead_letters_suppressed_total",
+            "Rejections not dead-lettered: the same aircraft's were, recently (rate limit).",
+            ("source", "reason"),
+        )
 
 
 class PromSourceStats:
@@ -195,6 +211,8 @@ class IngestStats:
 
     positions: int = 0
     rejections: int = 0
+    #: Rejections counted but not dead-lettered (the per-aircraft rate limit).
+    suppressed: int = 0
     duplicates: int = 0
     overflow: int = 0
     acked: int = 0
@@ -285,6 +303,7 @@ class Ingest:
         metrics: IngestMetrics,
         options: IngestOptions | None = None,
         sleep: Callable[[float], Any] = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.sources = list(sources)
         self.settings = settings
@@ -297,6 +316,9 @@ class Ingest:
         )
         self._producer_factory = producer_factory
         self._sleep = sleep
+        self._clock = clock
+        #: (source, reason, icao24) -> when its last dead letter was sent (clock seconds).
+        self._dead_lettered_at: dict[tuple[str, str, str], float] = {}
         self._producer: Any = None
         self._stopping = asyncio.Event()
         self._sources_done = asyncio.Event()
@@ -311,7 +333,9 @@ class Ingest:
         """Route one item of source ``origin``: position, duplicate or rejection."""
         if isinstance(item, BadLine):
             self.stats.rejections += 1
-            if item.reason in NOT_DEAD_LETTERED:
+            if item.reason in RATE_LIMITED_REASONS and self._suppress(item, origin):
+                self.stats.suppressed += 1
+                self.metrics.suppressed.labels(origin, item.reason).inc()
                 return
             headers = (
                 ("skyfence-reason", item.reason.encode()),
@@ -329,6 +353,24 @@ class Ingest:
         self._put(
             Record(self.settings.positions_topic, encode_position(item), item.icao24.encode())
         )
+
+    def _suppress(self, item: BadLine, origin: str) -> bool:
+        """True when ``item``'s aircraft had a dead letter for this reason and source less
+        than ``no_position_every_s`` ago (a rejection without an icao24 always goes)."""
+        if item.icao24 is None:
+            return False
+        now = self._clock()
+        every_s = self.options.no_position_every_s
+        key = (origin, item.reason, item.icao24)
+        last = self._dead_lettered_at.get(key)
+        if last is not None and now - last < every_s:
+            return True
+        if len(self._dead_lettered_at) >= _RATE_LIMIT_MAX_KEYS:
+            stale = [k for k, t in self._dead_lettered_at.items() if now - t >= every_s]
+            for k in stale or list(self._dead_lettered_at)[: _RATE_LIMIT_MAX_KEYS // 10]:
+                del self._dead_lettered_at[k]
+        self._dead_lettered_at[key] = now
+        return False
 
     def _put(self, record: Record) -> None:
         if self.buffer.put(record):

@@ -112,7 +112,11 @@ def reports(n: int, *, base: int = 0x100000, source: str = "sbs") -> list[Positi
 
 
 def make(
-    sources: list[Any], *, options: IngestOptions | None = None, **producer_kw: Any
+    sources: list[Any],
+    *,
+    options: IngestOptions | None = None,
+    clock: Any = None,
+    **producer_kw: Any,
 ) -> tuple[Ingest, list[Any], list[FakeProducer]]:
     log: list[Any] = []
     made: list[FakeProducer] = []
@@ -132,6 +136,7 @@ def make(
         metrics=IngestMetrics(CollectorRegistry()),
         options=options,
         sleep=no_sleep,
+        **({"clock": clock} if clock is not None else {}),
     )
     return ingest, log, made
 
@@ -166,10 +171,18 @@ async def test_positions_keyed_rejections_dead_lettered_duplicates_dropped() -> 
                 "skyfence-detail": b"lat 95",
                 "skyfence-source": b"sbs://a:1",
             },
-        )
+        ),
+        (
+            b"{}",
+            {
+                "skyfence-reason": b"no_position",
+                "skyfence-detail": b"no pos",
+                "skyfence-source": b"sbs://a:1",
+            },
+        ),
     ]
-    assert stats.rejections == 2  # no_position counted, not dead-lettered
-    assert stats.acked == 61 and len(ingest.buffer) == 0
+    assert stats.rejections == 2 and stats.suppressed == 0
+    assert stats.acked == 62 and len(ingest.buffer) == 0
     assert made[0].idempotent and made[0].stopped
     assert ingest.metrics.duplicates.labels("http://b/aircraft.json")._value.get() == 30
 
@@ -277,3 +290,39 @@ async def test_stop_flushes_what_is_buffered() -> None:
     made[0].come_back()
     stats = await asyncio.wait_for(task, 10)
     assert stats.acked == 40 and len(sent_positions(log)) == 40 and made[0].stopped
+
+
+async def test_no_position_dead_lettered_once_per_aircraft_and_source_per_window() -> None:
+    """A polled API lists the same position-less aircraft every poll: each (source,
+    aircraft) gets one dead letter per ``no_position_every_s``; the repeats are counted."""
+    now = [0.0]
+
+    def no_pos(icao24: str) -> BadLine:
+        return BadLine(1, "no_position", "aircraft without a position", b"{}", icao24=icao24)
+
+    class Polls(ListSource):
+        """Three polls of two aircraft, the clock moving 1 s, then 601 s."""
+
+        async def __aiter__(self) -> Any:
+            for step in (0.0, 1.0, 601.0):
+                now[0] += step
+                for item in (no_pos("aaaaaa"), no_pos("bbbbbb")):
+                    yield item
+                await asyncio.sleep(0)
+
+    other = ListSource([no_pos("aaaaaa")], name="opensky://")
+    ingest, log, _ = make(
+        [Polls([], name="adsbx://api.adsb.lol"), other],
+        options=IngestOptions(no_position_every_s=600.0),
+        clock=lambda: now[0],
+    )
+    stats = await asyncio.wait_for(ingest.run(), 10)
+    dlq = [(dict(h)["skyfence-source"], v) for t, _k, v, h in log if t == "dlq"]
+    # poll 1: both aircraft; poll 2 (1 s later): none; poll 3 (602 s): both again; the
+    # other source's aircraft is its own key.
+    assert sorted(dlq) == sorted(
+        [(b"adsbx://api.adsb.lol", b"{}")] * 4 + [(b"opensky://", b"{}")]
+    )
+    assert stats.rejections == 7 and stats.suppressed == 2
+    suppressed = ingest.metrics.suppressed.labels("adsbx://api.adsb.lol", "no_position")
+    assert suppressed._value.get() == 2
