@@ -397,6 +397,12 @@ def _add_live(sub: Any) -> None:
         help="one keyed message per position (default: per-partition batches)",
     )
     p.add_argument(
+        "--watermark-every-s",
+        type=float,
+        default=1.0,
+        help="seconds between watermarks to every partition, live topics (SKYFENCE_LIVE=1) only (0: none; default 1)",
+    )
+    p.add_argument(
         "--no-position-every-s",
         type=float,
         default=600.0,
@@ -458,7 +464,8 @@ def _run_live(args: argparse.Namespace) -> int:
         return 0
     options = IngestOptions(buffer_max=args.buffer_max, idempotence=args.idempotence,
                             dedup_s=args.dedup_s, dedup_m=args.dedup_m, batch=not args.no_batch,
-                            no_position_every_s=args.no_position_every_s)  # fmt: skip
+                            no_position_every_s=args.no_position_every_s,
+                            watermark_every_s=args.watermark_every_s)  # fmt: skip
     return run(
         run_ingest(
             settings,

@@ -38,8 +38,19 @@
   ``skyfence_ingest_buffered``, ``_buffer_overflow_total``, ``_produced_total{kind}``,
   ``_resent_total``.
 
-Out of scope: watermarks (several live sources give no promise about event time; a live
-partition's timers move with its own traffic) and transactions.
+- **Watermarks** (live topics only: ``SKYFENCE_LIVE=1``, the setting the worker bounds
+  them by): every ``watermark_every_s`` (1 s) ``{"watermark": ts}`` goes to every partition,
+  through the buffer (so never ahead of the positions queued before it), when ``ts`` moved
+  on. ``ts`` follows the feed, not the wall clock: the oldest of the latest position times
+  of the sources that gave a position in the last :data:`SOURCE_ACTIVE_S`, less
+  ``watermark_lateness_s`` (5 s: a later position older than that still goes, and reaches
+  its aircraft's state, but its partition's timers may have fired). So a partition whose
+  aircraft fell silent fires its timers (``signal_lost``) while the feed goes on, and a
+  feed that stops altogether (a receiver down: blind, not lost) moves no timer. On a
+  replayed topic (``SKYFENCE_LIVE`` unset) the worker would refuse watermarks ahead of an
+  idle partition's positions, so none are sent.
+
+Out of scope: transactions.
 """
 
 from __future__ import annotations
@@ -60,6 +71,7 @@ from streams.codec import (
     BATCH_MAX_POSITIONS,
     encode_batch,
     encode_position,
+    encode_watermark,
     partition_of,
 )
 from streams.config import StreamSettings
@@ -91,6 +103,11 @@ _TAKE_MAX = 20_000
 _YIELD_EVERY_ITEMS = 256
 #: Log one overflow warning per this many dropped records (and the first).
 _OVERFLOW_LOG_EVERY = 10_000
+#: A source whose last position arrived longer ago than this (monotonic s) no longer holds
+#: the watermark back: a receiver that stopped must not freeze the others' timers. Thrice
+#: the slowest poll interval a source keeps by default (OpenSky, 30 s) would be 90 s; 60 s
+#: keeps a dead TCP receiver (idle timeout 120 s) from holding timers for two minutes.
+SOURCE_ACTIVE_S = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +118,8 @@ class Record:
     value: bytes
     key: bytes | None = None
     headers: tuple[tuple[str, bytes], ...] = ()
+    #: Sent to every partition of ``topic`` (a watermark), not keyed.
+    fanout: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +146,10 @@ class IngestOptions:
     #: (s): enough to see which aircraft a feed lists without positions, without one dead
     #: letter per aircraft per poll (an adsb.fi poll a second would send 86,400 a day each).
     no_position_every_s: float = 600.0
+    #: Seconds between watermarks (live topics only, see the module docstring); 0: none.
+    watermark_every_s: float = 1.0
+    #: A watermark trails the sources' latest position times by this much (s).
+    watermark_lateness_s: float = 5.0
 
 
 class IngestMetrics:
@@ -213,6 +236,8 @@ class IngestStats:
     rejections: int = 0
     #: Rejections counted but not dead-lettered (the per-aircraft rate limit).
     suppressed: int = 0
+    #: Watermarks queued (each goes to every partition).
+    watermarks: int = 0
     duplicates: int = 0
     overflow: int = 0
     acked: int = 0
@@ -248,15 +273,27 @@ class IngestBuffer:
 _Message = tuple[str, bytes, bytes | None, int | None, tuple[tuple[str, bytes], ...], list[Record]]
 
 
-def _messages(records: list[Record], positions_topic: str, partitions: int) -> list[_Message]:
+def _messages(
+    records: list[Record], positions_topic: str, partitions: int, fanout_to: int = 0
+) -> list[_Message]:
     """Group positions into batch messages per partition (the batch form of recording format
     v1, see :mod:`streams.codec`; ``partitions=0``: no batching); anything else, and a batch
-    of one, goes out alone and keyed. Order per partition is kept."""
+    of one, goes out alone and keyed. A ``fanout`` record (a watermark) goes to each of
+    ``fanout_to`` partitions, after every batch of the positions before it (its last copy
+    carries the record). Order per partition is kept."""
     out: list[_Message] = []
     groups: dict[int, list[Record]] = {}
     sizes: dict[int, int] = {}
     owners = _PARTITION_CACHE
     for rec in records:
+        if rec.fanout:
+            out.extend(_batch(positions_topic, p, group) for p, group in groups.items())
+            groups.clear()
+            sizes.clear()
+            for to in range(fanout_to):
+                last = to == fanout_to - 1
+                out.append((rec.topic, rec.value, None, to, (), [rec] if last else []))
+            continue
         if not partitions or rec.topic != positions_topic or rec.key is None:
             out.append((rec.topic, rec.value, rec.key, None, rec.headers, [rec]))
             continue
@@ -319,6 +356,11 @@ class Ingest:
         self._clock = clock
         #: (source, reason, icao24) -> when its last dead letter was sent (clock seconds).
         self._dead_lettered_at: dict[tuple[str, str, str], float] = {}
+        #: Per source: (latest position time, clock time it arrived), for watermarks.
+        self._latest: dict[str, tuple[float, float]] = {}
+        self._watermark_sent = float("-inf")
+        #: Partitions of the positions topic (0 until the producer has its metadata).
+        self.partitions = 0
         self._producer: Any = None
         self._stopping = asyncio.Event()
         self._sources_done = asyncio.Event()
@@ -350,6 +392,11 @@ class Ingest:
             return
         self.stats.positions += 1
         self.stats.per_source[origin] = self.stats.per_source.get(origin, 0) + 1
+        latest = self._latest.get(origin)
+        if latest is None or item.ts > latest[0]:
+            self._latest[origin] = (item.ts, self._clock())
+        else:
+            self._latest[origin] = (latest[0], self._clock())
         self._put(
             Record(self.settings.positions_topic, encode_position(item), item.icao24.encode())
         )
@@ -371,6 +418,32 @@ class Ingest:
                 del self._dead_lettered_at[k]
         self._dead_lettered_at[key] = now
         return False
+
+    def watermark_due(self) -> float | None:
+        """The watermark to send now (module docstring), or ``None`` if it has not moved."""
+        now = self._clock()
+        active = [ts for ts, at in self._latest.values() if now - at <= SOURCE_ACTIVE_S]
+        if not active:
+            return None
+        ts = min(active) - self.options.watermark_lateness_s
+        return ts if ts > self._watermark_sent else None
+
+    def send_watermark(self) -> bool:
+        """Queue the due watermark for every partition; False when none was due."""
+        ts = self.watermark_due()
+        if ts is None or not self.partitions:
+            return False
+        self._watermark_sent = ts
+        self.stats.watermarks += 1
+        self._put(Record(self.settings.positions_topic, encode_watermark(ts), fanout=True))
+        return True
+
+    async def _watermarks(self) -> None:
+        """Queue a watermark every ``watermark_every_s`` until stopped."""
+        every_s = self.options.watermark_every_s
+        while not self._stopping.is_set():
+            await asyncio.sleep(every_s)  # wall pacing, not the injected backoff sleep
+            self.send_watermark()
 
     def _put(self, record: Record) -> None:
         if self.buffer.put(record):
@@ -440,13 +513,14 @@ class Ingest:
         from aiokafka.errors import KafkaError
 
         await self._start_producer()
-        partitions = 0
-        if self.options.batch:
-            try:
-                parts = await self._producer.partitions_for(self.settings.positions_topic)
-                partitions = len(parts)
-            except KafkaError as exc:  # no metadata yet: single messages (the router keys them)
-                log.warning("no partition count for batching (%s)", exc.__class__.__name__)
+        try:
+            parts = await self._producer.partitions_for(self.settings.positions_topic)
+            self.partitions = len(parts)
+        except KafkaError as exc:  # no metadata yet: single messages (the router keys them)
+            log.warning(
+                "no partition count: no batching, no watermarks (%s)", exc.__class__.__name__
+            )
+        partitions = self.partitions if self.options.batch else 0
         buf = self.buffer
         delay = 0.1
         while True:
@@ -460,7 +534,7 @@ class Ingest:
             take = [buf.pending.popleft() for _ in range(min(len(buf.pending), _TAKE_MAX))]
             buf.in_flight += len(take)
             self.metrics.buffered.set(len(buf))
-            messages = _messages(take, self.settings.positions_topic, partitions)
+            messages = _messages(take, self.settings.positions_topic, partitions, self.partitions)
             for n, (topic, value, key, partition, headers, records) in enumerate(messages):
                 try:
                     future = await self._producer.send(
@@ -480,6 +554,8 @@ class Ingest:
                 future.add_done_callback(lambda f, rs=records: self._acked(f, rs))
 
     def _acked(self, future: asyncio.Future[Any], records: list[Record]) -> None:
+        if not records:  # a watermark's copy to another partition: its last copy counts
+            return
         buf = self.buffer
         buf.in_flight -= len(records)
         if future.cancelled() or future.exception() is not None:
@@ -493,9 +569,12 @@ class Ingest:
             buf.ready.set()
         else:
             self.stats.acked += len(records)
-            kind = (
-                "position" if records[0].topic == self.settings.positions_topic else "dead_letter"
-            )
+            if records[0].fanout:
+                kind = "watermark"
+            elif records[0].topic == self.settings.positions_topic:
+                kind = "position"
+            else:
+                kind = "dead_letter"
             self.metrics.produced.labels(kind).inc(len(records))
         self.metrics.buffered.set(len(buf))
 
@@ -511,6 +590,9 @@ class Ingest:
         tasks = [
             asyncio.create_task(self._run_source(s), name=f"source {s.name}") for s in self.sources
         ]
+        watermarks = None
+        if self.settings.live and self.options.watermark_every_s > 0:
+            watermarks = asyncio.create_task(self._watermarks(), name="ingest-watermarks")
         all_done: asyncio.Future[Any] = asyncio.gather(*tasks)
         stopping = asyncio.create_task(self._stopping.wait())
         try:
@@ -523,6 +605,8 @@ class Ingest:
                 t.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await all_done
+            if watermarks is not None:  # nothing may be queued once the flush starts
+                watermarks.cancel()
             self._sources_done.set()
             self.buffer.ready.set()
             try:
@@ -534,6 +618,8 @@ class Ingest:
                 )  # fmt: skip
         finally:
             stopping.cancel()
+            if watermarks is not None:
+                watermarks.cancel()
             if not sender.done():
                 sender.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):

@@ -13,7 +13,7 @@ from prometheus_client import CollectorRegistry
 from streams.codec import PositionBatch, decode_positions, partition_of
 from streams.config import StreamSettings
 from streams.ingest import Ingest, IngestMetrics, IngestOptions
-from streams.models import BadLine, PositionReport
+from streams.models import BadLine, PositionReport, Watermark
 from streams.sources.base import ListSource
 
 T0 = 1695690855.0
@@ -61,8 +61,9 @@ class FakeProducer:
     ) -> asyncio.Future[Any]:
         if partition is not None:  # a batch: every aircraft in it belongs to that partition
             decoded = decode_positions(value)
-            assert isinstance(decoded, PositionBatch)
-            assert all(partition_of(p.icao24, 3) == partition for p in decoded.reports)
+            assert isinstance(decoded, PositionBatch | Watermark)
+            if isinstance(decoded, PositionBatch):
+                    assert all(partition_of(p.icao24, 3) == partition for p in decoded.reports)
         if self.refuse_next:
             self.refuse_next -= 1
             raise KafkaTimeoutError()
@@ -326,3 +327,69 @@ async def test_no_position_dead_lettered_once_per_aircraft_and_source_per_window
     assert stats.rejections == 7 and stats.suppressed == 2
     suppressed = ingest.metrics.suppressed.labels("adsbx://api.adsb.lol", "no_position")
     assert suppressed._value.get() == 2
+
+
+async def test_watermarks_follow_the_feed_to_every_partition_behind_the_positions() -> None:
+    """On a live topic, ingest sends ``{"watermark": ts}`` to every partition: the oldest
+    latest position time of the active sources, less the lateness, only when it moved, and
+    never ahead of the positions queued before it. A source silent for SOURCE_ACTIVE_S no
+    longer holds it back."""
+    from streams.codec import decode_positions as decode
+    from streams.ingest import SOURCE_ACTIVE_S
+
+    now = [100.0]
+    gate = asyncio.Event()
+    sbs = reports(20)  # ts T0 .. T0 + 19
+    slow = reports(3, base=0x300000, source="opensky")  # ts T0 .. T0 + 2
+
+    class Paced(ListSource):
+        async def __aiter__(self) -> Any:
+            for item in self._items:
+                yield item
+            await gate.wait()
+
+    live = StreamSettings(
+        broker="fake:9092", positions_topic="pos", dead_letter_topic="dlq", live=True
+    )
+    ingest, log, _ = make(
+        [Paced(sbs, name="sbs://a:1"), Paced(slow, name="opensky://")],
+        options=IngestOptions(watermark_every_s=3600.0, watermark_lateness_s=5.0),
+        clock=lambda: now[0],
+    )
+    ingest.settings = live
+    run = asyncio.create_task(ingest.run())
+    while ingest.stats.positions < 23 or not ingest.partitions:
+        assert not run.done(), run.exception()
+        await asyncio.sleep(0.01)
+    # Both sources active: the slower one (latest T0 + 2) holds the watermark at T0 - 3.
+    assert ingest.watermark_due() == T0 + 2 - 5.0
+    assert ingest.send_watermark() and not ingest.send_watermark()  # sent once: unmoved
+    # OpenSky silent past SOURCE_ACTIVE_S: the SBS feed alone (latest T0 + 19) moves it.
+    now[0] += SOURCE_ACTIVE_S + 1
+    assert ingest.watermark_due() is None  # neither source gave a position since
+    ingest.offer(PositionReport("100000", T0 + 30, 40.0, 124.0, source="sbs"), "sbs://a:1")
+    assert ingest.send_watermark()
+    while len(ingest.buffer):
+        assert not run.done(), run.exception()
+        await asyncio.sleep(0.01)
+    gate.set()
+    ingest.stop()
+    stats = await asyncio.wait_for(run, 10)
+    assert stats.watermarks == 2 and len(ingest.buffer) == 0
+    # Each of the 3 partitions got both watermarks, in order, after the positions queued
+    # before them.
+    marks = [decode(v) for t, _k, v, _h in log if t == "pos"]
+    wm_ts = [m.ts for m in marks if isinstance(m, Watermark)]
+    assert wm_ts == [T0 - 3.0] * 3 + [T0 + 25.0] * 3  # 3 partitions each
+    first_wm = next(i for i, m in enumerate(marks) if isinstance(m, Watermark))
+    before = [m for m in marks[:first_wm] if not isinstance(m, Watermark)]
+    n_before = sum(len(m.reports) if isinstance(m, PositionBatch) else 1 for m in before)
+    assert n_before == 23  # every position queued before the first watermark went first
+    assert ingest.metrics.produced.labels("watermark")._value.get() == 2
+
+
+async def test_no_watermarks_on_a_replayed_topic() -> None:
+    ingest, log, _ = make([ListSource(reports(5), name="sbs://a:1")])
+    stats = await asyncio.wait_for(ingest.run(), 10)
+    assert stats.watermarks == 0 and len(log) >= 1
+    assert not [v for t, _k, v, _h in log if b"watermark" in v]
