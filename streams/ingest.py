@@ -32,6 +32,13 @@
 - **Dedup** across sources: :class:`~streams.sources.dedup.Deduplicator`.
 - **Stop.** :meth:`Ingest.stop` (SIGINT/SIGTERM) stops the sources, then flushes: the
   buffer drains until empty or ``flush_timeout_s`` passes (what is left is logged).
+- **Health** (:class:`IngestProbe`, served with ``/metrics`` by
+  :class:`~streams.health.Operations` on ``SKYFENCE_METRICS_HOST:PORT`` or
+  ``--metrics-port``): ``/healthz`` fails when the sender task died or a source has made no
+  progress (no bytes read, no poll answered) for ``SKYFENCE_STALL_AFTER_S`` and is not
+  reconnecting with backoff; ``/readyz`` when the producer has not started, the buffer is
+  full, or records have been waiting for the broker's ack for :data:`ACK_STALE_S`. Both
+  say per source and for the producer what they checked, in JSON.
 - **Metrics** (injected registry, label ``source`` = the source URL, a configured and so
   bounded set): ``skyfence_ingest_reconnects_total``, ``_bytes_total``, ``_messages_total``,
   ``_positions_total``, ``_rejections_total{reason}``, ``_duplicates_total``, and
@@ -84,6 +91,7 @@ __all__ = [
     "IngestBuffer",
     "IngestMetrics",
     "IngestOptions",
+    "IngestProbe",
     "IngestStats",
     "PromSourceStats",
     "Record",
@@ -108,6 +116,9 @@ _OVERFLOW_LOG_EVERY = 10_000
 #: the slowest poll interval a source keeps by default (OpenSky, 30 s) would be 90 s; 60 s
 #: keeps a dead TCP receiver (idle timeout 120 s) from holding timers for two minutes.
 SOURCE_ACTIVE_S = 60.0
+#: Records in flight with no ack for this long mean the broker is unreachable (not ready):
+#: aiokafka's request timeout is 40 s, so a healthy broker acks well within it.
+ACK_STALE_S = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -361,6 +372,9 @@ class Ingest:
         self._watermark_sent = float("-inf")
         #: Partitions of the positions topic (0 until the producer has its metadata).
         self.partitions = 0
+        #: Clock time of the last ack, or of the last send into an empty pipeline.
+        self.last_ack_s = clock()
+        self._sender_task: asyncio.Task[None] | None = None
         self._producer: Any = None
         self._stopping = asyncio.Event()
         self._sources_done = asyncio.Event()
@@ -532,6 +546,8 @@ class Ingest:
                     await asyncio.wait_for(buf.ready.wait(), 0.2)
                 continue
             take = [buf.pending.popleft() for _ in range(min(len(buf.pending), _TAKE_MAX))]
+            if buf.in_flight == 0:  # the wait for an ack starts now, not at the last one
+                self.last_ack_s = self._clock()
             buf.in_flight += len(take)
             self.metrics.buffered.set(len(buf))
             messages = _messages(take, self.settings.positions_topic, partitions, self.partitions)
@@ -568,6 +584,7 @@ class Ingest:
             buf.pending.extendleft(reversed(records))
             buf.ready.set()
         else:
+            self.last_ack_s = self._clock()
             self.stats.acked += len(records)
             if records[0].fanout:
                 kind = "watermark"
@@ -586,7 +603,7 @@ class Ingest:
 
     async def run(self) -> IngestStats:
         """Run until :meth:`stop` (or until every source ends), then flush and return."""
-        sender = asyncio.create_task(self._sender(), name="ingest-sender")
+        sender = self._sender_task = asyncio.create_task(self._sender(), name="ingest-sender")
         tasks = [
             asyncio.create_task(self._run_source(s), name=f"source {s.name}") for s in self.sources
         ]
@@ -628,6 +645,75 @@ class Ingest:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(self._producer.stop(), 10)
         return self.stats
+
+
+class IngestProbe:
+    """Liveness and readiness of an :class:`Ingest` (a :class:`~streams.health.HealthProbe`;
+    the rules are in the module docstring). Sources that are not live shells (no progress
+    clock) are reported and never fail it."""
+
+    name = "ingest"
+
+    def __init__(self, ingest: Ingest | None, *, stall_after_s: float) -> None:
+        #: ``None`` while the process is still starting (checking topics): live, not ready.
+        self.ingest = ingest
+        self.stall_after_s = stall_after_s
+
+    def health(self) -> tuple[bool, dict[str, Any]]:
+        """Sender alive, and each source progressing or reconnecting."""
+        ingest = self.ingest
+        if ingest is None:
+            return True, {"sender": "starting", "sources": {}}
+        task = ingest._sender_task
+        sender_ok = task is not None and not task.done()
+        sources: dict[str, Any] = {}
+        ok = sender_ok
+        for source in ingest.sources:
+            age = getattr(source, "progress_age_s", None)
+            if age is None:
+                sources[source.name] = {"state": "unknown"}
+                continue
+            age_s = float(age())
+            reconnecting = bool(getattr(source, "reconnecting", False))
+            if age_s <= self.stall_after_s:
+                state = "receiving"
+            elif reconnecting:
+                state = "reconnecting"  # retrying with backoff: alive, and saying why not
+            else:
+                state = "stalled"
+                ok = False
+            sources[source.name] = {
+                "state": state,
+                "seconds_since_progress": round(age_s, 1),
+                "reconnecting": reconnecting,
+            }
+        detail = {
+            "sender": "running" if sender_ok else "stopped",
+            "stall_after_s": self.stall_after_s,
+            "sources": sources,
+        }
+        return ok, detail
+
+    def ready(self) -> tuple[bool, dict[str, Any]]:
+        """Producer started, buffer not full, and acks arriving (the broker is reachable)."""
+        ingest = self.ingest
+        if ingest is None:
+            return False, {"producer": "starting"}
+        buf = ingest.buffer
+        started = ingest.producer_ready.is_set()
+        waiting_s = ingest._clock() - ingest.last_ack_s if buf.in_flight else 0.0
+        acks_ok = waiting_s < ACK_STALE_S
+        full = len(buf) >= buf.capacity
+        ok = started and acks_ok and not full
+        detail = {
+            "producer": "started" if started else "starting",
+            "buffered": len(buf),
+            "buffer_max": buf.capacity,
+            "buffer_full": full,
+            "seconds_waiting_for_ack": round(waiting_s, 1),
+            "broker": "reachable" if started and acks_ok else "unreachable",
+        }
+        return ok, detail
 
 
 def kafka_producer_factory(bootstrap: str, options: IngestOptions) -> Callable[[bool], Any]:
@@ -723,18 +809,19 @@ async def run_ingest(settings: StreamSettings, run: IngestRun) -> int:
 
     for url in run.urls:  # a bad URL is a usage error before any connection
         parse_source_url(url)
+    from streams.health import Operations
+    from streams.metrics import build_info
+
     registry = CollectorRegistry()
     metrics = IngestMetrics(registry)
-    metrics_runner = None
-    if run.metrics_port:
-        from aiohttp import web
-        from prometheus_client.aiohttp import make_aiohttp_handler
-
-        app = web.Application()
-        app.router.add_get("/metrics", make_aiohttp_handler(registry))
-        metrics_runner = web.AppRunner(app, access_log=None)
-        await metrics_runner.setup()
-        await web.TCPSite(metrics_runner, run.metrics_host, run.metrics_port).start()
+    build_info(registry, "ingest")
+    probe = IngestProbe(None, stall_after_s=settings.stall_after_s)
+    ops: Operations | None = None
+    port = run.metrics_port or settings.metrics_port
+    host = run.metrics_host if run.metrics_host != "127.0.0.1" else settings.metrics_host
+    if port:  # /metrics, /healthz, /readyz: bound first, so a port in use fails at once
+        ops = Operations(registry, probes=[probe], stall_after_s=settings.stall_after_s)
+        await ops.start(host, port)
     try:
         await asyncio.wait_for(ensure_topics(settings.broker, settings, timeout_s=10), 15)
     except Exception as exc:  # the broker may be down now: buffer until it is back
@@ -754,6 +841,7 @@ async def run_ingest(settings: StreamSettings, run: IngestRun) -> int:
             metrics=metrics,
             options=run.options,
         )
+        probe.ingest = ingest
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, ingest.stop)
@@ -765,8 +853,8 @@ async def run_ingest(settings: StreamSettings, run: IngestRun) -> int:
         finally:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
-            if metrics_runner is not None:
-                await metrics_runner.cleanup()
+            if ops is not None:
+                await ops.stop()
     took = time.monotonic() - started
     print(
         f"skyfence ingest: stopped after {took:.1f} s: {stats.positions} positions, "

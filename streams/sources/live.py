@@ -194,3 +194,20 @@ class LiveShell:
         self._sleep = sleep
         self._backoff = backoff or Backoff(self.options.backoff_base_s, self.options.backoff_max_s)
         self._closed = False
+        self._created_s = clock()
+        #: Clock time of the last successful read or poll (``None``: none yet).
+        self.last_progress_s: float | None = None
+
+    def progressed(self) -> None:
+        """A read or poll succeeded (the liveness probe's notion of progress)."""
+        self.last_progress_s = self._clock()
+
+    def progress_age_s(self) -> float:
+        """Seconds since the last successful read or poll (or since the source was made)."""
+        since = self.last_progress_s if self.last_progress_s is not None else self._created_s
+        return max(0.0, self._clock() - since)
+
+    @property
+    def reconnecting(self) -> bool:
+        """True while the last connection or request failed and a retry is pending."""
+        return self._backoff.attempt > 0

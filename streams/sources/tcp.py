@@ -114,6 +114,7 @@ class TcpSource(LiveShell):
                         got_data = True
                         self._backoff.reset()
                     now = self._clock()
+                    self.progressed()
                     self.stats.received(len(chunk))
                     items, records = self.framer.feed(chunk, now)
                     self.stats.messages(records)

@@ -393,3 +393,99 @@ async def test_no_watermarks_on_a_replayed_topic() -> None:
     stats = await asyncio.wait_for(ingest.run(), 10)
     assert stats.watermarks == 0 and len(log) >= 1
     assert not [v for t, _k, v, _h in log if b"watermark" in v]
+
+
+# -- /healthz and /readyz of the ingest process ----------------------------------------------
+
+
+async def test_ingest_health_and_readiness_over_http() -> None:
+    """``/healthz`` says per source whether it is receiving, reconnecting (alive) or stalled
+    (not); ``/readyz`` fails while the broker does not acknowledge, and both recover."""
+    import aiohttp
+
+    from streams.health import Operations
+    from streams.ingest import ACK_STALE_S, IngestProbe
+    from streams.sources.live import LiveShell
+    from tests.support.brokers import free_port
+
+    wall = [T0]
+    mono = [0.0]
+    feed: asyncio.Queue[Any] = asyncio.Queue()
+
+    class Feed(LiveShell):
+        """A live source the test feeds by hand; its clock is the test's."""
+
+        async def __aiter__(self) -> Any:
+            while not self._closed:
+                item = await feed.get()
+                if item is None:
+                    return
+                self.progressed()
+                yield item
+
+        async def aclose(self) -> None:
+            self._closed = True
+            feed.put_nowait(None)
+
+    source = Feed("sbs://rx:30003", clock=lambda: wall[0])
+    ingest, _log, made = make([source], clock=lambda: mono[0])
+    ops = Operations(
+        CollectorRegistry(), probes=[IngestProbe(ingest, stall_after_s=120.0)], interval_s=60
+    )
+    port = free_port()
+    await ops.start("127.0.0.1", port)
+    run = asyncio.create_task(ingest.run())
+
+    async def get(path: str) -> tuple[int, dict[str, Any]]:
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"http://127.0.0.1:{port}{path}") as resp:
+                return resp.status, await resp.json()
+
+    try:
+        while not made or not ingest.producer_ready.is_set():
+            await asyncio.sleep(0.01)
+        feed.put_nowait(reports(1)[0])
+        while ingest.stats.acked < 1:
+            await asyncio.sleep(0.01)
+        status, body = await get("/healthz")
+        assert status == 200, body
+        assert body["ingest"]["sender"] == "running"
+        assert body["ingest"]["sources"]["sbs://rx:30003"]["state"] == "receiving"
+        status, body = await get("/readyz")
+        assert status == 200 and body["ingest"]["broker"] == "reachable", body
+
+        # The broker stops acknowledging: not ready once a record waits ACK_STALE_S.
+        made[-1].down = True
+        feed.put_nowait(reports(1, base=0x200000)[0])
+        while ingest.buffer.in_flight == 0:
+            await asyncio.sleep(0.01)
+        assert (await get("/readyz"))[0] == 200  # just sent: not stale yet
+        mono[0] += ACK_STALE_S + 1
+        status, body = await get("/readyz")
+        assert status == 503 and body["ingest"]["broker"] == "unreachable", body
+        assert body["ingest"]["seconds_waiting_for_ack"] >= ACK_STALE_S
+        made[-1].come_back()
+        assert (await get("/readyz"))[0] == 200
+
+        # Nothing read for longer than stall_after_s: reconnecting is alive, silent is not.
+        wall[0] += 121.0
+        source._backoff.attempt = 2
+        status, body = await get("/healthz")
+        assert status == 200 and body["ingest"]["sources"]["sbs://rx:30003"]["state"] == (
+            "reconnecting"
+        )
+        source._backoff.reset()
+        status, body = await get("/healthz")
+        assert status == 503 and body["status"] == "stalled", body
+        src = body["ingest"]["sources"]["sbs://rx:30003"]
+        assert src["state"] == "stalled" and src["seconds_since_progress"] >= 121.0
+        feed.put_nowait(reports(1, base=0x300000)[0])
+        while ingest.stats.positions < 3:
+            await asyncio.sleep(0.01)
+        assert (await get("/healthz"))[0] == 200
+    finally:
+        ingest.stop()
+        await asyncio.wait_for(run, 10)
+        await ops.stop()
+    # The sender gone (the run over): liveness fails.
+    assert not IngestProbe(ingest, stall_after_s=120.0).health()[0]
