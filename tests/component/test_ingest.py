@@ -437,9 +437,11 @@ async def test_ingest_health_and_readiness_over_http() -> None:
     run = asyncio.create_task(ingest.run())
 
     async def get(path: str) -> tuple[int, dict[str, Any]]:
-        async with aiohttp.ClientSession() as session:
-            async with session.get(f"http://127.0.0.1:{port}{path}") as resp:
-                return resp.status, await resp.json()
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(f"http://127.0.0.1:{port}{path}") as resp,
+        ):
+            return resp.status, await resp.json()
 
     try:
         while not made or not ingest.producer_ready.is_set():
