@@ -232,8 +232,8 @@ class PromSourceStats:
     def messages(self, n: int) -> None:
         self._messages.inc(n)
 
-    def position(self) -> None:
-        self._positions.inc()
+    def position(self, n: int = 1) -> None:
+        self._positions.inc(n)
 
     def rejected(self, reason: str) -> None:
         self._rejections.labels(self._source, reason).inc()
@@ -273,10 +273,12 @@ class IngestBuffer:
 
     def put(self, record: Record) -> bool:
         """Queue ``record``; False when full."""
-        if len(self) >= self.capacity:
+        pending = self.pending
+        if len(pending) + self.in_flight >= self.capacity:
             return False
-        self.pending.append(record)
-        self.ready.set()
+        pending.append(record)
+        if not self.ready.is_set():
+            self.ready.set()  # Event.set wakes waiters: once per round, not per record
         return True
 
 
@@ -362,6 +364,11 @@ class Ingest:
         self.dedup = Deduplicator(
             tolerance_s=self.options.dedup_s, tolerance_m=self.options.dedup_m
         )
+        #: Cross-source dedup is pointless with one source (it never repeats itself across
+        #: sources), and it is the costliest step per position: off then.
+        self._dedup_on = len(self.sources) > 1
+        #: Whether positions feed watermarks (live topics, module docstring).
+        self._watermarking = settings.live and self.options.watermark_every_s > 0
         self._producer_factory = producer_factory
         self._sleep = sleep
         self._clock = clock
@@ -400,17 +407,17 @@ class Ingest:
             )
             self._put(Record(self.settings.dead_letter_topic, item.raw or b"", None, headers))
             return
-        if self.dedup.is_duplicate(item, origin):
+        if self._dedup_on and self.dedup.is_duplicate(item, origin):
             self.stats.duplicates += 1
             self.metrics.duplicates.labels(origin).inc()
             return
-        self.stats.positions += 1
-        self.stats.per_source[origin] = self.stats.per_source.get(origin, 0) + 1
-        latest = self._latest.get(origin)
-        if latest is None or item.ts > latest[0]:
-            self._latest[origin] = (item.ts, self._clock())
-        else:
-            self._latest[origin] = (latest[0], self._clock())
+        stats = self.stats
+        stats.positions += 1
+        stats.per_source[origin] = stats.per_source.get(origin, 0) + 1
+        if self._watermarking:
+            latest = self._latest.get(origin)
+            ts = item.ts if latest is None or item.ts > latest[0] else latest[0]
+            self._latest[origin] = (ts, self._clock())
         self._put(
             Record(self.settings.positions_topic, encode_position(item), item.icao24.encode())
         )
@@ -608,7 +615,7 @@ class Ingest:
             asyncio.create_task(self._run_source(s), name=f"source {s.name}") for s in self.sources
         ]
         watermarks = None
-        if self.settings.live and self.options.watermark_every_s > 0:
+        if self._watermarking:
             watermarks = asyncio.create_task(self._watermarks(), name="ingest-watermarks")
         all_done: asyncio.Future[Any] = asyncio.gather(*tasks)
         stopping = asyncio.create_task(self._stopping.wait())

@@ -84,8 +84,8 @@ class SourceStats(Protocol):
     def messages(self, n: int) -> None:
         """Records read: SBS lines, Beast frames, snapshot entries."""
 
-    def position(self) -> None:
-        """A position passed every check."""
+    def position(self, n: int = 1) -> None:
+        """``n`` positions passed every check (counted per chunk, not per position)."""
 
     def rejected(self, reason: str) -> None:
         """A record was set aside, with its bounded reason."""
@@ -110,8 +110,8 @@ class CountingStats:
     def messages(self, n: int) -> None:
         self.message_count += n
 
-    def position(self) -> None:
-        self.positions += 1
+    def position(self, n: int = 1) -> None:
+        self.positions += n
 
     def rejected(self, reason: str) -> None:
         self.rejections[reason] += 1
@@ -151,6 +151,7 @@ def check_items(
     emitted; such a position is neither counted nor returned.
     """
     out: list[PositionReport | BadLine] = []
+    positions = 0
     for item in items:
         checked = validate_live(item, now_s, max_age_s=max_age_s)
         if isinstance(checked, BadLine):
@@ -158,8 +159,10 @@ def check_items(
         elif keep is not None and not keep(checked):
             continue
         else:
-            stats.position()
+            positions += 1
         out.append(checked)
+    if positions:
+        stats.position(positions)  # one metric update per chunk: this is the hot path
     return out
 
 

@@ -117,6 +117,7 @@ def make(
     *,
     options: IngestOptions | None = None,
     clock: Any = None,
+    settings: StreamSettings = SETTINGS,
     **producer_kw: Any,
 ) -> tuple[Ingest, list[Any], list[FakeProducer]]:
     log: list[Any] = []
@@ -132,7 +133,7 @@ def make(
 
     ingest = Ingest(
         sources,
-        SETTINGS,
+        settings,
         factory,
         metrics=IngestMetrics(CollectorRegistry()),
         options=options,
@@ -355,8 +356,8 @@ async def test_watermarks_follow_the_feed_to_every_partition_behind_the_position
         [Paced(sbs, name="sbs://a:1"), Paced(slow, name="opensky://")],
         options=IngestOptions(watermark_every_s=3600.0, watermark_lateness_s=5.0),
         clock=lambda: now[0],
+        settings=live,
     )
-    ingest.settings = live
     run = asyncio.create_task(ingest.run())
     while ingest.stats.positions < 23 or not ingest.partitions:
         assert not run.done(), run.exception()
