@@ -23,9 +23,9 @@ from alerts.config import (
     AlertSettings,
 )
 from alerts.routing_config import RoutingConfig
-from streams.sources.spec import parse_source_url
 from streams.config import StreamSettings
 from streams.settings import CONFIG_ENV, SECRET_FIELDS, Settings, env_name
+from streams.sources.spec import parse_source_url
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 #: The port the image, compose, Kubernetes and Prometheus agree on.
