@@ -12,8 +12,9 @@ same frames, pyModeS 3.6.1's ``PipeDecoder`` decoded 30,700 positions/s and rs10
 70,300/s (its batch call) on a quiet moment; under load (~6 on 2 cores) pyModeS 13,200/s,
 rs1090's batch call 23,100/s, this streaming adapter 17,600/s (one rs1090 call per message:
 about 10 us of Rust and unpickling each). pyModeS alone is far under the target; rs1090 is
-the faster library. skyfence's former hand-written decoder did 26,400/s in that loaded run:
-the library costs the Beast path about a third of its decode rate (README, Performance).
+the faster library. skyfence's former hand-written decoder did 26,400/s in that loaded run
+(end to end, ``ingest beast://`` still spent less CPU per position than before, with the
+other ingest changes: README, Performance).
 
 Per aircraft (keyed by ICAO address), by *event* time (``ts`` is an argument; no clock):
 
