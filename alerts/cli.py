@@ -151,7 +151,8 @@ def _reference(args: argparse.Namespace) -> tuple[float, float] | None:
     if lat is None and lon is None:
         return None
     if lat is None or lon is None or not (-90 <= lat <= 90 and -180 <= lon <= 180):
-        raise SystemExit("skyfence: error: give both --ref-lat (-90..90) and --ref-lon (-180..180)")
+        print("skyfence: error: give both --ref-lat (-90..90) and --ref-lon (-180..180)", file=sys.stderr)
+        raise SystemExit(2)  # a usage error, as argparse's own
     return lat, lon
 
 
