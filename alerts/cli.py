@@ -131,6 +131,29 @@ def _add_format(p: argparse.ArgumentParser) -> None:
         default=0.0,
         help="epoch seconds of the first frame of a beast capture (it has no wall-clock time)",
     )
+    _add_reference(p)
+
+
+def _add_reference(p: argparse.ArgumentParser) -> None:
+    """--ref-lat/--ref-lon: the receiver's position, for Mode S (beast, modes-csv)."""
+    for axis in ("lat", "lon"):
+        p.add_argument(
+            f"--ref-{axis}",
+            type=float,
+            help=f"receiver {'latitude' if axis == 'lat' else 'longitude'} (deg) for Mode S "
+            "decoding (beast, modes-csv): first positions before an even/odd pair",
+        )
+
+
+def _reference(args: argparse.Namespace) -> tuple[float, float] | None:
+    """(lat, lon) from --ref-lat/--ref-lon, both or neither; exits 2 otherwise."""
+    lat, lon = getattr(args, "ref_lat", None), getattr(args, "ref_lon", None)
+    if lat is None and lon is None:
+        return None
+    if lat is None or lon is None or not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        print("skyfence: error: give both --ref-lat (-90..90) and --ref-lon (-180..180)", file=sys.stderr)
+        raise SystemExit(2)  # a usage error, as argparse's own
+    return lat, lon
 
 
 def _add_broker(p: argparse.ArgumentParser, *, embedded_default: bool) -> None:
@@ -375,8 +398,21 @@ def _add_live(sub: Any) -> None:
         help="one keyed message per position (default: per-partition batches)",
     )
     p.add_argument(
+        "--watermark-every-s",
+        type=float,
+        default=1.0,
+        help="seconds between watermarks to every partition, live topics (SKYFENCE_LIVE=1) only (0: none; default 1)",
+    )
+    p.add_argument(
+        "--no-position-every-s",
+        type=float,
+        default=600.0,
+        help="dead-letter an aircraft's no_position rejections at most this often per source (default 600)",
+    )
+    p.add_argument(
         "--metrics-port", type=int, default=0, help="serve Prometheus /metrics on this port"
     )
+    _add_reference(p)
     p = sub.add_parser("record", help="capture live sources to a recording (format v1)")
     p.add_argument(
         "sources", nargs="+", metavar="SOURCE", help=urls + "; the last argument is OUT.jsonl[.gz]"
@@ -428,10 +464,19 @@ def _run_live(args: argparse.Namespace) -> int:
         )
         return 0
     options = IngestOptions(buffer_max=args.buffer_max, idempotence=args.idempotence,
-                            dedup_s=args.dedup_s, dedup_m=args.dedup_m, batch=not args.no_batch)  # fmt: skip
+                            dedup_s=args.dedup_s, dedup_m=args.dedup_m, batch=not args.no_batch,
+                            no_position_every_s=args.no_position_every_s,
+                            watermark_every_s=args.watermark_every_s)  # fmt: skip
     return run(
         run_ingest(
-            settings, IngestRun(tuple(args.sources), options, args.max_age_s, args.metrics_port)
+            settings,
+            IngestRun(
+                tuple(args.sources),
+                options,
+                args.max_age_s,
+                args.metrics_port,
+                reference=_reference(args),
+            ),
         )
     )
 
@@ -454,7 +499,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     _check_input(args.file)
     with _regular_file(args.file) as path:
         fmt = args.format or detect_format(path)
-        result = evaluate(read_source(path, fmt, start_ts=args.start_ts), tracker)
+        result = evaluate(
+            read_source(path, fmt, start_ts=args.start_ts, reference=_reference(args)), tracker
+        )
     out = sys.stdout.buffer
     for event in result.events:
         if enricher is not None:
@@ -619,6 +666,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     runner.replay_file(
                         settings, path, None if args.max else args.speed,
                         fmt=fmt, start_ts=args.start_ts, controls=controls,
+                        reference=_reference(args),
                     )
                 )  # fmt: skip
     except SkyfenceError as exc:

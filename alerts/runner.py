@@ -474,6 +474,7 @@ async def replay_file(
     fmt: str | None = None,
     start_ts: float = 0.0,
     controls: ReplayControls | None = None,
+    reference: tuple[float, float] | None = None,
 ) -> int:
     """``skyfence replay``: publish a recording to the positions topic (window, shift to
     now, loop and progress: :mod:`streams.replay_controls`)."""
@@ -483,7 +484,7 @@ async def replay_file(
     from streams.replay_controls import controlled, make_progress, scan
 
     def read() -> Any:
-        return read_source_raw(path, fmt, start_ts=start_ts)
+        return read_source_raw(path, fmt, start_ts=start_ts, reference=reference)
 
     controls = controls or ReplayControls()
     # The total for a progress bar's ETA costs a pass over the file: only on a terminal.

@@ -7,8 +7,9 @@ equal by value (that would let a test or a log assertion print one), and a secre
 hashable by value either.
 
 :func:`secret_from_env` reads ``NAME`` or, for Docker/Kubernetes secrets mounted as files,
-``NAME_FILE`` (the file's content, stripped). Pure: the environment is passed in (it defaults
-to ``os.environ`` only at call time), nothing is read at import.
+``NAME_FILE`` (the file's content, stripped), through :func:`streams.settings.read_secret`,
+the one reader of secrets the settings object uses too. Pure: the environment is passed in
+(it defaults to ``os.environ`` only at call time), nothing is read at import.
 
 Out of scope: encryption at rest, zeroing memory.
 """
@@ -17,7 +18,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from pathlib import Path
 from typing import NoReturn
 
 __all__ = ["MASK", "Secret", "secret_from_env"]
@@ -83,17 +83,10 @@ def secret_from_env(name: str, env: Mapping[str, str] | None = None) -> Secret |
     neither is set. A missing or unreadable ``NAME_FILE`` raises ``OSError`` naming the
     variable and the path (never the content).
     """
-    source = os.environ if env is None else env
-    direct = source.get(name)
-    if direct:
-        return Secret(direct)
-    path = source.get(f"{name}_FILE")
-    if not path:
-        return None
+    from streams.settings import SettingError, read_secret
+
     try:
-        content = Path(path).read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        raise OSError(
-            f"{name}_FILE: cannot read {path}: {exc.strerror or type(exc).__name__}"
-        ) from None
-    return Secret(content) if content else None
+        value = read_secret(os.environ if env is None else env, name)
+    except SettingError as exc:  # the message names NAME_FILE and the path
+        raise OSError(str(exc)) from None
+    return Secret(value) if value else None

@@ -57,6 +57,7 @@ from streams.metrics import build_info
 __all__ = [
     "ConsumerView",
     "FaustConsumerView",
+    "HealthProbe",
     "Operations",
     "PartitionLag",
     "ProgressWatchdog",
@@ -110,6 +111,21 @@ class ConsumerView(Protocol):
     def readiness(self) -> dict[str, Any]:
         """Checks by name: ``broker`` (bool), ``partitions_assigned`` (int),
         ``tables_recovered`` (bool)."""
+        ...
+
+
+class HealthProbe(Protocol):
+    """A process part judged by itself, beside the consumer views (``skyfence ingest``'s
+    sources and producer): each answer is (ok, JSON-able detail)."""
+
+    name: str
+
+    def health(self) -> tuple[bool, dict[str, Any]]:
+        """Liveness of this part."""
+        ...
+
+    def ready(self) -> tuple[bool, dict[str, Any]]:
+        """Readiness of this part."""
         ...
 
 
@@ -234,9 +250,11 @@ class Operations:
         stall_after_s: float = DEFAULT_STALL_AFTER_S,
         interval_s: float = DEFAULT_SAMPLE_INTERVAL_S,
         clock: Callable[[], float] = time.monotonic,
+        probes: Sequence[HealthProbe] = (),
     ) -> None:
         self.registry = registry
         self.views: list[ConsumerView] = []
+        self.probes = list(probes)
         self.interval_s = interval_s
         self.stall_after_s = stall_after_s
         self._clock = clock
@@ -305,7 +323,11 @@ class Operations:
             for name, dog in self.watchdogs.items()
         }  # fmt: skip
         ok = not any(a["stalled"] for a in apps.values())
-        return ok, {"status": "ok" if ok else "stalled", "apps": apps}
+        body: dict[str, Any] = {"apps": apps}
+        for probe in self.probes:
+            probe_ok, body[probe.name] = probe.health()
+            ok = ok and probe_ok
+        return ok, {"status": "ok" if ok else "stalled", **body}
 
     def ready(self) -> tuple[bool, dict[str, Any]]:
         """Readiness: every app is connected, has partitions and has recovered its tables."""
@@ -314,7 +336,11 @@ class Operations:
             a["broker"] and a["partitions_assigned"] > 0 and a["tables_recovered"]
             for a in apps.values()
         )
-        return ok, {"status": "ready" if ok else "not ready", "apps": apps}
+        body: dict[str, Any] = {"apps": apps}
+        for probe in self.probes:
+            probe_ok, body[probe.name] = probe.ready()
+            ok = ok and probe_ok
+        return ok, {"status": "ready" if ok else "not ready", **body}
 
     async def _loop(self) -> None:
         while True:

@@ -24,19 +24,40 @@
   idempotent producer retries a batch until the broker takes it; a record whose send fails
   outright goes back to the front of the buffer (counted as ``resent``).
 - **Rejections** go to the dead-letter topic with ``skyfence-reason``, ``skyfence-detail``
-  and ``skyfence-source`` headers (value: the raw record), except ``no_position``, which is
-  only counted: polled APIs list every aircraft heard without a position on every poll.
+  and ``skyfence-source`` headers (value: the raw record). ``no_position`` is rate-limited
+  per (source, icao24): polled APIs list every aircraft heard without a position on every
+  poll, so one such aircraft is dead-lettered at most once per
+  ``IngestOptions.no_position_every_s`` (10 min); the repeats are counted
+  (``skyfence_ingest_dead_letters_suppressed_total{reason}``) and dropped.
 - **Dedup** across sources: :class:`~streams.sources.dedup.Deduplicator`.
 - **Stop.** :meth:`Ingest.stop` (SIGINT/SIGTERM) stops the sources, then flushes: the
   buffer drains until empty or ``flush_timeout_s`` passes (what is left is logged).
+- **Health** (:class:`IngestProbe`, served with ``/metrics`` by
+  :class:`~streams.health.Operations` on ``SKYFENCE_METRICS_HOST:PORT`` or
+  ``--metrics-port``): ``/healthz`` fails when the sender task died or a source has made no
+  progress (no bytes read, no poll answered) for ``SKYFENCE_STALL_AFTER_S`` and is not
+  reconnecting with backoff; ``/readyz`` when the producer has not started, the buffer is
+  full, or records have been waiting for the broker's ack for :data:`ACK_STALE_S`. Both
+  say per source and for the producer what they checked, in JSON.
 - **Metrics** (injected registry, label ``source`` = the source URL, a configured and so
   bounded set): ``skyfence_ingest_reconnects_total``, ``_bytes_total``, ``_messages_total``,
   ``_positions_total``, ``_rejections_total{reason}``, ``_duplicates_total``, and
   ``skyfence_ingest_buffered``, ``_buffer_overflow_total``, ``_produced_total{kind}``,
   ``_resent_total``.
 
-Out of scope: watermarks (several live sources give no promise about event time; a live
-partition's timers move with its own traffic) and transactions.
+- **Watermarks** (live topics only: ``SKYFENCE_LIVE=1``, the setting the worker bounds
+  them by): every ``watermark_every_s`` (1 s) ``{"watermark": ts}`` goes to every partition,
+  through the buffer (so never ahead of the positions queued before it), when ``ts`` moved
+  on. ``ts`` follows the feed, not the wall clock: the oldest of the latest position times
+  of the sources that gave a position in the last :data:`SOURCE_ACTIVE_S`, less
+  ``watermark_lateness_s`` (5 s: a later position older than that still goes, and reaches
+  its aircraft's state, but its partition's timers may have fired). So a partition whose
+  aircraft fell silent fires its timers (``signal_lost``) while the feed goes on, and a
+  feed that stops altogether (a receiver down: blind, not lost) moves no timer. On a
+  replayed topic (``SKYFENCE_LIVE`` unset) the worker would refuse watermarks ahead of an
+  idle partition's positions, so none are sent.
+
+Out of scope: transactions.
 """
 
 from __future__ import annotations
@@ -57,6 +78,7 @@ from streams.codec import (
     BATCH_MAX_POSITIONS,
     encode_batch,
     encode_position,
+    encode_watermark,
     partition_of,
 )
 from streams.config import StreamSettings
@@ -69,6 +91,7 @@ __all__ = [
     "IngestBuffer",
     "IngestMetrics",
     "IngestOptions",
+    "IngestProbe",
     "IngestStats",
     "PromSourceStats",
     "Record",
@@ -76,14 +99,26 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: Rejections counted but not dead-lettered (see the module docstring).
-NOT_DEAD_LETTERED = frozenset({"no_position"})
+#: Rejections dead-lettered at most once per aircraft and source per
+#: ``IngestOptions.no_position_every_s`` (see the module docstring).
+RATE_LIMITED_REASONS = frozenset({"no_position"})
+#: Aircraft remembered by that rate limit before stale entries are swept: a world feed
+#: lists ~15,000 aircraft at once, so this bounds memory with room for several sources.
+_RATE_LIMIT_MAX_KEYS = 100_000
 #: Records taken from the buffer per round of the sender: a few batches' worth.
 _TAKE_MAX = 20_000
 #: Items taken from one source between two yields to the event loop.
 _YIELD_EVERY_ITEMS = 256
 #: Log one overflow warning per this many dropped records (and the first).
 _OVERFLOW_LOG_EVERY = 10_000
+#: A source whose last position arrived longer ago than this (monotonic s) no longer holds
+#: the watermark back: a receiver that stopped must not freeze the others' timers. Thrice
+#: the slowest poll interval a source keeps by default (OpenSky, 30 s) would be 90 s; 60 s
+#: keeps a dead TCP receiver (idle timeout 120 s) from holding timers for two minutes.
+SOURCE_ACTIVE_S = 60.0
+#: Records in flight with no ack for this long mean the broker is unreachable (not ready):
+#: aiokafka's request timeout is 40 s, so a healthy broker acks well within it.
+ACK_STALE_S = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +129,8 @@ class Record:
     value: bytes
     key: bytes | None = None
     headers: tuple[tuple[str, bytes], ...] = ()
+    #: Sent to every partition of ``topic`` (a watermark), not keyed.
+    fanout: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +153,14 @@ class IngestOptions:
     #: Cross-source dedup tolerances.
     dedup_s: float = 1.0
     dedup_m: float = 250.0
+    #: ``no_position`` of one aircraft from one source is dead-lettered at most this often
+    #: (s): enough to see which aircraft a feed lists without positions, without one dead
+    #: letter per aircraft per poll (an adsb.fi poll a second would send 86,400 a day each).
+    no_position_every_s: float = 600.0
+    #: Seconds between watermarks (live topics only, see the module docstring); 0: none.
+    watermark_every_s: float = 1.0
+    #: A watermark trails the sources' latest position times by this much (s).
+    watermark_lateness_s: float = 5.0
 
 
 class IngestMetrics:
@@ -160,6 +205,11 @@ class IngestMetrics:
             "Records whose send failed and were queued again.",
             registry=registry,
         )
+        self.suppressed = c(
+            "skyfence_ingest_dead_letters_suppressed_total",
+            "Rejections not dead-lettered: the same aircraft's were, recently (rate limit).",
+            ("source", "reason"),
+        )
 
 
 class PromSourceStats:
@@ -182,8 +232,8 @@ class PromSourceStats:
     def messages(self, n: int) -> None:
         self._messages.inc(n)
 
-    def position(self) -> None:
-        self._positions.inc()
+    def position(self, n: int = 1) -> None:
+        self._positions.inc(n)
 
     def rejected(self, reason: str) -> None:
         self._rejections.labels(self._source, reason).inc()
@@ -195,6 +245,10 @@ class IngestStats:
 
     positions: int = 0
     rejections: int = 0
+    #: Rejections counted but not dead-lettered (the per-aircraft rate limit).
+    suppressed: int = 0
+    #: Watermarks queued (each goes to every partition).
+    watermarks: int = 0
     duplicates: int = 0
     overflow: int = 0
     acked: int = 0
@@ -219,10 +273,12 @@ class IngestBuffer:
 
     def put(self, record: Record) -> bool:
         """Queue ``record``; False when full."""
-        if len(self) >= self.capacity:
+        pending = self.pending
+        if len(pending) + self.in_flight >= self.capacity:
             return False
-        self.pending.append(record)
-        self.ready.set()
+        pending.append(record)
+        if not self.ready.is_set():
+            self.ready.set()  # Event.set wakes waiters: once per round, not per record
         return True
 
 
@@ -230,15 +286,27 @@ class IngestBuffer:
 _Message = tuple[str, bytes, bytes | None, int | None, tuple[tuple[str, bytes], ...], list[Record]]
 
 
-def _messages(records: list[Record], positions_topic: str, partitions: int) -> list[_Message]:
+def _messages(
+    records: list[Record], positions_topic: str, partitions: int, fanout_to: int = 0
+) -> list[_Message]:
     """Group positions into batch messages per partition (the batch form of recording format
     v1, see :mod:`streams.codec`; ``partitions=0``: no batching); anything else, and a batch
-    of one, goes out alone and keyed. Order per partition is kept."""
+    of one, goes out alone and keyed. A ``fanout`` record (a watermark) goes to each of
+    ``fanout_to`` partitions, after every batch of the positions before it (its last copy
+    carries the record). Order per partition is kept."""
     out: list[_Message] = []
     groups: dict[int, list[Record]] = {}
     sizes: dict[int, int] = {}
     owners = _PARTITION_CACHE
     for rec in records:
+        if rec.fanout:
+            out.extend(_batch(positions_topic, p, group) for p, group in groups.items())
+            groups.clear()
+            sizes.clear()
+            for to in range(fanout_to):
+                last = to == fanout_to - 1
+                out.append((rec.topic, rec.value, None, to, (), [rec] if last else []))
+            continue
         if not partitions or rec.topic != positions_topic or rec.key is None:
             out.append((rec.topic, rec.value, rec.key, None, rec.headers, [rec]))
             continue
@@ -285,6 +353,7 @@ class Ingest:
         metrics: IngestMetrics,
         options: IngestOptions | None = None,
         sleep: Callable[[float], Any] = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.sources = list(sources)
         self.settings = settings
@@ -295,8 +364,24 @@ class Ingest:
         self.dedup = Deduplicator(
             tolerance_s=self.options.dedup_s, tolerance_m=self.options.dedup_m
         )
+        #: Cross-source dedup is pointless with one source (it never repeats itself across
+        #: sources), and it is the costliest step per position: off then.
+        self._dedup_on = len(self.sources) > 1
+        #: Whether positions feed watermarks (live topics, module docstring).
+        self._watermarking = settings.live and self.options.watermark_every_s > 0
         self._producer_factory = producer_factory
         self._sleep = sleep
+        self._clock = clock
+        #: (source, reason, icao24) -> when its last dead letter was sent (clock seconds).
+        self._dead_lettered_at: dict[tuple[str, str, str], float] = {}
+        #: Per source: (latest position time, clock time it arrived), for watermarks.
+        self._latest: dict[str, tuple[float, float]] = {}
+        self._watermark_sent = float("-inf")
+        #: Partitions of the positions topic (0 until the producer has its metadata).
+        self.partitions = 0
+        #: Clock time of the last ack, or of the last send into an empty pipeline.
+        self.last_ack_s = clock()
+        self._sender_task: asyncio.Task[None] | None = None
         self._producer: Any = None
         self._stopping = asyncio.Event()
         self._sources_done = asyncio.Event()
@@ -311,7 +396,9 @@ class Ingest:
         """Route one item of source ``origin``: position, duplicate or rejection."""
         if isinstance(item, BadLine):
             self.stats.rejections += 1
-            if item.reason in NOT_DEAD_LETTERED:
+            if item.reason in RATE_LIMITED_REASONS and self._suppress(item, origin):
+                self.stats.suppressed += 1
+                self.metrics.suppressed.labels(origin, item.reason).inc()
                 return
             headers = (
                 ("skyfence-reason", item.reason.encode()),
@@ -320,15 +407,64 @@ class Ingest:
             )
             self._put(Record(self.settings.dead_letter_topic, item.raw or b"", None, headers))
             return
-        if self.dedup.is_duplicate(item, origin):
+        if self._dedup_on and self.dedup.is_duplicate(item, origin):
             self.stats.duplicates += 1
             self.metrics.duplicates.labels(origin).inc()
             return
-        self.stats.positions += 1
-        self.stats.per_source[origin] = self.stats.per_source.get(origin, 0) + 1
+        stats = self.stats
+        stats.positions += 1
+        stats.per_source[origin] = stats.per_source.get(origin, 0) + 1
+        if self._watermarking:
+            latest = self._latest.get(origin)
+            ts = item.ts if latest is None or item.ts > latest[0] else latest[0]
+            self._latest[origin] = (ts, self._clock())
         self._put(
             Record(self.settings.positions_topic, encode_position(item), item.icao24.encode())
         )
+
+    def _suppress(self, item: BadLine, origin: str) -> bool:
+        """True when ``item``'s aircraft had a dead letter for this reason and source less
+        than ``no_position_every_s`` ago (a rejection without an icao24 always goes)."""
+        if item.icao24 is None:
+            return False
+        now = self._clock()
+        every_s = self.options.no_position_every_s
+        key = (origin, item.reason, item.icao24)
+        last = self._dead_lettered_at.get(key)
+        if last is not None and now - last < every_s:
+            return True
+        if len(self._dead_lettered_at) >= _RATE_LIMIT_MAX_KEYS:
+            stale = [k for k, t in self._dead_lettered_at.items() if now - t >= every_s]
+            for k in stale or list(self._dead_lettered_at)[: _RATE_LIMIT_MAX_KEYS // 10]:
+                del self._dead_lettered_at[k]
+        self._dead_lettered_at[key] = now
+        return False
+
+    def watermark_due(self) -> float | None:
+        """The watermark to send now (module docstring), or ``None`` if it has not moved."""
+        now = self._clock()
+        active = [ts for ts, at in self._latest.values() if now - at <= SOURCE_ACTIVE_S]
+        if not active:
+            return None
+        ts = min(active) - self.options.watermark_lateness_s
+        return ts if ts > self._watermark_sent else None
+
+    def send_watermark(self) -> bool:
+        """Queue the due watermark for every partition; False when none was due."""
+        ts = self.watermark_due()
+        if ts is None or not self.partitions:
+            return False
+        self._watermark_sent = ts
+        self.stats.watermarks += 1
+        self._put(Record(self.settings.positions_topic, encode_watermark(ts), fanout=True))
+        return True
+
+    async def _watermarks(self) -> None:
+        """Queue a watermark every ``watermark_every_s`` until stopped."""
+        every_s = self.options.watermark_every_s
+        while not self._stopping.is_set():
+            await asyncio.sleep(every_s)  # wall pacing, not the injected backoff sleep
+            self.send_watermark()
 
     def _put(self, record: Record) -> None:
         if self.buffer.put(record):
@@ -398,13 +534,14 @@ class Ingest:
         from aiokafka.errors import KafkaError
 
         await self._start_producer()
-        partitions = 0
-        if self.options.batch:
-            try:
-                parts = await self._producer.partitions_for(self.settings.positions_topic)
-                partitions = len(parts)
-            except KafkaError as exc:  # no metadata yet: single messages (the router keys them)
-                log.warning("no partition count for batching (%s)", exc.__class__.__name__)
+        try:
+            parts = await self._producer.partitions_for(self.settings.positions_topic)
+            self.partitions = len(parts)
+        except KafkaError as exc:  # no metadata yet: single messages (the router keys them)
+            log.warning(
+                "no partition count: no batching, no watermarks (%s)", exc.__class__.__name__
+            )
+        partitions = self.partitions if self.options.batch else 0
         buf = self.buffer
         delay = 0.1
         while True:
@@ -416,9 +553,11 @@ class Ingest:
                     await asyncio.wait_for(buf.ready.wait(), 0.2)
                 continue
             take = [buf.pending.popleft() for _ in range(min(len(buf.pending), _TAKE_MAX))]
+            if buf.in_flight == 0:  # the wait for an ack starts now, not at the last one
+                self.last_ack_s = self._clock()
             buf.in_flight += len(take)
             self.metrics.buffered.set(len(buf))
-            messages = _messages(take, self.settings.positions_topic, partitions)
+            messages = _messages(take, self.settings.positions_topic, partitions, self.partitions)
             for n, (topic, value, key, partition, headers, records) in enumerate(messages):
                 try:
                     future = await self._producer.send(
@@ -438,6 +577,8 @@ class Ingest:
                 future.add_done_callback(lambda f, rs=records: self._acked(f, rs))
 
     def _acked(self, future: asyncio.Future[Any], records: list[Record]) -> None:
+        if not records:  # a watermark's copy to another partition: its last copy counts
+            return
         buf = self.buffer
         buf.in_flight -= len(records)
         if future.cancelled() or future.exception() is not None:
@@ -450,10 +591,14 @@ class Ingest:
             buf.pending.extendleft(reversed(records))
             buf.ready.set()
         else:
+            self.last_ack_s = self._clock()
             self.stats.acked += len(records)
-            kind = (
-                "position" if records[0].topic == self.settings.positions_topic else "dead_letter"
-            )
+            if records[0].fanout:
+                kind = "watermark"
+            elif records[0].topic == self.settings.positions_topic:
+                kind = "position"
+            else:
+                kind = "dead_letter"
             self.metrics.produced.labels(kind).inc(len(records))
         self.metrics.buffered.set(len(buf))
 
@@ -465,10 +610,13 @@ class Ingest:
 
     async def run(self) -> IngestStats:
         """Run until :meth:`stop` (or until every source ends), then flush and return."""
-        sender = asyncio.create_task(self._sender(), name="ingest-sender")
+        sender = self._sender_task = asyncio.create_task(self._sender(), name="ingest-sender")
         tasks = [
             asyncio.create_task(self._run_source(s), name=f"source {s.name}") for s in self.sources
         ]
+        watermarks = None
+        if self._watermarking:
+            watermarks = asyncio.create_task(self._watermarks(), name="ingest-watermarks")
         all_done: asyncio.Future[Any] = asyncio.gather(*tasks)
         stopping = asyncio.create_task(self._stopping.wait())
         try:
@@ -481,6 +629,8 @@ class Ingest:
                 t.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await all_done
+            if watermarks is not None:  # nothing may be queued once the flush starts
+                watermarks.cancel()
             self._sources_done.set()
             self.buffer.ready.set()
             try:
@@ -492,6 +642,8 @@ class Ingest:
                 )  # fmt: skip
         finally:
             stopping.cancel()
+            if watermarks is not None:
+                watermarks.cancel()
             if not sender.done():
                 sender.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -500,6 +652,75 @@ class Ingest:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(self._producer.stop(), 10)
         return self.stats
+
+
+class IngestProbe:
+    """Liveness and readiness of an :class:`Ingest` (a :class:`~streams.health.HealthProbe`;
+    the rules are in the module docstring). Sources that are not live shells (no progress
+    clock) are reported and never fail it."""
+
+    name = "ingest"
+
+    def __init__(self, ingest: Ingest | None, *, stall_after_s: float) -> None:
+        #: ``None`` while the process is still starting (checking topics): live, not ready.
+        self.ingest = ingest
+        self.stall_after_s = stall_after_s
+
+    def health(self) -> tuple[bool, dict[str, Any]]:
+        """Sender alive, and each source progressing or reconnecting."""
+        ingest = self.ingest
+        if ingest is None:
+            return True, {"sender": "starting", "sources": {}}
+        task = ingest._sender_task
+        sender_ok = task is not None and not task.done()
+        sources: dict[str, Any] = {}
+        ok = sender_ok
+        for source in ingest.sources:
+            age = getattr(source, "progress_age_s", None)
+            if age is None:
+                sources[source.name] = {"state": "unknown"}
+                continue
+            age_s = float(age())
+            reconnecting = bool(getattr(source, "reconnecting", False))
+            if age_s <= self.stall_after_s:
+                state = "receiving"
+            elif reconnecting:
+                state = "reconnecting"  # retrying with backoff: alive, and saying why not
+            else:
+                state = "stalled"
+                ok = False
+            sources[source.name] = {
+                "state": state,
+                "seconds_since_progress": round(age_s, 1),
+                "reconnecting": reconnecting,
+            }
+        detail = {
+            "sender": "running" if sender_ok else "stopped",
+            "stall_after_s": self.stall_after_s,
+            "sources": sources,
+        }
+        return ok, detail
+
+    def ready(self) -> tuple[bool, dict[str, Any]]:
+        """Producer started, buffer not full, and acks arriving (the broker is reachable)."""
+        ingest = self.ingest
+        if ingest is None:
+            return False, {"producer": "starting"}
+        buf = ingest.buffer
+        started = ingest.producer_ready.is_set()
+        waiting_s = ingest._clock() - ingest.last_ack_s if buf.in_flight else 0.0
+        acks_ok = waiting_s < ACK_STALE_S
+        full = len(buf) >= buf.capacity
+        ok = started and acks_ok and not full
+        detail = {
+            "producer": "started" if started else "starting",
+            "buffered": len(buf),
+            "buffer_max": buf.capacity,
+            "buffer_full": full,
+            "seconds_waiting_for_ack": round(waiting_s, 1),
+            "broker": "reachable" if started and acks_ok else "unreachable",
+        }
+        return ok, detail
 
 
 def kafka_producer_factory(bootstrap: str, options: IngestOptions) -> Callable[[bool], Any]:
@@ -551,6 +772,8 @@ class IngestRun:
     max_age_s: float = 600.0
     metrics_port: int = 0
     metrics_host: str = "127.0.0.1"
+    #: The receiver's (lat, lon) for Mode S sources (``--ref-lat/--ref-lon``).
+    reference: tuple[float, float] | None = None
 
 
 async def open_sources(
@@ -560,13 +783,14 @@ async def open_sources(
     stats_for: Callable[[str], Any] | None = None,
     max_age_s: float = 600.0,
     env: Mapping[str, str] | None = None,
+    reference: tuple[float, float] | None = None,
 ) -> list[Any]:
     """The live sources for ``urls`` (parsed first, so a bad URL fails before anything runs)."""
     from streams.sources.live import LiveOptions
     from streams.sources.spec import build_source, parse_source_url
 
     specs = [parse_source_url(u) for u in urls]
-    live = LiveOptions(max_age_s=max_age_s)
+    live = LiveOptions(max_age_s=max_age_s, reference=reference)
     env = env if env is not None else env_mapping()
     return [
         build_source(
@@ -592,18 +816,19 @@ async def run_ingest(settings: StreamSettings, run: IngestRun) -> int:
 
     for url in run.urls:  # a bad URL is a usage error before any connection
         parse_source_url(url)
+    from streams.health import Operations
+    from streams.metrics import build_info
+
     registry = CollectorRegistry()
     metrics = IngestMetrics(registry)
-    metrics_runner = None
-    if run.metrics_port:
-        from aiohttp import web
-        from prometheus_client.aiohttp import make_aiohttp_handler
-
-        app = web.Application()
-        app.router.add_get("/metrics", make_aiohttp_handler(registry))
-        metrics_runner = web.AppRunner(app, access_log=None)
-        await metrics_runner.setup()
-        await web.TCPSite(metrics_runner, run.metrics_host, run.metrics_port).start()
+    build_info(registry, "ingest")
+    probe = IngestProbe(None, stall_after_s=settings.stall_after_s)
+    ops: Operations | None = None
+    port = run.metrics_port or settings.metrics_port
+    host = run.metrics_host if run.metrics_host != "127.0.0.1" else settings.metrics_host
+    if port:  # /metrics, /healthz, /readyz: bound first, so a port in use fails at once
+        ops = Operations(registry, probes=[probe], stall_after_s=settings.stall_after_s)
+        await ops.start(host, port)
     try:
         await asyncio.wait_for(ensure_topics(settings.broker, settings, timeout_s=10), 15)
     except Exception as exc:  # the broker may be down now: buffer until it is back
@@ -614,6 +839,7 @@ async def run_ingest(settings: StreamSettings, run: IngestRun) -> int:
             session=session,
             stats_for=lambda name: PromSourceStats(metrics, name),
             max_age_s=run.max_age_s,
+            reference=run.reference,
         )
         ingest = Ingest(
             sources,
@@ -622,6 +848,7 @@ async def run_ingest(settings: StreamSettings, run: IngestRun) -> int:
             metrics=metrics,
             options=run.options,
         )
+        probe.ingest = ingest
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, ingest.stop)
@@ -633,8 +860,8 @@ async def run_ingest(settings: StreamSettings, run: IngestRun) -> int:
         finally:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
-            if metrics_runner is not None:
-                await metrics_runner.cleanup()
+            if ops is not None:
+                await ops.stop()
     took = time.monotonic() - started
     print(
         f"skyfence ingest: stopped after {took:.1f} s: {stats.positions} positions, "

@@ -34,13 +34,16 @@ class BadLine:
 
     The result type every source yields beside :class:`PositionReport`: ``line_no`` is the
     line (or record) number in its input, ``reason`` a bounded identifier (a metric label),
-    ``detail`` a human explanation and ``raw`` the original bytes.
+    ``detail`` a human explanation and ``raw`` the original bytes. ``icao24``, when the
+    record named its aircraft, lets ``ingest`` rate-limit the dead letters of a reason that
+    repeats per aircraft (``no_position`` of polled APIs).
     """
 
     line_no: int
     reason: str
     detail: str
     raw: bytes
+    icao24: str | None = None
 
 
 @dataclass(slots=True)

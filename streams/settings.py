@@ -47,7 +47,14 @@ from pydantic_settings import (
 
 from streams.errors import ConfigError
 
-__all__ = ["ENV_PREFIX", "SECRET_FIELDS", "SettingError", "Settings", "secret_values"]
+__all__ = [
+    "ENV_PREFIX",
+    "SECRET_FIELDS",
+    "SettingError",
+    "Settings",
+    "read_secret",
+    "secret_values",
+]
 
 #: Prefix of every environment variable.
 ENV_PREFIX = "SKYFENCE_"
@@ -71,6 +78,30 @@ class SettingError(ConfigError):
     def __init__(self, key: str, message: str) -> None:
         super().__init__(f"{key}: {message}")
         self.key = key
+
+
+def read_secret(env: Mapping[str, str], name: str) -> str | None:
+    """The process's one reader of a secret: ``env[name]``, else the stripped content of the
+    file named by ``env[name + "_FILE"]`` (Docker/Kubernetes secrets mounted as files).
+
+    ``NAME`` wins when both are set; empty values count as unset (``None``). The settings'
+    own secrets (:data:`SECRET_FIELDS`), the channels a routing file names
+    (``alerts.secrets.secret_from_env``) and OpenSky's credentials all come through here. An
+    unreadable file raises :class:`SettingError` naming ``NAME_FILE`` and the path, never
+    the content.
+    """
+    direct = env.get(name)
+    if direct:
+        return direct
+    var = f"{name}_FILE"
+    path = env.get(var)
+    if not path:
+        return None
+    try:
+        content = Path(path).read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise SettingError(var, f"cannot read {path}: {exc.strerror or type(exc).__name__}") from None
+    return content or None
 
 
 def env_name(field: str) -> str:
@@ -429,15 +460,10 @@ class _SecretFileSource(PydanticBaseSettingsSource):
     def __call__(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for name in SECRET_FIELDS:
-            var = env_name(name) + "_FILE"
-            path = self._env.get(var)
-            if not path:
-                continue
-            try:
-                content = Path(path).read_text(encoding="utf-8").strip()
-            except OSError as exc:
-                reason = exc.strerror or type(exc).__name__
-                raise SettingError(var, f"cannot read {path}: {reason}") from None
+            var = env_name(name)
+            if self._env.get(var):
+                continue  # the environment source has it (it wins over the file)
+            content = read_secret(self._env, var)
             if content:
                 out[name] = content
         return out

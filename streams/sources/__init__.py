@@ -10,7 +10,7 @@ format          module
 ==============  ==========================================================================
 jsonl           recording format v1 (:func:`streams.replay.read_recording`)
 modes-csv       :mod:`streams.sources.modes_csv` (raw Mode S hex, decoded by
-                :class:`~streams.sources.modes.ModeSDecoder`)
+                :class:`~streams.sources.mode_s.ModeSDecoder`, rs1090)
 beast           :mod:`streams.sources.beast` (Beast binary, same decoder)
 readsb-trace    :mod:`streams.sources.readsb`
 fr24            :mod:`streams.sources.fr24`
@@ -46,7 +46,7 @@ from streams.replay import read_recording, read_recording_raw
 from streams.sources._common import read_head
 from streams.sources.beast import read_beast
 from streams.sources.fr24 import read_fr24
-from streams.sources.modes import ModeSDecoder
+from streams.sources.mode_s import ModeSDecoder
 from streams.sources.modes_csv import read_modes_csv
 from streams.sources.opensky import read_opensky_json
 from streams.sources.opensky_states import read_opensky_csv
@@ -93,20 +93,26 @@ def _unknown(fmt: str) -> DecodeError:
 
 
 def read_source(
-    path: str | Path, fmt: str, *, start_ts: float = 0.0
+    path: str | Path,
+    fmt: str,
+    *,
+    start_ts: float = 0.0,
+    reference: tuple[float, float] | None = None,
 ) -> Iterator[PositionReport | BadLine]:
     """Read ``path`` as format ``fmt`` (a key of :data:`FORMATS`), in file order.
 
     ``start_ts`` (epoch seconds) dates the first frame of a ``beast`` capture; other formats
-    carry their own times and ignore it. Raises ``DecodeError("bad_format")`` at once for an
+    carry their own times and ignore it. ``reference`` (lat, lon: the receiver's position)
+    lets ``beast`` and ``modes-csv`` place an aircraft's first messages before an even/odd
+    pair arrives (:class:`~streams.sources.mode_s.ModeSDecoder`). Raises ``DecodeError("bad_format")`` at once for an
     unknown format.
     """
     if fmt == "jsonl":
         return read_recording(path)
     if fmt == "modes-csv":
-        return read_modes_csv(path)
+        return read_modes_csv(path, reference=reference)
     if fmt == "beast":
-        return read_beast(path, start_ts=start_ts)
+        return read_beast(path, start_ts=start_ts, reference=reference)
     if fmt == "readsb-trace":
         return read_readsb_trace(path)
     if fmt == "fr24":
@@ -123,7 +129,11 @@ def read_source(
 
 
 def read_source_raw(
-    path: str | Path, fmt: str | None = None, *, start_ts: float = 0.0
+    path: str | Path,
+    fmt: str | None = None,
+    *,
+    start_ts: float = 0.0,
+    reference: tuple[float, float] | None = None,
 ) -> Iterator[tuple[PositionReport | BadLine, bytes]]:
     """``(report or BadLine, message bytes)`` for a replay: recording lines are sent as they
     are; other formats are converted to recording format v1. ``fmt=None`` detects it."""
@@ -131,7 +141,7 @@ def read_source_raw(
     if fmt == "jsonl":
         yield from read_recording_raw(path)
         return
-    for item in read_source(path, fmt, start_ts=start_ts):
+    for item in read_source(path, fmt, start_ts=start_ts, reference=reference):
         yield item, (item.raw if isinstance(item, BadLine) else encode_position(item))
 
 

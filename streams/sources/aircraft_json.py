@@ -99,7 +99,10 @@ def _row(row: Any, row_no: int, now: float, source: str) -> PositionReport | Bad
         return BadLine(row_no, "non_icao", "non-ICAO address (TIS-B/ADS-R/anonymous)", _short(row))
     lat, lon = row.get("lat"), row.get("lon")
     if lat is None or lon is None:
-        return BadLine(row_no, "no_position", "aircraft without a position", _short(row))
+        icao24 = hexid.lower()[:6] if isinstance(hexid, str) else None
+        return BadLine(
+            row_no, "no_position", "aircraft without a position", _short(row), icao24=icao24
+        )
     seen = finite_or_none(row.get("seen_pos"))
     if seen is None:
         seen = finite_or_none(row.get("seen"))

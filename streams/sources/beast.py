@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from streams.models import BadLine, PositionReport
-from streams.sources.modes import ModeSDecoder
+from streams.sources.mode_s import ModeSDecoder
 
 __all__ = [
     "BEAST_TICKS_PER_S",
@@ -146,20 +146,22 @@ def parse_beast(
         if first_ticks is None:
             first_ticks = ticks
         ts = start_ts + ((ticks - first_ticks) % _TICKS_MOD) / BEAST_TICKS_PER_S
-        report = decoder.feed(msg.hex(), ts)
+        report = decoder.feed_bytes(msg, ts)
         if report is not None:
             yield report
         elif decoder.last_reject is not None:
             yield BadLine(offset, decoder.last_reject, f"Mode S message {msg.hex()}", msg)
 
 
-def read_beast(path: str | Path, *, start_ts: float = 0.0) -> Iterator[PositionReport | BadLine]:
-    """Read a Beast capture file (plain or gzipped) and decode it (see :func:`parse_beast`);
-    a damaged gzip tail ends it with one bad line."""
+def read_beast(
+    path: str | Path, *, start_ts: float = 0.0, reference: tuple[float, float] | None = None
+) -> Iterator[PositionReport | BadLine]:
+    """Read a Beast capture file (plain or gzipped) and decode it (see :func:`parse_beast`;
+    ``reference``: the receiver's lat, lon); a damaged gzip tail ends it with one bad line."""
     from streams.sources._common import read_bytes_partial
 
     data, damage = read_bytes_partial(path)
-    yield from parse_beast(data, start_ts=start_ts)
+    yield from parse_beast(data, start_ts=start_ts, decoder=ModeSDecoder(reference=reference))
     if damage is not None:
         yield BadLine(len(data), damage.reason, damage.detail, b"")
 
@@ -225,7 +227,7 @@ class BeastFramer:
             if abs(ts - recv_ts) > MAX_DRIFT_S:
                 self._anchor = (ticks, recv_ts)
                 ts = recv_ts
-            report = self.decoder.feed(msg.hex(), ts)
+            report = self.decoder.feed_bytes(msg, ts)
             if report is not None:
                 out.append(report)
             elif self.decoder.last_reject is not None:

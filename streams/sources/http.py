@@ -300,6 +300,7 @@ class PollSource(LiveShell):
                 continue
             extra_wait = self._rate_limit_wait(answer.headers)
             if answer.status == 304:
+                self.progressed()  # unchanged is an answer too
                 continue
             if answer.status != 200 or answer.body is None:
                 if answer.status in (401, 403):
@@ -312,6 +313,7 @@ class PollSource(LiveShell):
                 continue
             self._backoff.reset()
             now = self._clock()
+            self.progressed()
             self.stats.received(len(answer.body))
             doc, bad = load_json(answer.body)
             items: list[PositionReport | BadLine]

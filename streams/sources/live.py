@@ -84,8 +84,8 @@ class SourceStats(Protocol):
     def messages(self, n: int) -> None:
         """Records read: SBS lines, Beast frames, snapshot entries."""
 
-    def position(self) -> None:
-        """A position passed every check."""
+    def position(self, n: int = 1) -> None:
+        """``n`` positions passed every check (counted per chunk, not per position)."""
 
     def rejected(self, reason: str) -> None:
         """A record was set aside, with its bounded reason."""
@@ -110,8 +110,8 @@ class CountingStats:
     def messages(self, n: int) -> None:
         self.message_count += n
 
-    def position(self) -> None:
-        self.positions += 1
+    def position(self, n: int = 1) -> None:
+        self.positions += n
 
     def rejected(self, reason: str) -> None:
         self.rejections[reason] += 1
@@ -132,6 +132,9 @@ class LiveOptions:
     #: First and longest reconnect waits (s).
     backoff_base_s: float = 0.5
     backoff_max_s: float = 30.0
+    #: The receiver's (lat, lon), for Mode S sources (``beast://``): places an aircraft's
+    #: first messages before an even/odd pair arrives (``--ref-lat/--ref-lon``).
+    reference: tuple[float, float] | None = None
 
 
 def check_items(
@@ -148,6 +151,7 @@ def check_items(
     emitted; such a position is neither counted nor returned.
     """
     out: list[PositionReport | BadLine] = []
+    positions = 0
     for item in items:
         checked = validate_live(item, now_s, max_age_s=max_age_s)
         if isinstance(checked, BadLine):
@@ -155,8 +159,10 @@ def check_items(
         elif keep is not None and not keep(checked):
             continue
         else:
-            stats.position()
+            positions += 1
         out.append(checked)
+    if positions:
+        stats.position(positions)  # one metric update per chunk: this is the hot path
     return out
 
 
@@ -191,3 +197,20 @@ class LiveShell:
         self._sleep = sleep
         self._backoff = backoff or Backoff(self.options.backoff_base_s, self.options.backoff_max_s)
         self._closed = False
+        self._created_s = clock()
+        #: Clock time of the last successful read or poll (``None``: none yet).
+        self.last_progress_s: float | None = None
+
+    def progressed(self) -> None:
+        """A read or poll succeeded (the liveness probe's notion of progress)."""
+        self.last_progress_s = self._clock()
+
+    def progress_age_s(self) -> float:
+        """Seconds since the last successful read or poll (or since the source was made)."""
+        since = self.last_progress_s if self.last_progress_s is not None else self._created_s
+        return max(0.0, self._clock() - since)
+
+    @property
+    def reconnecting(self) -> bool:
+        """True while the last connection or request failed and a retry is pending."""
+        return self._backoff.attempt > 0

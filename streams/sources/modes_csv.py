@@ -6,7 +6,8 @@ The layout of pyModeS's test data (``tests/data/sample_data_adsb.csv``)::
 
 Only the first two columns are read: the reception time (epoch seconds, fractions allowed)
 and the message in hex; the others (address, type code) are derived from the message
-anyway. Messages go through :class:`~streams.sources.modes.ModeSDecoder` in file order.
+anyway. Messages go through :class:`~streams.sources.mode_s.ModeSDecoder` (rs1090) in file
+order; ``reference`` is the receiver's position (``--ref-lat/--ref-lon``).
 Blank lines and lines starting with ``#`` are skipped. A row without a numeric time or a
 message is a ``BadLine`` (``bad_row``, ``bad_ts``); a corrupt message one with the
 decoder's reason (``bad_crc``, ``unknown_df``, ``bad_hex``, ``bad_length``).
@@ -25,7 +26,7 @@ from pathlib import Path
 
 from streams.models import BadLine, PositionReport
 from streams.sources._common import read_bytes_partial
-from streams.sources.modes import ModeSDecoder
+from streams.sources.mode_s import ModeSDecoder
 
 __all__ = ["LINE_MAX_CHARS", "parse_modes_csv", "read_modes_csv"]
 
@@ -73,10 +74,12 @@ def parse_modes_csv(
             yield BadLine(line_no, decoder.last_reject, "corrupt Mode S message", raw)
 
 
-def read_modes_csv(path: str | Path) -> Iterator[PositionReport | BadLine]:
+def read_modes_csv(
+    path: str | Path, *, reference: tuple[float, float] | None = None
+) -> Iterator[PositionReport | BadLine]:
     """Read a Mode S CSV file (plain or gzipped) and decode it; a damaged gzip tail ends
     it with one bad line after the rows read before it."""
     data, damage = read_bytes_partial(path)
-    yield from parse_modes_csv(data)
+    yield from parse_modes_csv(data, decoder=ModeSDecoder(reference=reference))
     if damage is not None:
         yield BadLine(data.count(b"\n") + 1, damage.reason, damage.detail, b"")

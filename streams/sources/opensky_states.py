@@ -79,7 +79,10 @@ def parse_opensky_states(doc: Any) -> Iterator[PositionReport | BadLine]:
             yield BadLine(row_no, "not_array", "a state vector is a list of 17+ values", b"")
             continue
         if sv[3] is None or sv[5] is None or sv[6] is None:
-            yield BadLine(row_no, "no_position", "state vector without a position", _raw(sv))
+            icao24 = sv[0].lower()[:6] if isinstance(sv[0], str) else None
+            yield BadLine(
+                row_no, "no_position", "state vector without a position", _raw(sv), icao24
+            )
             continue
         on_ground = sv[8] if isinstance(sv[8], bool) else None
         src = sv[16]

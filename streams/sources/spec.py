@@ -203,19 +203,12 @@ def _opensky(url: str, parts: Any, q: Mapping[str, list[str]], http: str) -> Sou
 
 
 def _secret(env: Mapping[str, str], name: str) -> str | None:
-    """``env[name]``, or the content of the file named by ``env[name + '_FILE']``."""
-    value = env.get(name)
-    if value:
-        return value
-    path = env.get(f"{name}_FILE")
-    if path:
-        try:
-            return Path(path).read_text().strip() or None
-        except OSError as exc:
-            raise ConfigError(
-                f"{name}_FILE: cannot read the file ({exc.__class__.__name__})"
-            ) from None
-    return None
+    """``env[name]``, or the content of the file named by ``env[name + '_FILE']``: through
+    :func:`streams.settings.read_secret`, the process's one reader of secrets (its
+    :class:`~streams.settings.SettingError` is a :class:`ConfigError`)."""
+    from streams.settings import read_secret
+
+    return read_secret(env, name)
 
 
 def build_source(

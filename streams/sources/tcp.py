@@ -32,6 +32,7 @@ from streams.sources.live import (
     default_sleep,
     wall_clock,
 )
+from streams.sources.mode_s import ModeSDecoder
 from streams.sources.sbs import SbsFramer
 
 __all__ = ["Framer", "TcpSource", "beast_source", "sbs_source"]
@@ -113,6 +114,7 @@ class TcpSource(LiveShell):
                         got_data = True
                         self._backoff.reset()
                     now = self._clock()
+                    self.progressed()
                     self.stats.received(len(chunk))
                     items, records = self.framer.feed(chunk, now)
                     self.stats.messages(records)
@@ -153,4 +155,7 @@ def sbs_source(name: str, host: str, port: int, **kwargs: object) -> TcpSource:
 
 def beast_source(name: str, host: str, port: int, **kwargs: object) -> TcpSource:
     """A Beast feed (``beast://host:port``, usually port 30005)."""
-    return TcpSource(name, host, port, BeastFramer(), **kwargs)  # type: ignore[arg-type]
+    options = kwargs.get("options")
+    reference = options.reference if isinstance(options, LiveOptions) else None
+    framer = BeastFramer(decoder=ModeSDecoder(reference=reference))
+    return TcpSource(name, host, port, framer, **kwargs)  # type: ignore[arg-type]

@@ -7,7 +7,8 @@ position a second each), written as a receiver would send it:
   and a ``MSG,1`` (callsign) every tenth, as dump1090/readsb's port 30003 interleaves them;
 - **Beast**: one DF17 airborne-position frame (type code 11, barometric altitude, CPR even
   and odd alternately per aircraft) per position, with the 12 MHz counter, escaped; encoded
-  here from the specification and decoded by skyfence's decoder like any receiver's frames.
+  by the test encoder (``tests.support.modes_frames``) and decoded through rs1090 like any
+  receiver's frames.
 
 Figures: ``ingest_<kind>_decode_positions_per_s`` (the pure framer alone, bytes in chunks of
 64 KB, no I/O) and ``ingest_<kind>_positions_per_s`` (``skyfence ingest <kind>://...`` as
@@ -19,7 +20,6 @@ to the last). Target: 50,000 positions/s, twice the world's peak ADS-B traffic.
 from __future__ import annotations
 
 import asyncio
-import math
 import os
 import signal
 import sys
@@ -31,8 +31,8 @@ from typing import Any
 from streams.codec import decode_position
 from streams.models import PositionReport
 from streams.sources.beast import BeastFramer
-from streams.sources.modes import CPR_NZ, cpr_nl, crc24
 from streams.sources.sbs import SbsFramer, format_sbs
+from tests.support.modes_frames import position_msg
 
 __all__ = ["beast_bytes", "decode_rate", "fleet_reports", "ingest_rate", "run", "sbs_bytes"]
 
@@ -67,27 +67,6 @@ def sbs_bytes(reports: list[PositionReport]) -> bytes:
     return ("\r\n".join(out) + "\r\n").encode()
 
 
-def _cpr(lat: float, lon: float, odd: bool) -> tuple[int, int]:
-    """Airborne CPR encoding (DO-260B A.1.7.3): 17-bit latitude and longitude."""
-    i = 1 if odd else 0
-    dlat = 360.0 / (4 * CPR_NZ - i)
-    yz = math.floor(2**17 * ((lat % dlat) / dlat) + 0.5)
-    rlat = dlat * (yz / 2**17 + math.floor(lat / dlat))
-    nl = cpr_nl(rlat)
-    dlon = 360.0 / max(nl - i, 1)
-    xz = math.floor(2**17 * ((lon % dlon) / dlon) + 0.5)
-    return yz % 2**17, xz % 2**17
-
-
-def _df17_position(icao24: str, alt_ft: int, lat: float, lon: float, odd: bool) -> bytes:
-    n = max(0, min(2047, round((alt_ft + 1000) / 25)))
-    alt12 = ((n >> 4) << 5) | (1 << 4) | (n & 0xF)  # Q bit set: 25 ft increments
-    lat_cpr, lon_cpr = _cpr(lat, lon, odd)
-    me = (11 << 51) | (alt12 << 36) | (int(odd) << 34) | (lat_cpr << 17) | lon_cpr
-    data = bytes([0x8D]) + bytes.fromhex(icao24) + me.to_bytes(7, "big")
-    return data + crc24(data).to_bytes(3, "big")
-
-
 def beast_bytes(reports: list[PositionReport]) -> bytes:
     """Beast frames of DF17 airborne positions (module docstring)."""
     odd: dict[str, bool] = {}
@@ -95,7 +74,7 @@ def beast_bytes(reports: list[PositionReport]) -> bytes:
     for r in reports:
         is_odd = odd.get(r.icao24, False)
         odd[r.icao24] = not is_odd
-        msg = _df17_position(r.icao24, r.alt_ft or 30000, r.lat, r.lon, is_odd)
+        msg = position_msg(r.icao24, r.lat, r.lon, r.alt_ft or 30000, is_odd)
         ticks = round((r.ts - T0) * 12_000_000) % (1 << 48)
         body = ticks.to_bytes(6, "big") + b"\x80" + msg
         out += b"\x1a3" + body.replace(b"\x1a", b"\x1a\x1a")

@@ -71,3 +71,20 @@ def test_every_command_has_help(command: str, capsys: pytest.CaptureFixture[str]
         main([command, "--help"])
     assert info.value.code == 0
     assert "usage: skyfence" in capsys.readouterr().out
+
+
+def test_ref_lat_lon_give_a_beast_capture_its_first_fixes(
+    shared_data: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--ref-lat/--ref-lon reach the Mode S decoder (a first fix before the even/odd pair);
+    one without the other is a usage error (exit 2)."""
+    capture = str(shared_data / "sample_dump1090.bin")
+    args = ["evaluate", capture, "--format", "beast", "--start-ts", "1700000000"]
+    assert main(args) == 0
+    without = capsys.readouterr().err
+    assert main([*args, "--ref-lat", "43.6", "--ref-lon", "1.3"]) == 0
+    with_ref = capsys.readouterr().err
+    assert "evaluate: 3 positions" in without and "evaluate: 4 positions" in with_ref
+    with pytest.raises(SystemExit) as info:
+        main([*args, "--ref-lat", "43.6"])
+    assert info.value.code == 2 and "--ref-lon" in capsys.readouterr().err

@@ -18,7 +18,7 @@ import orjson
 
 from streams.models import PositionReport
 from streams.sources import read_source
-from streams.sources.modes import ModeSDecoder
+from streams.sources.mode_s import ModeSDecoder
 
 __all__ = ["RECORDINGS", "Recording", "read_positions", "thin"]
 

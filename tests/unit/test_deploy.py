@@ -25,6 +25,7 @@ from alerts.config import (
 from alerts.routing_config import RoutingConfig
 from streams.config import StreamSettings
 from streams.settings import CONFIG_ENV, SECRET_FIELDS, Settings, env_name
+from streams.sources.spec import parse_source_url
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 #: The port the image, compose, Kubernetes and Prometheus agree on.
@@ -97,6 +98,14 @@ def test_compose_services_images_ports_env_and_healthchecks() -> None:
     assert worker["ports"] == [f"127.0.0.1:{PORT}:{PORT}"]
     _parses(worker["command"])
     _parses([*services["ingest"]["command"], "--broker", "x:9092"])
+    # The live ingest (profile "live"): probed on its own /healthz, on a URL the CLI accepts.
+    live = services["ingest-live"]
+    assert live["command"][0] == "ingest" and live["profiles"] == ["live"]
+    _parses([*live["command"], "--broker", "x:9092"])
+    for url in live["command"][1:]:
+        parse_source_url(url)
+    assert f"127.0.0.1:{PORT}/healthz" in " ".join(live["healthcheck"]["test"])
+    assert live["environment"]["SKYFENCE_METRICS_PORT"] == str(PORT)
     # Topics the init job creates are the ones the code uses by default.
     init = " ".join(services["kafka-init"]["command"])
     for topic in ("skyfence.positions", "skyfence.events", "skyfence.positions.dlq", "skyfence.alerts.dlq"):
@@ -139,15 +148,24 @@ def test_kubernetes_manifests_are_consistent() -> None:
     roles = {
         d["spec"]["template"]["spec"]["containers"][0]["args"][-1]
         for d in docs.values() if d["kind"] == "Deployment"
+        and d["spec"]["template"]["spec"]["containers"][0]["args"][0] == "worker"
     }  # fmt: skip
     assert roles == {"tracker", "notifier"}  # a Deployment per process, scaled apart
+    # The live ingest: one replica (two would produce every position twice), probed like the
+    # workers (below), on a source URL the CLI accepts.
+    ingest = docs["Deployment", "skyfence-ingest"]
+    assert ingest["spec"]["replicas"] == 1
+    (ingest_args,) = [c["args"] for c in ingest["spec"]["template"]["spec"]["containers"]]
+    assert ingest_args[0] == "ingest"
+    for url in ingest_args[1:]:
+        parse_source_url(url)
     workloads = [d for d in docs.values() if d["kind"] in ("Deployment", "Job")]
     assert len(workloads) >= 2
     for doc in workloads:
         pod = doc["spec"]["template"]["spec"]
         assert pod["securityContext"]["runAsNonRoot"] is True
         (container,) = pod["containers"]
-        _parses(container["args"] + (["--broker", "x:9092"] if container["args"][0] == "replay" else []))
+        _parses(container["args"] + (["--broker", "x:9092"] if container["args"][0] in ("replay", "ingest") else []))
         assert container["resources"]["requests"]["cpu"] and container["resources"]["requests"]["memory"]
         mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
         volumes = {v["name"]: v for v in pod["volumes"]}

@@ -48,10 +48,11 @@ from streams.models import AirspaceEvent, BadLine, PositionReport, Watermark
 from streams.replay import read_recording_raw
 from streams.sources.beast import parse_beast
 from streams.sources.fr24 import parse_fr24
-from streams.sources.modes import ModeSDecoder, crc24
+from streams.sources.mode_s import ModeSDecoder
 from streams.sources.modes_csv import parse_modes_csv
 from streams.sources.opensky import parse_opensky_json
 from streams.sources.readsb import parse_readsb_trace
+from tests.support.modes_frames import crc24
 
 pytestmark = pytest.mark.fuzz
 

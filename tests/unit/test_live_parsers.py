@@ -174,6 +174,8 @@ def test_readsb_aircraft_json() -> None:
     good = [i for i in items if isinstance(i, PositionReport)]
     bad = [i.reason for i in items if isinstance(i, BadLine)]
     assert bad == ["non_icao", "no_position", "not_object"]
+    # the aircraft is named, for ingest's per-aircraft rate limit of no_position dead letters
+    assert [i.icao24 for i in items if isinstance(i, BadLine)] == [None, "7278a2", None]
     il62, ground = good
     assert il62.ts == pytest.approx(1695690859.5) and il62.callsign == "RSD352"
     assert (il62.alt_ft, il62.gs_kt, il62.vrate_fpm, il62.squawk) == (27600, 413.0, -1500, "1234")
@@ -232,6 +234,7 @@ def test_opensky_states_converts_units() -> None:
         "not_array",
         "not_array",
     ]
+    assert next(i for i in items if isinstance(i, BadLine)).icao24 is not None
     assert list(parse_opensky_states({"time": 1, "states": None})) == []
     assert [i.reason for i in parse_opensky_states({"error": "x"}) if isinstance(i, BadLine)] == [
         "bad_document"

@@ -20,7 +20,7 @@ PURE = [
     "streams.sources.base",
     "streams.sources.beast",
     "streams.sources.fr24",
-    "streams.sources.modes",
+    "streams.sources.mode_s",
     "streams.sources.modes_csv",
     "streams.sources.opensky",
     "streams.sources.readsb",

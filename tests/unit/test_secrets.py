@@ -92,3 +92,38 @@ def test_from_env_defaults_to_os_environ(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setenv("SKYFENCE_TEST_SECRET", VALUE)
     got = secret_from_env("SKYFENCE_TEST_SECRET")
     assert got is not None and got.reveal() == VALUE
+
+
+def test_every_secret_reader_is_the_settings_reader(tmp_path: Path) -> None:
+    """Channel secrets (quick settings and routing-file names), the settings object's own
+    secrets and OpenSky's credentials are all read by ``streams.settings.read_secret``: the
+    same precedence (NAME wins over NAME_FILE, empty is unset) and the same error, which
+    names NAME_FILE and the path, never the content."""
+    from streams.errors import ConfigError
+    from streams.settings import SettingError, Settings, read_secret
+    from streams.sources.spec import _secret as opensky_secret
+
+    token = tmp_path / "token"
+    token.write_text("file-token-123\n")
+    env = {"SKYFENCE_TELEGRAM_TOKEN_FILE": str(token), "OPS_SLACK_URL": ""}
+    assert read_secret(env, "SKYFENCE_TELEGRAM_TOKEN") == "file-token-123"
+    secret = secret_from_env("SKYFENCE_TELEGRAM_TOKEN", env)
+    assert secret is not None and secret.reveal() == "file-token-123"
+    settings_token = Settings.load(env, overrides={}).telegram_token
+    assert settings_token is not None
+    assert settings_token.get_secret_value() == "file-token-123"
+    assert opensky_secret(env, "SKYFENCE_TELEGRAM_TOKEN") == "file-token-123"
+    env["SKYFENCE_TELEGRAM_TOKEN"] = "direct-456"
+    assert read_secret(env, "SKYFENCE_TELEGRAM_TOKEN") == "direct-456"
+    assert Settings.load(env, overrides={}).telegram_token.get_secret_value() == "direct-456"  # type: ignore[union-attr]
+    assert read_secret(env, "OPS_SLACK_URL") is None and secret_from_env("OPS_SLACK_URL", env) is None
+    broken = {"SKYFENCE_WEBHOOK_SECRET_FILE": str(tmp_path / "missing")}
+    with pytest.raises(SettingError) as info:
+        read_secret(broken, "SKYFENCE_WEBHOOK_SECRET")
+    assert info.value.key == "SKYFENCE_WEBHOOK_SECRET_FILE" and "missing" in str(info.value)
+    with pytest.raises(OSError, match="SKYFENCE_WEBHOOK_SECRET_FILE: cannot read"):
+        secret_from_env("SKYFENCE_WEBHOOK_SECRET", broken)
+    with pytest.raises(ConfigError, match="SKYFENCE_WEBHOOK_SECRET_FILE"):
+        Settings.load(broken, overrides={})
+    with pytest.raises(ConfigError, match="SKYFENCE_WEBHOOK_SECRET_FILE"):
+        opensky_secret(broken, "SKYFENCE_WEBHOOK_SECRET")

@@ -18,15 +18,16 @@ import pytest
 
 import streams.sources as sources
 from streams.errors import DecodeError
+from streams.geo import haversine_m
 from streams.models import BadLine, PositionReport
 from streams.replay import read_recording
 from streams.sources import FORMATS, detect_format, read_source
 from streams.sources.beast import iter_beast_frames, parse_beast, scan_beast
 from streams.sources.fr24 import parse_fr24
-from streams.sources.modes import crc24
 from streams.sources.modes_csv import parse_modes_csv
 from streams.sources.opensky import parse_opensky_json
 from streams.sources.readsb import parse_readsb_trace
+from tests.support.modes_frames import crc24
 
 SEED = Path(__file__).resolve().parents[2] / "seeds" / "dprk-2023-09.jsonl.gz"
 
@@ -358,3 +359,18 @@ def test_read_source_raw_converts_feeds_to_recording_lines(shared_data: Path) ->
     pairs = list(read_source_raw(shared_data / "fr24_3376ab31_JAL516.json"))
     assert pairs and all(isinstance(item, PositionReport) for item, _ in pairs)
     assert all(decode_position(raw) == item for item, raw in pairs)
+
+
+def test_receiver_reference_reaches_the_mode_s_decoder(shared_data: Path) -> None:
+    """``--ref-lat/--ref-lon`` (``reference``) gives the first frames of 406b90 a position
+    before its first even/odd pair, and changes nothing once the pair has anchored it."""
+    path = shared_data / "pymodes_sample_data_adsb.csv"
+    plain, _ = split(read_source(path, "modes-csv"))
+    with_ref, _ = split(read_source(path, "modes-csv", reference=(51.0, 7.0)))
+    assert with_ref[0].ts == 1457996400.0 < plain[0].ts  # the lone odd frames now count
+    assert with_ref[0].lat == pytest.approx(51.1, abs=0.1)
+    anchored = {r.ts: (r.lat, r.lon) for r in plain}
+    later = [r for r in with_ref if r.ts > plain[0].ts and r.ts in anchored]
+    assert later
+    for r in later:  # the same track (one second of flight: two fixes may share a time stamp)
+        assert haversine_m(r.lat, r.lon, *anchored[r.ts]) < 600.0  # 2 s at 493 kt

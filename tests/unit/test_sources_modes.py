@@ -1,9 +1,10 @@
-"""The Mode S / ADS-B decoder: specification vectors, CPR properties, the streaming decoder.
+"""Mode S / ADS-B decoding through rs1090 (``streams.sources.mode_s``): the per-aircraft
+streaming state around the library, specification vectors, CPR round trips, recorded data.
 
 The vectors are the worked examples of "The 1090 Megahertz Riddle" (Junzi Sun, mode-s.org).
 The recorded checks use pyModeS's sample CSV (one aircraft, 406B90, over the German-Dutch
-border) and the rs1090 sample, whose frames come with rs1090's own decoded values (an
-independent decoder, MIT licensed) to compare against.
+border) and the rs1090 sample, whose frames come with rs1090's own decoded values. Frames
+of chosen positions come from the test encoder (``tests.support.modes_frames``).
 """
 
 from __future__ import annotations
@@ -11,26 +12,21 @@ from __future__ import annotations
 import csv
 import gzip
 import itertools
-import math
 from pathlib import Path
 
 import orjson
 import pytest
-from hypothesis import assume, given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from streams.geo import haversine_m
-from streams.sources.modes import (
+from streams.sources.mode_s import (
     EVICT_AFTER_S,
+    RECEIVER_MAX_RANGE_NM,
     ModeSDecoder,
-    cpr_global,
-    cpr_local,
-    cpr_nl,
-    crc24,
-    decode_altitude_ft,
-    decode_extended_squitter,
-    parity_syndrome,
 )
+from tests.support import modes_frames
+from tests.support.modes_frames import crc24
 
 CALLSIGN_MSG = "8D4840D6202CC371C32CE0576098"
 EVEN_MSG = "8D40621D58C382D690C8AC2863A7"
@@ -38,28 +34,9 @@ ODD_MSG = "8D40621D58C386435CC412692AD6"
 VELOCITY_MSG = "8D485020994409940838175B284F"
 
 
-# -- a test-only encoder, the inverse of the decoder (DO-260B A.1.7) --------------------------
-
-
-def cpr_encode(lat: float, lon: float, odd: bool) -> tuple[int, int]:
-    """Airborne CPR encoding of a position: the raw 17-bit (lat_cpr, lon_cpr)."""
-    i = 1 if odd else 0
-    dlat = 360.0 / (60 - i)
-    yz = math.floor(131072 * (lat % dlat) / dlat + 0.5)
-    rlat = dlat * (yz / 131072 + math.floor(lat / dlat))
-    dlon = 360.0 / max(cpr_nl(rlat) - i, 1)
-    xz = math.floor(131072 * (lon % dlon) / dlon + 0.5)
-    return yz % 131072, xz % 131072
-
-
 def position_msg(icao24: str, lat: float, lon: float, alt_ft: int, odd: bool) -> str:
-    """A CRC-valid DF17 airborne position message (TC 11, 25 ft altitude)."""
-    lat_cpr, lon_cpr = cpr_encode(lat, lon, odd)
-    n = (alt_ft + 1000) // 25
-    ac12 = ((n >> 4) << 5) | 0x10 | (n & 0x0F)
-    me = (11 << 51) | (ac12 << 36) | (int(odd) << 34) | (lat_cpr << 17) | lon_cpr
-    data = bytes([0x8D]) + bytes.fromhex(icao24) + me.to_bytes(7, "big")
-    return (data + crc24(data).to_bytes(3, "big")).hex().upper()
+    """A CRC-valid DF17 airborne position message (TC 11, 25 ft altitude), as hex."""
+    return modes_frames.position_msg(icao24, lat, lon, alt_ft, odd).hex().upper()
 
 
 def flip_bit(msg_hex: str, bit: int) -> str:
@@ -67,116 +44,70 @@ def flip_bit(msg_hex: str, bit: int) -> str:
     return f"{value:0{len(msg_hex)}X}"
 
 
-# -- CRC ------------------------------------------------------------------------------------
+# -- the test encoder agrees with the specification's vectors --------------------------------
 
 
 @pytest.mark.parametrize("msg", [CALLSIGN_MSG, EVEN_MSG, ODD_MSG, VELOCITY_MSG])
 def test_crc_of_good_messages_is_zero(msg: str) -> None:
-    data = bytes.fromhex(msg)
-    assert parity_syndrome(data) == 0
-    assert crc24(data) == 0  # the remainder over data plus parity
+    assert crc24(bytes.fromhex(msg)) == 0  # the remainder over data plus parity
 
 
 @pytest.mark.parametrize("bit", [0, 5, 23, 24, 60, 87, 100, 111])
-def test_any_single_bit_flip_breaks_the_crc(bit: int) -> None:
-    assert parity_syndrome(bytes.fromhex(flip_bit(EVEN_MSG, bit))) != 0
+def test_any_single_bit_flip_is_a_bad_crc(bit: int) -> None:
+    dec = ModeSDecoder()
+    assert dec.feed(flip_bit(EVEN_MSG, bit), 1.0) is None
+    # A flip in the first 5 bits may change the downlink format instead.
+    assert dec.last_reject in ({"bad_crc"} if bit < 107 else {"bad_crc", "unknown_df"})
 
 
-# -- fields ---------------------------------------------------------------------------------
+def test_callsign_velocity_and_altitude_vectors() -> None:
+    dec = ModeSDecoder()
+    dec.feed(CALLSIGN_MSG, 10.0)
+    data = bytes.fromhex("8D40621D" + VELOCITY_MSG[8:22])
+    dec.feed((data + crc24(data).to_bytes(3, "big")).hex(), 10.5)
+    dec.feed(ODD_MSG, 11.0)
+    report = dec.feed(EVEN_MSG, 12.0)
+    assert report is not None and report.alt_ft == 38000
+    assert report.gs_kt == pytest.approx(159.2) and report.track_deg == pytest.approx(182.88)
+    assert report.vrate_fpm == -832
+    assert dec.counters["identification"] == 1 and dec.counters["velocity"] == 1
 
 
-def test_callsign_vector() -> None:
-    sq = decode_extended_squitter(CALLSIGN_MSG)
-    assert sq is not None
-    assert (sq.icao24, sq.df, sq.type_code, sq.callsign) == ("4840d6", 17, 4, "KLM1023")
-
-
-def test_altitude_vector_and_special_cases() -> None:
-    sq = decode_extended_squitter(EVEN_MSG)
-    assert sq is not None and sq.position is not None
-    assert sq.position.alt_ft == 38000
-    assert decode_altitude_ft(0b110000111000) == 38000
-    assert decode_altitude_ft(0) is None  # no altitude information
-    assert decode_altitude_ft(0b110000101000) is None  # Q bit clear: Gillham, not decoded
-    assert decode_altitude_ft(0b000000010000) == -1000
-
-
-def test_velocity_vector() -> None:
-    sq = decode_extended_squitter(VELOCITY_MSG)
-    assert sq is not None and sq.velocity is not None
-    v = sq.velocity
-    assert v.subtype == 1
-    assert v.gs_kt == pytest.approx(159.20, abs=0.01)
-    assert v.track_deg == pytest.approx(182.88, abs=0.01)
-    assert v.vrate_fpm == -832
-
-
-# -- CPR ------------------------------------------------------------------------------------
-
-
-def test_nl_at_table_transitions() -> None:
-    assert cpr_nl(0.0) == 59
-    assert (cpr_nl(10.4704712), cpr_nl(10.4704714)) == (59, 58)
-    assert (cpr_nl(51.8934246), cpr_nl(51.8934248)) == (37, 36)
-    assert (cpr_nl(86.5353699), cpr_nl(86.5353700)) == (3, 2)
-    assert cpr_nl(87.0) == 2
-    assert cpr_nl(-88.0) == 1
-    assert cpr_nl(-52.0) == cpr_nl(52.0)
-
-
-def _frames() -> tuple[tuple[int, int], tuple[int, int]]:
-    even = decode_extended_squitter(EVEN_MSG)
-    odd = decode_extended_squitter(ODD_MSG)
-    assert even is not None and even.position is not None and not even.position.odd
-    assert odd is not None and odd.position is not None and odd.position.odd
-    return (
-        (even.position.lat_cpr, even.position.lon_cpr),
-        (odd.position.lat_cpr, odd.position.lon_cpr),
-    )
-
-
-def test_cpr_global_vector() -> None:
-    even, odd = _frames()
-    assert even == (93000, 51372)
-    assert odd == (74158, 50194)
-    lat, lon = cpr_global(even, odd, newest_is_odd=False) or (0.0, 0.0)
-    assert (lat, lon) == (pytest.approx(52.25720, abs=1e-5), pytest.approx(3.91937, abs=1e-5))
-    # With the odd message newest, the position is the odd one's (the book: 52.26578, 3.93891).
-    lat, lon = cpr_global(even, odd, newest_is_odd=True) or (0.0, 0.0)
-    assert (lat, lon) == (pytest.approx(52.26578, abs=1e-5), pytest.approx(3.93891, abs=1e-5))
-
-
-def test_cpr_local_vector() -> None:
-    even, _odd = _frames()
-    lat, lon = cpr_local(even[0], even[1], False, 52.258, 3.918)
-    assert (lat, lon) == (pytest.approx(52.25720, abs=1e-5), pytest.approx(3.91937, abs=1e-5))
-
-
+@settings(max_examples=200, deadline=None)
 @given(
     lat=st.floats(min_value=-85.0, max_value=85.0),
     lon=st.floats(min_value=-180.0, max_value=179.999),
-    newest_is_odd=st.booleans(),
+    odd_last=st.booleans(),
 )
-def test_cpr_global_round_trip(lat: float, lon: float, newest_is_odd: bool) -> None:
-    pos = cpr_global(cpr_encode(lat, lon, False), cpr_encode(lat, lon, True), newest_is_odd)
-    assume(pos is not None)  # an NL boundary between the two quantised latitudes
-    assert pos is not None
-    assert haversine_m(lat, lon, pos[0], pos[1]) < 10.0
+def test_global_round_trip(lat: float, lon: float, odd_last: bool) -> None:
+    """Any position, encoded as an even/odd pair, decodes back to within 10 m (or not at
+    all when the two quantised latitudes straddle a longitude-zone boundary)."""
+    dec = ModeSDecoder()
+    dec.feed(position_msg("abcdef", lat, lon, 30000, not odd_last), 0.0)
+    report = dec.feed(position_msg("abcdef", lat, lon, 30000, odd_last), 1.0)
+    if report is not None:
+        assert haversine_m(lat, lon, report.lat, report.lon) < 10.0
 
 
-@given(
-    lat=st.floats(min_value=-80.0, max_value=80.0),
-    lon=st.floats(min_value=-180.0, max_value=179.999),
-    dlat=st.floats(min_value=-1.5, max_value=1.5),
-    dlon=st.floats(min_value=-1.5, max_value=1.5),
-    odd=st.booleans(),
-)
-def test_cpr_local_round_trip(lat: float, lon: float, dlat: float, dlon: float, odd: bool) -> None:
-    """Within 90 NM of the reference (well inside half a zone) local decoding is exact."""
-    lat_cpr, lon_cpr = cpr_encode(lat, lon, odd)
-    ref_lon = (lon + dlon + 180.0) % 360.0 - 180.0
-    got = cpr_local(lat_cpr, lon_cpr, odd, lat + dlat, ref_lon)
-    assert haversine_m(lat, lon, got[0], got[1]) < 10.0
+def test_receiver_reference_decodes_a_first_lone_frame() -> None:
+    near = ModeSDecoder(reference=(52.258, 3.918))
+    report = near.feed(EVEN_MSG, 1.0)
+    assert report is not None and near.counters["receiver_decodes"] == 1
+    assert (report.lat, report.lon) == (
+        pytest.approx(52.25720, abs=1e-5),
+        pytest.approx(3.91937, abs=1e-5),
+    )
+    # Without a reference a lone frame gives nothing.
+    assert ModeSDecoder().feed(EVEN_MSG, 1.0) is None
+    # An aircraft a whole zone (6 deg, 360 NM) from the receiver is placed a zone off: no
+    # single message can tell. Such a fix is never the aircraft's reference: the first pair
+    # anchors the track where it really is.
+    far = ModeSDecoder(reference=(52.258 + 2 * RECEIVER_MAX_RANGE_NM / 60, 3.918))
+    aliased = far.feed(EVEN_MSG, 1.0)
+    assert aliased is not None and aliased.lat == pytest.approx(58.2572, abs=1e-3)
+    anchored = far.feed(ODD_MSG, 2.0)
+    assert anchored is not None and anchored.lat == pytest.approx(52.26578, abs=1e-4)
+    assert far.counters["global_decodes"] == 1
 
 
 # -- the streaming decoder ------------------------------------------------------------------
@@ -302,7 +233,8 @@ def test_whole_pymodes_recording_gives_a_continuous_track(shared_data: Path) -> 
 
 
 def test_agrees_with_rs1090_decoded_values(shared_data: Path) -> None:
-    """Every airborne position and velocity rs1090 decoded, we decode the same."""
+    """Every airborne position and velocity in rs1090's own sample, the streaming decoder
+    gives the same (its per-aircraft state picks the same pairs and references)."""
     dec = ModeSDecoder()
     compared = velocities = 0
     with gzip.open(shared_data / "rs1090_full_flight_short.jsonl.gz") as fh:
@@ -314,11 +246,11 @@ def test_agrees_with_rs1090_decoded_values(shared_data: Path) -> None:
                 assert report.alt_ft == obj["altitude"]
                 compared += 1
             if obj.get("bds") == "09" and obj.get("groundspeed") is not None:
-                sq = decode_extended_squitter(obj["frame"])
-                assert sq is not None and sq.velocity is not None
-                assert sq.velocity.gs_kt == pytest.approx(obj["groundspeed"], abs=0.01)
-                assert sq.velocity.track_deg == pytest.approx(obj["track"] % 360.0, abs=0.01)
-                assert sq.velocity.vrate_fpm == obj.get("vertical_rate")
+                ac = dec._aircraft[obj["icao24"]]
+                assert ac.gs_kt == pytest.approx(obj["groundspeed"], abs=0.06)
+                assert ac.track_deg == pytest.approx(obj["track"] % 360.0, abs=0.006)
+                if obj.get("vertical_rate") is not None:
+                    assert ac.vrate_fpm == obj["vertical_rate"]
                 velocities += 1
     print(f"rs1090: {compared} positions and {velocities} velocities agree; {dec.counters}")
     assert compared > 6000 and velocities > 6000
