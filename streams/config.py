@@ -16,6 +16,7 @@ from pydantic import SecretStr
 
 __all__ = ["StreamSettings"]
 
+
 @dataclass(frozen=True, slots=True)
 class StreamSettings:
     """Kafka topics, partitions, zones and ports of the stream side."""
@@ -67,6 +68,9 @@ class StreamSettings:
     data_dir: str = field(default="/tmp/skyfence-data")
     #: SKYFENCE_REPLICATION_FACTOR: replication factor of the topics skyfence creates.
     replication_factor: int = 1
+    #: SKYFENCE_MIN_INSYNC_REPLICAS: min.insync.replicas of the topics skyfence creates (2 with
+    #: replication factor 3: a write with acks=all survives one broker down); 0 = broker default.
+    min_insync_replicas: int = 0
     #: SKYFENCE_SECURITY_PROTOCOL: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL.
     security_protocol: str = "PLAINTEXT"
     #: SKYFENCE_SASL_MECHANISM: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512.

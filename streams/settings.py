@@ -203,6 +203,12 @@ class Settings(BaseSettings):
         ge=1,
         description="Replication factor of the topics skyfence creates (3 on a production cluster).",
     )
+    min_insync_replicas: int = Field(
+        0,
+        ge=0,
+        description="min.insync.replicas of the topics skyfence creates (2 with replication "
+        "factor 3); 0 = the broker's default.",
+    )
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
         "PLAINTEXT",
         description="How clients talk to Kafka: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL.",

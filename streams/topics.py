@@ -80,6 +80,15 @@ def _describe(exc: BaseException) -> str:
     return f"{name}: {text}" if text and text != name else name
 
 
+def _topic_configs(settings: StreamSettings) -> dict[str, str]:
+    """Topic configs every topic skyfence creates gets: ``min.insync.replicas`` when set (on a
+    cluster, 2 with replication factor 3, so an acks=all write needs two copies and still
+    goes through with one broker down); otherwise the broker's defaults."""
+    if settings.min_insync_replicas > 0:
+        return {"min.insync.replicas": str(settings.min_insync_replicas)}
+    return {}
+
+
 async def ensure_topics(
     bootstrap: str,
     settings: StreamSettings,
@@ -103,8 +112,14 @@ async def ensure_topics(
     )
     try:
         existing = set(await admin.list_topics())
+        configs = _topic_configs(settings)
         wanted = [
-            NewTopic(name, num_partitions=parts, replication_factor=settings.replication_factor)
+            NewTopic(
+                name,
+                num_partitions=parts,
+                replication_factor=settings.replication_factor,
+                topic_configs=configs,
+            )
             for name, parts in (
                 (settings.positions_topic, settings.partitions),
                 (settings.events_topic, settings.partitions),
@@ -117,7 +132,7 @@ async def ensure_topics(
                 name,
                 num_partitions=parts,
                 replication_factor=settings.replication_factor,
-                topic_configs={"cleanup.policy": "compact"},
+                topic_configs={**configs, "cleanup.policy": "compact"},
             )
             for name, parts in compacted
             if name not in existing

@@ -20,7 +20,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -99,9 +99,17 @@ class ChaosRun:
     """One run: names, fakes, workers, replay, score (module docstring)."""
 
     def __init__(
-        self, bootstrap: str, tmp: Path, *, tag: str, partitions: int = PARTITIONS
+        self,
+        bootstrap: str,
+        tmp: Path,
+        *,
+        tag: str,
+        partitions: int = PARTITIONS,
+        env: Mapping[str, str] | None = None,
     ) -> None:
         self.bootstrap = bootstrap
+        #: Extra environment of every worker (e.g. replication settings on a cluster).
+        self.extra_env = dict(env or {})
         self.tmp = tmp
         self.tmp.mkdir(parents=True, exist_ok=True)
         self.id = f"{tag}-{uuid.uuid4().hex[:8]}"
@@ -182,6 +190,7 @@ class ChaosRun:
             "SKYFENCE_HTTP_TIMEOUT_S": str(HTTP_TIMEOUT_S),
             "SKYFENCE_SESSION_TIMEOUT_S": f"{SESSION_TIMEOUT_S:g}",
             "PYTHONUNBUFFERED": "1",
+            **self.extra_env,
             **extra,
         }
 

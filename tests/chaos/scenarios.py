@@ -601,6 +601,168 @@ async def zombie_notifier(ctx: Context) -> RunResult:
     return result
 
 
+# --------------------------------------------------------------------------------------------
+# 8. A three-broker cluster loses the partition leaders' broker
+# --------------------------------------------------------------------------------------------
+
+#: Replication of the run's topics on the cluster: every partition on all three nodes, and
+#: an acks=all write needs two copies, so one node down loses nothing and stops nothing.
+CLUSTER_RF, CLUSTER_MIN_ISR = 3, 2
+
+
+async def _progress(bootstrap: str, group: str, topic: str, partitions: int) -> int | None:
+    """Sum of ``group``'s committed offsets on ``topic``; None if the cluster cannot say now
+    (the coordinator may be moving)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000)
+    try:
+        await asyncio.wait_for(admin.start(), 5)
+        tps = [TopicPartition(topic, p) for p in range(partitions)]
+        committed = await asyncio.wait_for(
+            admin.list_consumer_group_offsets(group, partitions=tps), 5
+        )
+        return sum(max(0, m.offset) for m in committed.values() if m is not None)
+    except Exception:  # a probe during an election: the caller polls again
+        return None
+    finally:
+        with contextlib.suppress(Exception):
+            await admin.close()
+
+
+async def _check_replication(run: ChaosRun) -> None:
+    """The pipeline's own topics were created with replication factor 3 and
+    min.insync.replicas 2 (by ``skyfence worker``, from SKYFENCE_REPLICATION_FACTOR and
+    SKYFENCE_MIN_INSYNC_REPLICAS)."""
+    from aiokafka.admin import ConfigResource, ConfigResourceType
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=run.bootstrap)
+    await admin.start()
+    try:
+        topics = [run.positions_topic, run.events_topic]
+        for desc in await admin.describe_topics(topics):
+            rfs = {len(p["replicas"]) for p in desc["partitions"]}
+            if rfs != {CLUSTER_RF}:
+                raise AssertionError(f"{desc['topic']}: replication factors {rfs}")
+        responses = await admin.describe_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, t, None) for t in topics]
+        )
+        for response in responses:
+            for _code, _msg, _type, name, entries in response.resources:
+                isr = {e[0]: e[1] for e in entries}.get("min.insync.replicas")
+                if isr != str(CLUSTER_MIN_ISR):
+                    raise AssertionError(f"{name}: min.insync.replicas={isr}")
+    finally:
+        await admin.close()
+
+
+async def cluster_broker_loss(ctx: Context) -> RunResult:
+    """A three-node Apache Kafka KRaft cluster (each node broker and controller); the run's
+    topics at replication factor 3, min.insync.replicas 2. A worker runs; 1-5 s into the
+    seed replay (idempotent producer, acks=all) the node leading the most partitions of the
+    positions and events topics is SIGKILLed and stays down. Leaders move to the two left;
+    the positions topic must equal the source record by record, and every alert must arrive
+    once. Measured: the election (kill until every partition of the run's topics and the
+    group offsets has a leader on a live node) and the pause (kill until the tracker's
+    committed offset moves again)."""
+    from tests.support.brokers import ApacheKafkaCluster
+
+    result = RunResult("8-cluster-broker-loss", ctx.run, ctx.seed)
+    kill_after_s = ctx.rng.uniform(1.0, 5.0)
+    cluster = ApacheKafkaCluster(3, work_dir=ctx.tmp / "cluster")
+    started_s = time.monotonic()
+    await asyncio.to_thread(cluster.start)
+    cluster_start_s = time.monotonic() - started_s
+    env = {
+        "SKYFENCE_REPLICATION_FACTOR": str(CLUSTER_RF),
+        "SKYFENCE_MIN_INSYNC_REPLICAS": str(CLUSTER_MIN_ISR),
+    }
+    try:
+        async with ChaosRun(cluster.bootstrap, ctx.tmp, tag="chaos8", env=env) as run:
+            try:
+                w = await run.start_worker("A")
+                await _check_replication(run)
+                topics = [run.positions_topic, run.events_topic]
+                replay_started_s = time.monotonic()
+                replaying = asyncio.create_task(run.replay_seed())
+                await asyncio.sleep(kill_after_s)
+                mid_replay = not replaying.done()
+                before = await cluster.leaders(topics)
+                led = Counter(before.values())
+                top = max(led.values())
+                victim = ctx.rng.choice(sorted(n for n, c in led.items() if c == top))
+                progress_at_kill = await _progress(
+                    cluster.bootstrap, run.tracker_group, run.positions_topic, run.partitions
+                )
+                alerts_at_kill = len(run.accepted("slack"))
+                await asyncio.to_thread(cluster.kill_node, victim)
+                killed_s = time.monotonic()
+                # Election: every partition of the run's topics (changelogs included) and
+                # the group coordinator's topic led by a live node.
+                elected_s = resumed_s = None
+                while time.monotonic() - killed_s < 120 and (
+                    elected_s is None or resumed_s is None
+                ):
+                    now = time.monotonic()
+                    if elected_s is None:
+                        with contextlib.suppress(Exception):
+                            every = await cluster.leaders(None)
+                            mine = {
+                                tp: n for tp, n in every.items()
+                                if tp[0].startswith(run.id) or tp[0] == "__consumer_offsets"
+                            }  # fmt: skip
+                            if mine and all(n not in (victim, -1) for n in mine.values()):
+                                elected_s = now - killed_s
+                    if resumed_s is None:
+                        got = await _progress(
+                            cluster.live_bootstrap, run.tracker_group, run.positions_topic,
+                            run.partitions,
+                        )  # fmt: skip
+                        if got is not None and got > (progress_at_kill or 0):
+                            resumed_s = now - killed_s
+                        elif (
+                            replaying.done() and got is not None and got >= len(replaying.result())
+                        ):  # nothing was left to process at the kill: no pause to measure
+                            break
+                    await asyncio.sleep(0.25)
+                sent = await replaying
+                replay_s = time.monotonic() - replay_started_s
+                topic = await read_topic(
+                    cluster.live_bootstrap, run.positions_topic, run.partitions
+                )
+                lost, doubled, disordered = compare_positions(sent, topic)
+                if lost or doubled or disordered:
+                    raise AssertionError(
+                        f"positions topic vs source: {lost} lost, {doubled} doubled, "
+                        f"{disordered} aircraft out of order (of {len(sent)})"
+                    )
+                await run.wait_delivered(240, [w])
+                await run.stop_worker(w)
+                result.channels = run.score(killed_s)
+                if not result.ok:  # keep what each fake saw, for the diagnosis
+                    (ctx.tmp / "dump.txt").write_text(run.dump())
+                result.notes = {
+                    "nodes": "3",
+                    "rf": str(CLUSTER_RF),
+                    "min_isr": str(CLUSTER_MIN_ISR),
+                    "killed_node": str(victim),
+                    "leaders_moved": str(led[victim]),
+                    "kill_after_s": f"{kill_after_s:.1f}",
+                    "mid_replay": str(mid_replay).lower(),
+                    "alerts_before_kill": str(alerts_at_kill),
+                    "election_s": "-" if elected_s is None else f"{elected_s:.1f}",
+                    "pause_s": "-" if resumed_s is None else f"{resumed_s:.1f}",
+                    "positions_compared": str(len(sent)),
+                    "replay_s": f"{replay_s:.1f}",
+                    "cluster_start_s": f"{cluster_start_s:.1f}",
+                }
+            except Exception as exc:
+                result.error = f"{type(exc).__name__}: {exc}"
+                result.channels = run.score(None)
+                (ctx.tmp / "dump.txt").write_text(run.dump() + "\n" + cluster.log_tail())
+    finally:
+        await asyncio.to_thread(cluster.close)
+    return result
+
+
 SCENARIOS: dict[str, Scenario] = {
     "1-worker-sigkill": worker_sigkill,
     "2-broker-restart": broker_restart,
@@ -609,6 +771,7 @@ SCENARIOS: dict[str, Scenario] = {
     "5-restart-inside": restart_inside,
     "6-rebalance-storm": rebalance_storm,
     "7-zombie-notifier": zombie_notifier,
+    "8-cluster-broker-loss": cluster_broker_loss,
 }
 
 DESCRIPTIONS: dict[str, str] = {
@@ -649,5 +812,15 @@ DESCRIPTIONS: dict[str, str] = {
         "(SIGSTOP) with alerts queued, N2 starts, takes the partitions over when N1's 6 s "
         "session expires and delivers; N1 is resumed (SIGCONT) after 3 session timeouts "
         "(or N2's first delivery) plus 0-2 s; recovery runs from SIGCONT"
+    ),
+    "8-cluster-broker-loss": (
+        "a cluster of its own: three Apache Kafka KRaft nodes (each broker and controller, "
+        "384 MB heap), the run's topics at replication factor 3 and min.insync.replicas 2; "
+        "1-5 s into the seed replay (idempotent producer, acks=all) the node leading the "
+        "most partitions of the positions and events topics is SIGKILLed and stays down; "
+        "the positions topic is compared with the source record by record; `election_s` is "
+        "kill until every partition of the run's topics and of the group offsets has a live "
+        "leader, `pause_s` kill until the tracker's committed offset moves again; recovery "
+        "runs from the kill"
     ),
 }

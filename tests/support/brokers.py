@@ -42,13 +42,21 @@ loopback port (:meth:`ApacheKafkaBroker.listener_bootstrap`); its TLS and SASL s
 password=p]"``) are written into the storage at format time (KRaft keeps SCRAM credentials in
 its metadata). The caller makes the certificates (tests/integration/test_kafka_security.py).
 
-Out of scope: multi-node clusters, tuning for throughput, Windows (process groups,
+:class:`ApacheKafkaCluster` runs three (or more) such JVMs as one KRaft cluster, each node
+broker and controller (a static quorum, ``controller.quorum.voters``), each with its own ports,
+log dir and small heap; internal topics and the default for new topics are replication factor
+3 with ``min.insync.replicas=2``. :meth:`~ApacheKafkaCluster.kill_node` SIGKILLs one node,
+:meth:`~ApacheKafkaCluster.start_node` brings it back on the same ports and data (chaos
+scenario 8).
+
+Out of scope: tuning for throughput, Windows (process groups,
 ``fcntl`` locking and ``prctl`` are POSIX/Linux), and downloading Java or Maven.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import base64
 import contextlib
 import hashlib
@@ -59,12 +67,15 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import ClassVar, Self
+
+from aiokafka import TopicPartition
 
 from streams.embedded import (
     LOOPBACK,
@@ -73,6 +84,8 @@ from streams.embedded import (
     SubprocessBroker,
     TansuBroker,
     _append_note,
+    _count_brokers,
+    _run_sync,
     _tail,
     free_port,
 )
@@ -81,6 +94,7 @@ from streams.errors import BrokerError, BrokerUnavailable
 __all__ = [
     "DEFAULT_KAFKA_VERSION",
     "ApacheKafkaBroker",
+    "ApacheKafkaCluster",
     "Broker",
     "BrokerError",
     "BrokerUnavailable",
@@ -550,6 +564,272 @@ logger.server.level = INFO
 
     def _argv(self) -> list[str]:
         return [*self._java_base(), "kafka.Kafka", str(self.work_dir / "server.properties")]
+
+
+# --------------------------------------------------------------------------------------
+# A multi-node KRaft cluster
+# --------------------------------------------------------------------------------------
+
+#: Heap per node of a cluster: three JVMs and the workers share a 2-core machine; a test
+#: cluster holds a few MB of topic data.
+CLUSTER_JVM_OPTS: tuple[str, ...] = (
+    "-Xms128m",
+    "-Xmx384m",
+    "-XX:+UseG1GC",
+    "-XX:+ExitOnOutOfMemoryError",
+    "-Djava.awt.headless=true",
+)
+
+
+class _ClusterNode(ApacheKafkaBroker):
+    """One node of an :class:`ApacheKafkaCluster`: ports, node id and quorum are given by the
+    cluster (every node must know every controller before any starts), never re-picked."""
+
+    def __init__(
+        self,
+        *,
+        node_id: int,
+        port: int,
+        controller_port: int,
+        voters: str,
+        cluster_id: str,
+        **kwargs: object,
+    ) -> None:
+        super().__init__(start_attempts=1, **kwargs)  # type: ignore[arg-type]
+        self.node_id = node_id
+        self._port, self._controller_port = port, controller_port
+        self._voters = voters
+        self._cluster_id = cluster_id
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        return f"apache-kafka-node{self.node_id}"
+
+    def _prepare(self, *, fresh: bool) -> None:
+        props = self._server_properties()
+        props.update({
+            "node.id": str(self.node_id),
+            "controller.quorum.voters": self._voters,
+        })  # fmt: skip
+        lines = [f"{key}={value}" for key, value in props.items()]
+        (self.work_dir / "server.properties").write_text("\n".join(lines) + "\n")
+        (self.work_dir / "log4j2.properties").write_text(self._log4j_properties())
+        if not (self.data_dir / "meta.properties").is_file():
+            self._format_storage()
+
+
+class ApacheKafkaCluster:
+    """``size`` Apache Kafka 4.x nodes on 127.0.0.1 forming one KRaft cluster.
+
+    Every node is broker and controller (a static quorum of ``size`` voters, so a majority
+    must run for metadata to change: 2 of 3). Internal topics and new topics default to
+    replication factor ``min(3, size)`` with ``min.insync.replicas`` one less, so an acks=all
+    write still succeeds with one node down. Brokers are fenced 3 s after their last
+    heartbeat (``broker.session.timeout.ms``), which bounds leader election after a crash.
+
+    :meth:`start` formats each node's storage with one cluster id, spawns every JVM (none
+    can be ready before a majority of controllers runs), then waits until each answers and
+    the metadata lists all brokers. :meth:`kill_node` / :meth:`start_node` crash and revive
+    one node on its ports and data; :meth:`close` stops all and removes owned directories.
+    """
+
+    name: ClassVar[str] = "apache-kafka-cluster"
+
+    def __init__(
+        self,
+        size: int = 3,
+        version: str | None = None,
+        *,
+        cache_dir: Path | None = None,
+        work_dir: Path | None = None,
+        properties: Mapping[str, str] | None = None,
+        jvm_opts: Sequence[str] | None = None,
+    ) -> None:
+        if size < 1:
+            raise BrokerError("a cluster needs at least one node")
+        self._version = resolve_kafka_version(version)
+        self._cache_dir = cache_dir
+        self._given_work_dir = Path(work_dir) if work_dir is not None else None
+        self._work_dir: Path | None = None
+        self._owns_work_dir = False
+        rf = min(3, size)
+        isr = max(1, rf - 1)
+        self._properties = {
+            "offsets.topic.replication.factor": str(rf),
+            "transaction.state.log.replication.factor": str(rf),
+            "transaction.state.log.min.isr": str(isr),
+            "share.coordinator.state.topic.replication.factor": str(rf),
+            "share.coordinator.state.topic.min.isr": str(isr),
+            "default.replication.factor": str(rf),
+            "min.insync.replicas": str(isr),
+            # A crashed node is fenced (and its partitions' leaders re-elected) this long
+            # after its last heartbeat; the default 9 s would dominate the measured pause.
+            "broker.session.timeout.ms": "3000",
+            "broker.heartbeat.interval.ms": "500",
+            "unclean.leader.election.enable": "false",
+            **dict(properties or {}),
+        }
+        self._jvm_opts = list(CLUSTER_JVM_OPTS if jvm_opts is None else jvm_opts)
+        self._size = size
+        self.nodes: list[_ClusterNode] = []
+
+    @property
+    def version(self) -> str:
+        """The Apache Kafka version, e.g. ``4.4.0``."""
+        return self._version
+
+    @property
+    def bootstrap(self) -> str:
+        """Every node's client address, comma-separated (a client survives any one down)."""
+        if not self.nodes:
+            raise BrokerError(f"{self.name} has not been started")
+        return ",".join(node.bootstrap for node in self.nodes)
+
+    @property
+    def replication_factor(self) -> int:
+        """The replication factor topics get by default (3 on three nodes)."""
+        return min(3, self._size)
+
+    @property
+    def min_insync_replicas(self) -> int:
+        """The cluster's default ``min.insync.replicas`` (2 on three nodes)."""
+        return int(self._properties["min.insync.replicas"])
+
+    def node(self, node_id: int) -> _ClusterNode:
+        """The node with KRaft ``node.id`` ``node_id`` (1-based)."""
+        for node in self.nodes:
+            if node.node_id == node_id:
+                return node
+        raise BrokerError(f"{self.name} has no node {node_id}")
+
+    def start(self, timeout_s: float = KAFKA_START_TIMEOUT_S) -> Self:
+        """Fetch the jars if needed, start every node, wait until all serve; return ``self``."""
+        reason = ApacheKafkaBroker.check_available(self._version, self._cache_dir)
+        if reason is not None:
+            raise BrokerUnavailable(reason)
+        jars = fetch_kafka(self._version, self._cache_dir)
+        if self._work_dir is None:
+            if self._given_work_dir is not None:
+                self._work_dir = self._given_work_dir
+                self._work_dir.mkdir(parents=True, exist_ok=True)
+            else:
+                self._work_dir = Path(tempfile.mkdtemp(prefix="skyfence-kafka-cluster-"))
+                self._owns_work_dir = True
+        if not self.nodes:
+            ports: set[int] = set()
+            while len(ports) < 2 * self._size:
+                ports.add(free_port())
+            pairs = list(zip(sorted(ports)[0::2], sorted(ports)[1::2], strict=True))
+            voters = ",".join(f"{i}@{LOOPBACK}:{c}" for i, (_p, c) in enumerate(pairs, 1))
+            cluster_id = _cluster_id()
+            for i, (port, controller) in enumerate(pairs, 1):
+                node_dir = self._work_dir / f"node{i}"
+                shutil.rmtree(node_dir / "data", ignore_errors=True)  # a new cluster id
+                node = _ClusterNode(
+                    node_id=i, port=port, controller_port=controller, voters=voters,
+                    cluster_id=cluster_id, version=self._version, cache_dir=self._cache_dir,
+                    work_dir=node_dir, properties=self._properties, jvm_opts=self._jvm_opts,
+                )  # fmt: skip
+                node._jars = jars
+                self.nodes.append(node)
+        deadline = time.monotonic() + timeout_s
+        try:
+            # Spawn all first: no node is ready before a majority of the voters runs.
+            for node in self.nodes:
+                if not node.running:
+                    node._ensure_work_dir()
+                    node._prepare(fresh=False)
+                    _append_note(node.log_path, f"cluster start on {node.bootstrap}")
+                    node._spawn()
+            for node in self.nodes:
+                node._wait_ready(deadline)
+                node._established = True
+            self.wait_brokers(self._size, deadline - time.monotonic())
+        except BaseException:
+            self.stop()
+            raise
+        log.info("%s %s ready at %s", self.name, self.version, self.bootstrap)
+        return self
+
+    def wait_brokers(self, count: int, timeout_s: float) -> None:
+        """Block until the cluster's metadata lists ``count`` brokers (unfenced)."""
+        deadline = time.monotonic() + timeout_s
+        seen = 0
+        while time.monotonic() < deadline:
+            for node in self.nodes:
+                if not node.running:
+                    continue
+                with contextlib.suppress(Exception):
+                    seen = _run_sync(_count_brokers(node.bootstrap, 5.0))
+                    if seen >= count:
+                        return
+            time.sleep(0.2)
+        raise BrokerError(f"{self.name}: {seen} of {count} brokers in the metadata in time")
+
+    @property
+    def live_bootstrap(self) -> str:
+        """The client addresses of the nodes running now (for probes that must not wait
+        on a dead node)."""
+        return ",".join(n.bootstrap for n in self.nodes if n.running)
+
+    async def leaders(self, topics: Sequence[str] | None) -> dict[tuple[str, int], int]:
+        """(topic, partition) -> node id of its leader, as a running node's metadata says
+        (-1: no leader now), for ``topics`` (None: every topic). Asks the live nodes only."""
+        from aiokafka import AIOKafkaClient  # lazy, as in streams.embedded
+
+        client = AIOKafkaClient(bootstrap_servers=self.live_bootstrap, request_timeout_ms=5000)
+        try:
+            await asyncio.wait_for(client.bootstrap(), 10)
+            cluster = await asyncio.wait_for(client.fetch_all_metadata(), 10)
+            out: dict[tuple[str, int], int] = {}
+            for topic in sorted(cluster.topics()) if topics is None else topics:
+                for p in sorted(cluster.partitions_for_topic(topic) or ()):
+                    leader = cluster.leader_for_partition(TopicPartition(topic, p))
+                    out[(topic, p)] = -1 if leader is None else leader
+            return out
+        finally:
+            await client.close()
+
+    def kill_node(self, node_id: int) -> None:
+        """SIGKILL one node (a crash); its ports and data are kept for :meth:`start_node`."""
+        self.node(node_id).kill()
+
+    def start_node(self, node_id: int, timeout_s: float = KAFKA_START_TIMEOUT_S) -> None:
+        """Start one stopped or killed node again on its ports and data; wait until it serves."""
+        self.node(node_id).start(timeout_s)
+
+    def stop(self, timeout_s: float = 15.0) -> None:
+        """Stop every node (SIGTERM to all at once, then SIGKILL); ports and data are kept.
+
+        All at once: a node stopped last, one by one, waits for a controller quorum that is
+        already gone for its controlled shutdown, and hangs until killed."""
+        for node in self.nodes:
+            if node._proc is not None and node.running:
+                node._signal(node._proc, signal.SIGTERM)
+        deadline = time.monotonic() + timeout_s
+        for node in self.nodes:
+            if node._proc is not None and node.running:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    node._proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            node.kill()  # already exited: only forgets the process; else SIGKILL
+
+    def close(self) -> None:
+        """Stop every node and delete the cluster's directory unless the caller gave it."""
+        self.stop()
+        if self._owns_work_dir and self._work_dir is not None:
+            shutil.rmtree(self._work_dir, ignore_errors=True)
+            self._work_dir = None
+            self._owns_work_dir = False
+
+    def log_tail(self, max_lines: int = 20) -> str:
+        """The end of every node's log, for failure messages."""
+        return "\n".join(f"--- {n.name} ---\n{n.log_tail(max_lines)}" for n in self.nodes)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 # --------------------------------------------------------------------------------------
