@@ -632,7 +632,7 @@ async def _check_replication(run: ChaosRun) -> None:
     """The pipeline's own topics were created with replication factor 3 and
     min.insync.replicas 2 (by ``skyfence worker``, from SKYFENCE_REPLICATION_FACTOR and
     SKYFENCE_MIN_INSYNC_REPLICAS)."""
-    from aiokafka.admin import ConfigResource, ConfigResourceType
+    from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
     admin = AIOKafkaAdminClient(bootstrap_servers=run.bootstrap)
     await admin.start()
@@ -646,7 +646,8 @@ async def _check_replication(run: ChaosRun) -> None:
             [ConfigResource(ConfigResourceType.TOPIC, t, None) for t in topics]
         )
         for response in responses:
-            for _code, _msg, _type, name, entries in response.resources:
+            for resource in response.resources:
+                name, entries = resource[3], resource[4]
                 isr = {e[0]: e[1] for e in entries}.get("min.insync.replicas")
                 if isr != str(CLUSTER_MIN_ISR):
                     raise AssertionError(f"{name}: min.insync.replicas={isr}")

@@ -40,6 +40,11 @@ KNOWN = {
 }
 
 
+#: Only in ``make chaos``: scenario 8 starts a three-node cluster of its own (~20 s for three
+#: JVMs on 2 cores) and takes ~85 s a run, more than the short version's budget allows.
+CHAOS_ONLY = {"8-cluster-broker-loss"}
+
+
 @pytest.mark.parametrize(
     "scenario",
     [
@@ -47,6 +52,7 @@ KNOWN = {
         if name in KNOWN
         else name
         for name in sorted(SCENARIOS)
+        if name not in CHAOS_ONLY
     ],
 )
 async def test_chaos_scenario_loses_and_doubles_nothing(

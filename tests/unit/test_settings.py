@@ -113,3 +113,18 @@ def test_every_setting_is_documented_with_an_env_name() -> None:
         assert field.description, name
         assert env_name(name) == "SKYFENCE_" + name.upper()
     assert set(SECRET_FIELDS) <= set(Settings.model_fields)
+
+
+def test_min_insync_replicas_reaches_the_topic_configs() -> None:
+    """SKYFENCE_MIN_INSYNC_REPLICAS becomes the ``min.insync.replicas`` of every topic skyfence
+    creates (chaos scenario 8 checks it on a three-node cluster); 0 leaves the broker's."""
+    from streams.topics import _topic_configs
+
+    cluster = StreamSettings.from_env(
+        {"SKYFENCE_REPLICATION_FACTOR": "3", "SKYFENCE_MIN_INSYNC_REPLICAS": "2"}
+    )
+    assert cluster.replication_factor == 3 and cluster.min_insync_replicas == 2
+    assert _topic_configs(cluster) == {"min.insync.replicas": "2"}
+    assert _topic_configs(StreamSettings.from_env({})) == {}
+    with pytest.raises(SettingError, match="min_insync_replicas|MIN_INSYNC"):
+        Settings.load({"SKYFENCE_MIN_INSYNC_REPLICAS": "-1"})
