@@ -126,5 +126,5 @@ def test_min_insync_replicas_reaches_the_topic_configs() -> None:
     assert cluster.replication_factor == 3 and cluster.min_insync_replicas == 2
     assert _topic_configs(cluster) == {"min.insync.replicas": "2"}
     assert _topic_configs(StreamSettings.from_env({})) == {}
-    with pytest.raises(SettingError, match="min_insync_replicas|MIN_INSYNC"):
+    with pytest.raises(SettingError, match="MIN_INSYNC_REPLICAS"):
         Settings.load({"SKYFENCE_MIN_INSYNC_REPLICAS": "-1"})
