@@ -31,6 +31,20 @@ Measured on this project's machines (see the README's "Start-up time"):
   is logged and passed to ``app.on_produce_error`` when the app has one (the tracker counts
   it), and the task goes on with the next record.
 
+- Before it commits offsets, Faust flushes its producer, and that starts with the buffer of
+  table writes: ``ProducerBuffer.flush`` (``flush_atmost(None)``), which returns as soon as
+  0.1 s passes without the buffer's task sending a record, *with records still in the
+  buffer*. On a loaded machine the task often takes longer (aiokafka's ``send`` waits for
+  room in its batch), so offsets were committed past messages whose table writes had not
+  even reached the producer: a SIGKILL then lost those writes for good. That is what chaos
+  scenario 1 found: a notifier whose outbox entries for committed events never reached the
+  changelog (two alerts lost), and a tracker restored from aircraft state older than the
+  committed positions (a spurious ``signal_lost`` / ``signal_regained``). :func:`apply`
+  makes ``flush`` drain: it returns only when the buffer is empty and its last record was
+  handed to the producer (whose own flush then waits for the broker's acks), logging a warning every
+  :data:`FLUSH_WARN_S` while it waits (a producer that cannot send holds the commit back,
+  which is at-least-once; committing anyway would lose the writes).
+
 - Faust adds its ``Monitor`` sensor to every app. It keeps in-memory statistics (counters,
   deques of timings, offsets by partition) that nothing in skyfence reads (our metrics are
   Prometheus, :mod:`streams.metrics`), at the cost of six hooks per message (in, event in,
@@ -43,16 +57,20 @@ version check refuses to patch other versions, where the code may differ.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from importlib.metadata import version
 from typing import Any
 
-__all__ = ["FETCH_MAX_WAIT_MS", "apply", "without_monitor"]
+__all__ = ["FETCH_MAX_WAIT_MS", "FLUSH_WARN_S", "apply", "draining_flush", "without_monitor"]
 
 log = logging.getLogger(__name__)
 
 #: Longest a Fetch may wait for data: bounds the latency of a live position on Tansu.
 FETCH_MAX_WAIT_MS = 100
+#: While a flush waits for the buffer of table writes to drain, warn this often: the commit
+#: it holds back is overdue (the producer cannot send, e.g. the broker is down).
+FLUSH_WARN_S = 30.0
 _PATCHED_VERSIONS = {"faust-streaming": "0.15.", "aiokafka": "0.14."}
 _applied = False
 
@@ -62,6 +80,8 @@ def guard_send_pending(send_pending: Any) -> Any:
     (module docstring) instead of ending the buffer's task."""
 
     async def _send_pending(self: Any, fut: Any) -> None:
+        # Taken off the queue, not yet handed to the producer: draining_flush waits for it.
+        self.skyfence_in_flight = getattr(self, "skyfence_in_flight", 0) + 1
         try:
             await send_pending(self, fut)
         except Exception as exc:  # CancelledError is not an Exception: stops still stop
@@ -76,8 +96,37 @@ def guard_send_pending(send_pending: Any) -> Any:
             hook = getattr(self.app, "on_produce_error", None)
             if hook is not None:
                 hook(exc)
+        finally:
+            self.skyfence_in_flight -= 1
 
     return _send_pending
+
+
+async def draining_flush(self: Any) -> None:
+    """``ProducerBuffer.flush`` that returns only once every buffered record was handed to
+    the producer (module docstring), including the one the buffer's task has taken off the
+    queue and is sending (counted by :func:`guard_send_pending`); Faust's gave up after 0.1 s
+    without progress and never waited for that last one."""
+    waited_s = 0.0
+    while self.size or getattr(self, "skyfence_in_flight", 0):
+        if self.state != "running":
+            raise RuntimeError("Cannot flush: Producer not Running")  # as Faust's
+        self.message_sent.clear()
+        try:
+            await asyncio.wait_for(self.message_sent.wait(), timeout=_FLUSH_POLL_S)
+            waited_s = 0.0
+        except TimeoutError:
+            waited_s += _FLUSH_POLL_S
+            if waited_s >= FLUSH_WARN_S:
+                waited_s = 0.0
+                log.warning(
+                    "the producer has not taken a table write for %.0f s (%d buffered): "
+                    "offsets are not committed until it does", FLUSH_WARN_S, self.size,
+                )  # fmt: skip
+
+
+#: How often :func:`draining_flush` looks again when no record was sent (Faust's 0.1 s).
+_FLUSH_POLL_S = 0.1
 
 
 def apply() -> bool:
@@ -128,6 +177,7 @@ def apply() -> bool:
         return await guarded_get_producer(self)
 
     ProducerBuffer._send_pending = guard_send_pending(ProducerBuffer._send_pending)  # type: ignore[method-assign]
+    ProducerBuffer.flush = draining_flush  # type: ignore[method-assign]
     Topic._get_producer = _get_producer  # type: ignore[method-assign]
     faust_aiokafka.AIOKafkaConsumerThread._create_worker_consumer = _create_worker_consumer  # type: ignore[method-assign]
     GroupCoordinator._maybe_leave_group = _maybe_leave_group  # type: ignore[method-assign]
