@@ -24,11 +24,13 @@ events topic is in the durable outbox before its event is committed, and a worke
 before delivering sends it after restart (:meth:`Notifier.restore`).
 
 **Exactly once, and the window that remains.** A delivery is marked ``delivered`` in the
-outbox right after the peer accepts it. Slack and Telegram have no idempotency keys, so if
-the worker dies *between the peer's 200 and that record reaching Kafka* (a few milliseconds:
-one producer round trip), the alert is sent again after restart. A graceful stop (SIGTERM)
-lets the alerts in flight finish and flushes the outbox first, so it never duplicates. An
-alert is never lost: until an entry is ``delivered`` or ``dead`` it is retried, here or by the
+outbox right after the peer accepts it, and the channel's next alert waits until that record
+is acknowledged by Kafka (:data:`DELIVERED_DURABLE_WAIT_S`). Slack and Telegram have no
+idempotency keys, so if the worker dies (or freezes until another notifier owns its
+partitions) *between the peer's 200 and that record reaching Kafka* (a few milliseconds: one
+producer round trip), that one alert per channel is sent again after restart. A graceful stop
+(SIGTERM) lets the alerts in flight finish and flushes the outbox first, so it never
+duplicates. An alert is never lost: until an entry is ``delivered`` or ``dead`` it is retried, here or by the
 next owner of its partition.
 
 **Acknowledge and escalate** (:mod:`alerts.escalation`): an alert a ``priority`` routing
@@ -160,6 +162,12 @@ class DeliveryPolicy:
     stall_hold_s: float = 30.0
     #: Wall time between checks for due escalations (priority alerts nobody acknowledged).
     escalation_tick_s: float = 1.0
+
+
+#: Longest a channel's worker waits for the ``delivered`` record of an alert to be
+#: acknowledged by Kafka before it sends the next one (normally one produce round trip,
+#: milliseconds); bounded so a broker outage delays alerts but does not stop them.
+DELIVERED_DURABLE_WAIT_S = 10.0
 
 
 def _fields(event: AirspaceEvent, **more: object) -> dict[str, object]:
@@ -660,6 +668,14 @@ class Notifier:
             if record is not None:
                 record = with_ref(record, entry.channel, job.ref)
                 self.escalations.put(record.partition, record.key, encode_escalation(record))
+        # The next alert on this channel waits until this record is in Kafka: a crash or a
+        # freeze (SIGSTOP) then re-sends at most the one alert in flight, never also the one
+        # before it whose record was still buffered (chaos scenarios 1 and 7).
+        if not await self.outbox.written(DELIVERED_DURABLE_WAIT_S):
+            log.warning(
+                "the delivered record of alert %s (%s) is not in Kafka after %.0f s",
+                entry.event_id, entry.channel, DELIVERED_DURABLE_WAIT_S,
+            )  # fmt: skip
         self.delivered += 1
         self.metrics.deliveries.labels(entry.channel, "delivered").inc()
         self.metrics.outcomes.labels(entry.channel, "sent").inc()
@@ -872,7 +888,19 @@ class TableOutbox:
     def put(self, partition: int, key: bytes, value: bytes) -> None:
         """Store and log ``value`` under ``key`` in changelog partition ``partition``."""
         self.table.data[key] = value
-        self.table.send_changelog(partition, key, value)
+        self._last_write = self.table.send_changelog(partition, key, value)
+
+    async def written(self, timeout_s: float) -> bool:
+        """Wait until the last ``put``'s changelog record is acknowledged by Kafka (Faust's
+        future for it resolves then); False on timeout or if it could not be produced."""
+        fut = getattr(self, "_last_write", None)
+        if fut is None or not isinstance(fut, asyncio.Future):
+            return True
+        try:
+            await asyncio.wait_for(asyncio.shield(fut), timeout_s)
+        except Exception:  # TimeoutError, or the produce failed (logged by faust_tuning)
+            return False
+        return True
 
     def delete(self, partition: int, key: bytes) -> None:
         """Forget ``key`` and write its tombstone."""

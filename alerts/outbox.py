@@ -193,6 +193,11 @@ class OutboxStore(Protocol):
         iterating)."""
         ...
 
+    async def written(self, timeout_s: float) -> bool:
+        """Wait until the last ``put`` is durable (acknowledged by Kafka, for a changelog);
+        False if it is not within ``timeout_s``."""
+        ...
+
 
 class DictOutbox:
     """An in-memory :class:`OutboxStore` (survives nothing: for tests and Kafka-less use)."""
@@ -209,6 +214,10 @@ class DictOutbox:
         """Store ``value`` under ``key``."""
         self.data[key] = value
         self.writes += 1
+
+    async def written(self, timeout_s: float) -> bool:
+        """Always True: a dict write is as durable as it gets."""
+        return True
 
     def delete(self, partition: int, key: bytes) -> None:
         """Forget ``key``."""

@@ -549,3 +549,52 @@ async def test_no_fence_without_a_stall_policy() -> None:
     assert await notifier.drain(5)
     await notifier.close()
     assert not notifier.fenced() and len(channel.events) == 1
+
+
+class SlowChangelogTable:
+    """A Faust table's surface for :class:`TableOutbox`: ``send_changelog`` returns a
+    future that resolves only when the test says Kafka acknowledged the record."""
+
+    def __init__(self) -> None:
+        self.data: dict[bytes, bytes] = {}
+        self.records: list[tuple[bytes, bytes | None, asyncio.Future[None]]] = []
+        self.acks = False
+
+    def send_changelog(self, partition: int, key: bytes, value: bytes | None, **_: Any) -> Any:
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.records.append((key, value, fut))
+        if self.acks:
+            fut.set_result(None)
+        return fut
+
+    def ack_all(self) -> None:
+        """Kafka acknowledges every record so far, and from now on each at once."""
+        self.acks = True
+        for _k, _v, fut in self.records:
+            if not fut.done():
+                fut.set_result(None)
+
+
+async def test_the_next_alert_waits_until_the_delivered_record_is_in_kafka() -> None:
+    """Scenario 7 found two alerts per channel re-sent by the next owner after a freeze: the
+    one in flight, and the one before it, whose ``delivered`` record was still buffered. A
+    channel's next alert now waits for that record's acknowledgement."""
+    from alerts.notifier import TableOutbox
+
+    clock = VirtualClock(T0)
+    channel = ListChannel()
+    table = SlowChangelogTable()
+    notifier, _ = _notifier([channel], clock, outbox=TableOutbox(table))
+    await notifier.start()
+    events = _events(2)
+    for event in events:
+        await notifier.handle(encode_event(event))
+    for _ in range(50):  # real loop passes: the first send happens, the second must not
+        await asyncio.sleep(0.01)
+    assert channel.events == _delivered(events[:1])
+    table.ack_all()  # Kafka acknowledges the first alert's delivered record
+    assert await notifier.drain(5)
+    await notifier.close()
+    assert channel.events == _delivered(events)
+    delivered = [v for _k, v, _f in table.records if v is not None and b"delivered" in v]
+    assert len(delivered) == 2
