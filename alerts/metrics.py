@@ -60,7 +60,8 @@ class NotifierMetrics:
         self.events = Counter(
             "skyfence_notifier_events_total",
             "Events read by the notifier, by outcome (new, duplicate, unrouted, held_backlog, "
-            "suppressed_cooldown, suppressed_muted, undecodable).",
+            "suppressed_cooldown, suppressed_muted, undecodable, not_ours: read by a stalled "
+            "notifier during the rebalance that moved its partitions).",
             ["outcome"],
             registry=registry,
         )

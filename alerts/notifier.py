@@ -162,6 +162,10 @@ class DeliveryPolicy:
     stall_hold_s: float = 30.0
     #: Wall time between checks for due escalations (priority alerts nobody acknowledged).
     escalation_tick_s: float = 1.0
+    #: A stall at least this long certainly cost the group membership (the session timeout;
+    #: None: never assume so): events read during the rebalance that follows are left to
+    #: the partition's next owner instead of being written to the outbox.
+    stall_lost_s: float | None = None
 
 
 #: Longest a channel's worker waits for the ``delivered`` record of an alert to be
@@ -271,6 +275,12 @@ class Notifier:
         self.stalls = 0
         #: Events partitions this notifier owns (None: all, when there is no consumer group).
         self.owned: set[int] | None = None
+        #: Whether a consumer-group rebalance is under way (the Faust shell sets it).
+        self.rebalancing: Callable[[], bool] = lambda: False
+        #: Length of the last stall seen (0: none yet).
+        self.last_stall_s = 0.0
+        #: Events not handled because this notifier was a zombie (see :meth:`_ours`).
+        self.skipped = 0
         self._next_sweep_s = 0.0
         #: Mutes set from chat (``/mute``, :mod:`alerts.commands`): ``(event, now_s) -> bool``;
         #: a muted event's alerts are recorded ``suppressed`` (reason ``muted``) on every
@@ -324,6 +334,7 @@ class Notifier:
         stall_s = self.policy.stall_s
         if stall_s is not None and now_s - self._last_tick_s >= stall_s:
             self.stalls += 1
+            self.last_stall_s = now_s - self._last_tick_s
             self._fenced_until_s = now_s + self.policy.stall_hold_s
             log.warning(
                 "stalled for %.1f s (>= %.1f s): deliveries paused until the next rebalance "
@@ -383,10 +394,36 @@ class Notifier:
 
     # -- the event path ----------------------------------------------------------------------
 
+    async def _ours(self, partition: int) -> bool:
+        """Whether to handle an event of ``partition`` now: while fenced after a stall (see
+        :meth:`fenced`), wait; give the event up (False) when the partition was revoked
+        meanwhile, or when a rebalance is under way after a stall long enough to have cost
+        the membership (``policy.stall_lost_s``): this process is then a zombie reading
+        from its old fetch buffer, and an outbox record it wrote (``pending`` for an alert
+        the new owner already sent) would overwrite the new owner's ``delivered`` one and
+        make the next owner send it again (chaos scenario 7). The new owner reads the event
+        itself; a zombie's offset commit is refused by the broker."""
+        lost_s = self.policy.stall_lost_s
+        while self.fenced():
+            if self.owned is not None and partition not in self.owned:
+                return False
+            if lost_s is not None and self.last_stall_s >= lost_s and self.rebalancing():
+                return False
+            await self._sleep(0.2)
+        return True
+
     async def handle(self, value: bytes | None, partition: int = 0) -> AirspaceEvent | None:
-        """Decode, route and queue one event; returns it, or None when undecodable."""
+        """Decode, route and queue one event; returns it, or None when undecodable (or left
+        to the partition's new owner, see :meth:`_ours`)."""
         self.read += 1
         metrics = self.metrics
+        if not await self._ours(partition):
+            self.skipped += 1
+            metrics.events.labels("not_ours").inc()
+            log.warning(
+                "event of partition %d left to its new owner (this notifier stalled)", partition
+            )
+            return None
         try:
             event = decode_event(value if value is not None else b"")
         except DecodeError as exc:
@@ -979,7 +1016,9 @@ def create_notifier_app(
             notifier.policy,
             stall_s=settings.session_timeout_s / 2,
             stall_hold_s=2 * settings.session_timeout_s,
+            stall_lost_s=settings.session_timeout_s,
         )
+    notifier.rebalancing = lambda: bool(app.rebalancing)
     events_topic = settings.events_topic
     if dead_letter_topic:
         dlq = raw_topic(app, dead_letter_topic, 1)

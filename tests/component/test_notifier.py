@@ -598,3 +598,39 @@ async def test_the_next_alert_waits_until_the_delivered_record_is_in_kafka() -> 
     assert channel.events == _delivered(events)
     delivered = [v for _k, v, _f in table.records if v is not None and b"delivered" in v]
     assert len(delivered) == 2
+
+
+async def test_a_zombie_leaves_events_read_during_the_rebalance_to_the_new_owner() -> None:
+    """Scenario 7 (20 duplicates in one run): a notifier woken after a freeze handled events
+    still in its fetch buffer and wrote ``pending`` outbox records for alerts the new owner
+    had already sent; those records landed after the new owner's ``delivered`` ones, and
+    the next rebalance sent them all again. Now, fenced after a stall as long as the
+    session timeout, it writes nothing while a rebalance is under way."""
+    clock = VirtualClock(T0)
+    notifier, channel, events = await _frozen_with_queue(clock, stall_lost_s=6.0)
+    rebalancing = False
+    notifier.rebalancing = lambda: rebalancing
+    late = _events(1, T0 + 100)[0]
+    handling = asyncio.create_task(notifier.handle(encode_event(late), partition=0))
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert not handling.done(), "handled while fenced, before the rebalance said anything"
+    rebalancing = True  # the heartbeat failed: the group is rebalancing without us
+    assert await asyncio.wait_for(handling, 5) is None
+    assert notifier.skipped == 1
+    assert late.event_id not in {e.event_id for e in notifier.entries()}, "wrote the outbox"
+    notifier.revoke({0})
+    await notifier.close()
+
+
+async def test_a_short_stall_during_a_rebalance_still_handles_the_event() -> None:
+    """A stall shorter than the session timeout kept the membership: the event is ours,
+    handled once the fence lifts (here: the hold runs out)."""
+    clock = VirtualClock(T0)
+    notifier, _channel, _events_ = await _frozen_with_queue(clock, stall_lost_s=60.0)
+    notifier.rebalancing = lambda: True
+    late = _events(1, T0 + 100)[0]
+    assert await notifier.handle(encode_event(late), partition=0) is not None
+    assert notifier.skipped == 0 and clock.now_s >= T0 + 20.0 + 12.0
+    assert late.event_id in {e.event_id for e in notifier.entries()}
+    await notifier.close()
