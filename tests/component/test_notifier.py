@@ -607,7 +607,7 @@ async def test_a_zombie_leaves_events_read_during_the_rebalance_to_the_new_owner
     the next rebalance sent them all again. Now, fenced after a stall as long as the
     session timeout, it writes nothing while a rebalance is under way."""
     clock = VirtualClock(T0)
-    notifier, channel, events = await _frozen_with_queue(clock, stall_lost_s=6.0)
+    notifier, _channel, _queued = await _frozen_with_queue(clock, stall_lost_s=6.0)
     rebalancing = False
     notifier.rebalancing = lambda: rebalancing
     late = _events(1, T0 + 100)[0]
