@@ -627,7 +627,7 @@ async def test_a_short_stall_during_a_rebalance_still_handles_the_event() -> Non
     """A stall shorter than the session timeout kept the membership: the event is ours,
     handled once the fence lifts (here: the hold runs out)."""
     clock = VirtualClock(T0)
-    notifier, _channel, _events_ = await _frozen_with_queue(clock, stall_lost_s=60.0)
+    notifier, _channel, _queued = await _frozen_with_queue(clock, stall_lost_s=60.0)
     notifier.rebalancing = lambda: True
     late = _events(1, T0 + 100)[0]
     assert await notifier.handle(encode_event(late), partition=0) is not None
