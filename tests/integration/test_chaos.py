@@ -25,19 +25,11 @@ pytestmark = [pytest.mark.integration, pytest.mark.apache_kafka, pytest.mark.tim
 SHORT = Load(outage_s=8.0, stop_sessions=2.0)
 
 
-#: Known failures, diagnosed in docs/reliability.md ("What the runs found"): after a SIGKILL
-#: the new owner of a positions partition restores far aircraft from a checkpoint up to
-#: ``checkpoint_far_s`` old while the committed offset is past newer positions, so a stale
-#: signal-loss timer fires (spurious signal_lost/signal_regained alerts); and one run lost
-#: two alerts whose outbox entries never reached the changelog although the events were
-#: committed. Not fixed yet: the run is kept so CI shows it, but it does not fail the suite.
-KNOWN = {
-    "1-worker-sigkill": "spurious signal_lost/regained after a SIGKILL (checkpointed far "
-    "state behind the committed offset); rare lost outbox writes (issue 13 report)",
-    "7-zombie-notifier": "the fenced zombie still let duplicates through in some runs (4 in "
-    "1 of 5 make chaos runs; 12 in one 2-session-timeout pytest run): not explained yet "
-    "(issue 13 report)",
-}
+#: Known failures (xfail, so CI shows them without failing the suite): none now. Scenarios 1
+#: and 7 were here until issue 13's second session fixed what they found (offsets committed
+#: past buffered table writes; a zombie notifier's stale outbox writes; see
+#: docs/reliability.md).
+KNOWN: dict[str, str] = {}
 
 
 #: Only in ``make chaos``: scenario 8 starts a three-node cluster of its own (~20 s for three
