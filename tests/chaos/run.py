@@ -80,6 +80,21 @@ combined channel per run).
   acknowledged by Kafka (`OutboxStore.written`), so a crash or a freeze re-sends at most
   the one alert in flight per channel, not also the one before it (the first session's 4
   duplicates = 2 alerts x 2 channels). Tests in `tests/component/test_notifier.py`.
+- **Not fixed: a table recovery that never ends (scenario 1, run 2 of seed 1313, second
+  session).** After the kill, the survivor's notifier app went through two rebalances
+  (generation 2, then 3 when the killed worker's session expired); in generation 3 Faust's
+  recovery of the outbox changelog (partitions 0 and 1, highwaters 15 and 29, read from
+  the start) received no record at all for more than two minutes ("No event received for
+  active tp ... since recovery start", logged every 5 s), so the notifier never resumed
+  and 4 alerts (x 2 channels) were not delivered within the run's 180 s. The tracker app in
+  the same process recovered its own changelog in 1.3 s. No skyfence code runs in that
+  loop (no stall, no fence, no skipped event was logged); it looks like the recovery
+  hangs reported against Faust (faust-streaming/faust#21, #74; robinhood/faust#542: a
+  partition assigned away and back within a rebalance, whose changelog records the
+  consumer then drops), but that is not proven. 1 run in 5 here, none in 8 other runs of
+  scenario 1 this session; the worker output of that run was kept. A watchdog that
+  restarts a recovery without progress (the progress watchdog's `/healthz` fails after
+  `stall_after_s` with lag not shrinking) is the operational answer until it is found.
 - **The duplicate window that remains.** Slack and Telegram take no idempotency key: a
   worker killed (or frozen until another notifier owns its partitions) between a peer's 200
   and the `delivered` record reaching Kafka, one produce round trip, sends that one alert
