@@ -38,7 +38,7 @@ NOTES = """## How this table was made
 Seed 1313 on one shared 2-core machine (load average 5-15 from other work). Rows 1, 7 and
 8 come from `python -m tests.chaos.run --runs 5 --seed 1313 --scenario 1-worker-sigkill
 --scenario 7-zombie-notifier --scenario 8-cluster-broker-loss --merge` after the fixes
-below (issue 13, second session); rows 2-6 were kept from the first session's runs (code
+below (issue 13, second session; 12 min 49 s with `nice -n 10` at load average 5-6); rows 2-6 were kept from the first session's runs (code
 before those fixes, which touch only what runs after a crash or a freeze: commits,
 delivered records, a stalled notifier), because a full `make chaos` (~1 h here) did not fit
 in the session. Row 2 was read back from printed run lines with `--import-log` (one
