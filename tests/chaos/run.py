@@ -108,8 +108,8 @@ combined channel per run).
   stays down. `election_s` (kill until every partition of the run's topics and of the
   group offsets has a live leader) is bounded by `broker.session.timeout.ms` (3 s in the
   test cluster; 9 s by default), `pause_s` is kill until the tracker's committed offset
-  moves again. Not in the pytest short version: three JVMs take ~20 s to start here and a
-  run ~85 s.
+  moves again. Not in the pytest short version: three JVMs take 10-20 s to start here and a
+  run 45-85 s, over what the short version's ~4 min budget has left.
 - **Table changelog missing at assignment (scenario 4).** Faust created the table changelogs
   on start and the group could assign before the consumer's metadata knew them: the table
   then had no changelog partitions for the whole generation and every write failed with
