@@ -123,6 +123,10 @@ def test_compose_services_images_ports_env_and_healthchecks() -> None:
     (prom,) = _yaml(DEPLOY / "prometheus" / "prometheus.yml")
     targets = prom["scrape_configs"][0]["static_configs"][0]["targets"]
     assert targets == [f"worker:{PORT}"]
+    # ...and the live ingest service, on the port its healthcheck uses.
+    ingest = prom["scrape_configs"][0]["static_configs"][1]
+    assert ingest["targets"] == [f"ingest-live:{PORT}"] and ingest["labels"]["role"] == "ingest"
+    assert "ingest-live" in services and f":{PORT}/healthz" in str(services["ingest-live"]["healthcheck"])
     assert prom["scrape_configs"][0]["metrics_path"] == "/metrics"
     assert "/etc/prometheus/rules.yml" in prom["rule_files"]
 
