@@ -8,7 +8,7 @@
            └► position record (key icao24) ──────┘      (idempotent, acks=all, compressed)
 
 - **Producer.** aiokafka with ``enable_idempotence`` (so its own retries never write a
-  batch twice), ``acks=all``, gzip compression and linger. Positions go out as ``replay``
+  batch twice), ``acks=all``, zstd compression and linger. Positions go out as ``replay``
   sends them: in batch messages, one per partition and round of the sender, holding the
   positions of the aircraft that partition owns under Kafka's default (murmur2) partitioner
   of the ``icao24`` key (the batch form of recording format v1); a lone position goes out
@@ -141,8 +141,9 @@ class IngestOptions:
     buffer_max: int = 200_000
     #: "auto" (on, off when the broker refuses it), "on" or "off".
     idempotence: str = "auto"
-    #: aiokafka compression: gzip needs no extra library.
-    compression: str | None = "gzip"
+    #: aiokafka compression ("zstd", "lz4", "snappy", "gzip" or None; cramjam does all but
+    #: gzip). zstd: gzip cost ~4 us of CPU per position in the event loop, zstd a tenth.
+    compression: str | None = "zstd"
     #: aiokafka linger: ms to wait to fill a batch (latency against throughput).
     linger_ms: int = 20
     #: Seconds a stop waits for the buffer to drain.

@@ -45,6 +45,7 @@ __all__ = [
 BEAST_TICKS_PER_S = 12_000_000
 #: The frame marker; doubled inside a frame to stand for itself.
 ESCAPE = 0x1A
+MARKER = b"\x1a"
 #: Message length (bytes) by frame type: Mode A/C, Mode S short, Mode S long.
 _MSG_LEN = {0x31: 2, 0x32: 7, 0x33: 14}
 #: Timestamp (6) + signal (1) bytes before the message.
@@ -76,8 +77,9 @@ def scan_beast(data: bytes) -> Iterator[tuple[int, int, int, bytes] | BeastError
     while i < n:
         if data[i] != ESCAPE:
             start = i
-            while i < n and data[i] != ESCAPE:
-                i += 1
+            i = data.find(MARKER, i)
+            if i < 0:
+                i = n
             yield BeastError(start, "beast_garbage")
             continue
         start = i
@@ -97,9 +99,17 @@ def scan_beast(data: bytes) -> Iterator[tuple[int, int, int, bytes] | BeastError
                 i += 2 if data[i] == ESCAPE else 1
             yield BeastError(start, "beast_unknown_type")
             continue
+        total = _HEADER_LEN + want
+        # Most frames hold no 0x1a at all: one slice, no byte-by-byte unescaping.
+        body_end = i + 2 + total
+        if body_end <= n and data.find(MARKER, i + 2, body_end) < 0:
+            i = body_end
+            yield start, int.from_bytes(data[start + 2 : start + 8], "big"), data[start + 8], (
+                data[start + 2 + _HEADER_LEN : body_end]
+            )
+            continue
         body = bytearray()
         i += 2
-        total = _HEADER_LEN + want
         while len(body) < total and i < n:
             b = data[i]
             if b == ESCAPE:

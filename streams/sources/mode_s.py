@@ -23,7 +23,9 @@ Per aircraft (keyed by ICAO address), by *event* time (``ts`` is an argument; no
   kept only if the jump from it is plausible (:data:`MAX_SPEED_KT` plus
   :data:`JUMP_SLACK_NM`); an implausible one drops the reference;
 - otherwise *globally*, from this message and the latest one of the other parity received
-  within :data:`PAIR_MAX_GAP_S` (rs1090's batch decode of the pair);
+  within :data:`PAIR_MAX_GAP_S` (:func:`cpr_global_airborne`, DO-260B arithmetic on the
+  encoded latitude and longitude rs1090 returns: rs1090's own pair call costs ~90 us, a
+  stream pays it once per aircraft it hears anew; the tests compare the two);
 - or, until an aircraft has a pair, locally against the receiver's position (``reference``,
   ``--ref-lat/--ref-lon``) when it is given, kept only within :data:`RECEIVER_MAX_RANGE_NM`
   of it. Local CPR is unambiguous only when the aircraft *is* within half a zone (180 NM)
@@ -46,10 +48,13 @@ Pure: rs1090 (a pure decoding library), the standard library and this package; n
 
 from __future__ import annotations
 
+import math
+import pickle
+from bisect import bisect_left
 from dataclasses import dataclass
 from typing import Any
 
-import rs1090
+from rs1090._rust import decode_1090, decode_1090_with_reference
 
 from streams.geo import haversine_m
 from streams.models import PositionReport
@@ -63,6 +68,7 @@ __all__ = [
     "PAIR_MAX_GAP_S",
     "RECEIVER_MAX_RANGE_NM",
     "ModeSDecoder",
+    "cpr_global_airborne",
 ]
 
 #: An even/odd pair is globally decodable only if received this close in time: at 600 kt an
@@ -123,9 +129,9 @@ class _Aircraft:
     """What the decoder remembers of one aircraft between messages."""
 
     last_seen_ts: float
-    #: Latest even and odd position messages (hex) with their reception times.
-    even: tuple[str, float] | None = None
-    odd: tuple[str, float] | None = None
+    #: Latest even and odd position messages: encoded (lat_cpr, lon_cpr), reception time.
+    even: tuple[int, int, float] | None = None
+    odd: tuple[int, int, float] | None = None
     #: Last decoded position (lat, lon, ts): the reference for local decoding.
     ref: tuple[float, float, float] | None = None
     callsign: str | None = None
@@ -139,9 +145,76 @@ def _distance_nm(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
 
 
 def _decode(msg_hex: str, reference: tuple[float, float] | None = None) -> dict[str, Any] | None:
-    """rs1090's decode of one message (``None``: refused, e.g. a failed CRC)."""
-    result: Any = rs1090.decode(msg_hex, reference=reference)
+    """rs1090's decode of one message (``None``: refused, e.g. a failed CRC).
+
+    The same as ``rs1090.decode(msg_hex, reference=reference)``, calling its Rust half
+    directly: the wrapper's type checks cost a tenth of a live Beast feed's decode time.
+    """
+    if reference is None:
+        payload = decode_1090(msg_hex)
+    else:
+        payload = decode_1090_with_reference(msg_hex, reference)
+    result: Any = pickle.loads(bytes(payload))
     return result if isinstance(result, dict) else None
+
+
+#: CPR: 2^17, the scale of the 17-bit encoded latitude and longitude.
+_CPR_SCALE = 131072.0
+#: CPR latitude zone sizes (degrees) of even and odd airborne messages (NZ = 15).
+_DLAT_EVEN = 360.0 / 60
+_DLAT_ODD = 360.0 / 59
+#: Latitudes (degrees) up to which NL(lat) is at least n, for n = 59 down to 2, ascending
+#: (DO-260B A.1.7.2; NL(87) = 2 exactly, NL above 87 is 1).
+_NL_BOUNDS = (
+    *(
+        math.degrees(
+            math.acos(math.sqrt((1 - math.cos(math.pi / 30)) / (1 - math.cos(2 * math.pi / n))))
+        )
+        for n in range(59, 2, -1)
+    ),
+    87.0,
+)
+
+
+def _nl(lat: float) -> int:
+    """Number of longitude zones at ``lat`` (DO-260B's NL function, from its boundaries)."""
+    return 1 + len(_NL_BOUNDS) - bisect_left(_NL_BOUNDS, abs(lat))
+
+
+def cpr_global_airborne(
+    even: tuple[int, int], odd: tuple[int, int], latest_odd: bool
+) -> tuple[float, float] | None:
+    """Globally unambiguous position from an even and an odd airborne CPR message.
+
+    ``even`` and ``odd`` are the messages' encoded (lat_cpr, lon_cpr), as rs1090 gives them;
+    ``latest_odd`` says which one was received last (its position is returned). ``None``
+    when the two straddle a longitude-zone boundary (NL differs), as the standard demands.
+    The arithmetic of DO-260B A.1.7.7 (and of pyModeS and rs1090, whose pair decode the
+    tests compare this with), done here because rs1090's pair call costs ~90 us.
+    """
+    lat_e, lon_e = even[0] / _CPR_SCALE, even[1] / _CPR_SCALE
+    lat_o, lon_o = odd[0] / _CPR_SCALE, odd[1] / _CPR_SCALE
+    j = math.floor(59 * lat_e - 60 * lat_o + 0.5)
+    lat_even = _DLAT_EVEN * (j % 60 + lat_e)
+    lat_odd = _DLAT_ODD * (j % 59 + lat_o)
+    if lat_even >= 270.0:
+        lat_even -= 360.0
+    if lat_odd >= 270.0:
+        lat_odd -= 360.0
+    if not (-90.0 <= lat_even <= 90.0 and -90.0 <= lat_odd <= 90.0):
+        return None
+    nl = _nl(lat_even)
+    if nl != _nl(lat_odd):
+        return None
+    m = math.floor(lon_e * (nl - 1) - lon_o * nl + 0.5)
+    if latest_odd:
+        lat, ni, lon_cpr = lat_odd, max(nl - 1, 1), lon_o
+    else:
+        lat, ni, lon_cpr = lat_even, max(nl, 1), lon_e
+    lon = (360.0 / ni) * (m % ni + lon_cpr)
+    if lon >= 180.0:
+        lon -= 360.0
+    return lat, lon
 
 
 class ModeSDecoder:
@@ -184,7 +257,8 @@ class ModeSDecoder:
         """Decode one message given as bytes (7 or 14), received at ``ts``; never raises."""
         self.counters["messages"] += 1
         self.last_reject = None
-        self._sweep(ts)
+        if self._next_sweep_ts is None or ts >= self._next_sweep_ts:
+            self._sweep(ts)
         try:
             return self._feed(msg, ts)
         except _Reject as rej:
@@ -195,6 +269,11 @@ class ModeSDecoder:
 
     def _feed(self, msg: bytes, ts: float) -> PositionReport | None:
         n = len(msg)
+        if n == 14 and msg[0] >> 3 == 17 and 9 <= msg[4] >> 3 <= 18:
+            # The hot path: a DF17 airborne position (most of what a Beast feed carries).
+            msg_hex = msg.hex()
+            icao24 = msg_hex[2:8]
+            return self._position(icao24, self._aircraft.get(icao24), msg_hex, ts)
         if n not in (7, 14):
             raise _Reject("bad_length", True)
         df = msg[0] >> 3
@@ -259,8 +338,12 @@ class ModeSDecoder:
     def _plausible(
         self, ref: tuple[float, float, float], lat: float, lon: float, ts: float
     ) -> bool:
-        dist = _distance_nm(ref[0], ref[1], lat, lon)
-        return dist <= JUMP_SLACK_NM + MAX_SPEED_KT * abs(ts - ref[2]) / 3600.0
+        limit_nm = JUMP_SLACK_NM + MAX_SPEED_KT * abs(ts - ref[2]) / 3600.0
+        # A degree of latitude is 60 NM, and a degree of longitude no more: both within half
+        # the limit puts the great-circle distance within 0.71 of it (no trigonometry).
+        if abs(lat - ref[0]) * 120.0 <= limit_nm and abs(lon - ref[1]) * 120.0 <= limit_nm:
+            return True
+        return _distance_nm(ref[0], ref[1], lat, lon) <= limit_nm
 
     def _position(
         self, icao24: str, ac: _Aircraft | None, msg_hex: str, ts: float
@@ -272,18 +355,28 @@ class ModeSDecoder:
             result = _decode(msg_hex, (ref[0], ref[1]))
             if result is None:
                 raise _Reject("bad_crc", True)
-            ac = self._touch(icao24, ac, ts)
-            self.counters["position_frames"] += 1
-            self._keep_frame(ac, result, msg_hex, ts)
+            if "lat_cpr" not in result:  # no CPR fields: nothing to place it with
+                raise _Reject("not_decoded", False)
+            assert ac is not None  # it has a reference
+            if ts > ac.last_seen_ts:
+                ac.last_seen_ts = ts
+            counters = self.counters
+            counters["position_frames"] += 1
+            frame = (result["lat_cpr"], result["lon_cpr"], ts)
+            odd = result.get("parity") == "odd"
+            if odd:
+                ac.odd = frame
+            else:
+                ac.even = frame
             lat, lon = result.get("latitude"), result.get("longitude")
             if lat is not None and lon is not None and self._plausible(ref, lat, lon, ts):
-                self.counters["local_decodes"] += 1
+                counters["local_decodes"] += 1
                 return self._report(icao24, ac, result, lat, lon, ts)
             # In doubt: drop the reference and the older frame of the other parity (which
             # may belong to the wrong track), and decode globally from a fresh pair.
-            self.counters["cpr_rejected"] += 1
+            counters["cpr_rejected"] += 1
             ac.ref = None
-            if result.get("parity") == "odd":
+            if odd:
                 ac.even = None
             else:
                 ac.odd = None
@@ -291,16 +384,21 @@ class ModeSDecoder:
         result = _decode(msg_hex, self.reference)
         if result is None:
             raise _Reject("bad_crc", True)
+        if "lat_cpr" not in result:
+            raise _Reject("not_decoded", False)
         ac = self._touch(icao24, ac, ts)
         self.counters["position_frames"] += 1
         other = ac.even if result.get("parity") == "odd" else ac.odd
-        self._keep_frame(ac, result, msg_hex, ts)
-        if other is not None and abs(ts - other[1]) <= PAIR_MAX_GAP_S:
-            pair: Any = rs1090.decode([other[0], msg_hex], [other[1], ts])
-            lat, lon = pair[1].get("latitude"), pair[1].get("longitude")
-            if lat is not None and lon is not None:
+        self._keep_frame(ac, result, ts)
+        if other is not None and abs(ts - other[2]) <= PAIR_MAX_GAP_S:
+            this = (result["lat_cpr"], result["lon_cpr"])
+            odd = result.get("parity") == "odd"
+            found = cpr_global_airborne(
+                (other[0], other[1]) if odd else this, this if odd else (other[0], other[1]), odd
+            )
+            if found is not None:
                 self.counters["global_decodes"] += 1
-                return self._report(icao24, ac, result, lat, lon, ts)
+                return self._report(icao24, ac, result, found[0], found[1], ts)
         if self.reference is not None:
             lat, lon = result.get("latitude"), result.get("longitude")
             if (
@@ -313,11 +411,12 @@ class ModeSDecoder:
         return None
 
     @staticmethod
-    def _keep_frame(ac: _Aircraft, result: dict[str, Any], msg_hex: str, ts: float) -> None:
+    def _keep_frame(ac: _Aircraft, result: dict[str, Any], ts: float) -> None:
+        frame = (result["lat_cpr"], result["lon_cpr"], ts)
         if result.get("parity") == "odd":
-            ac.odd = (msg_hex, ts)
+            ac.odd = frame
         else:
-            ac.even = (msg_hex, ts)
+            ac.even = frame
 
     def _report(
         self,
@@ -330,21 +429,24 @@ class ModeSDecoder:
         *,
         anchor: bool = True,
     ) -> PositionReport:
-        lat, lon = round(float(lat), 6), round(float(lon), 6)
+        lat, lon = round(lat, 6), round(lon, 6)
         if anchor:
             ac.ref = (lat, lon, ts)
         self.counters["positions"] += 1
         alt = result.get("altitude")
+        # Positional, in PositionReport's field order (icao24, ts, lat, lon, alt_ft, gs_kt,
+        # track_deg, vrate_fpm, callsign, squawk, on_ground, source): the hot path.
         return PositionReport(
-            icao24=icao24,
-            ts=float(ts),
-            lat=lat,
-            lon=lon,
-            alt_ft=int(alt) if alt is not None else None,
-            gs_kt=ac.gs_kt,
-            track_deg=ac.track_deg,
-            vrate_fpm=ac.vrate_fpm,
-            callsign=ac.callsign,
-            on_ground=False,
-            source=self.source,
+            icao24,
+            float(ts),
+            lat,
+            lon,
+            int(alt) if alt is not None else None,
+            ac.gs_kt,
+            ac.track_deg,
+            ac.vrate_fpm,
+            ac.callsign,
+            None,
+            False,
+            self.source,
         )

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import streams.sources as sources
 from streams.errors import DecodeError
@@ -155,6 +157,23 @@ def escape(body: bytes) -> bytes:
 def beast_frame(ticks: int, signal: int, msg: bytes) -> bytes:
     kind = {2: b"1", 7: b"2", 14: b"3"}[len(msg)]
     return b"\x1a" + kind + escape(ticks.to_bytes(6, "big") + bytes([signal]) + msg)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, (1 << 48) - 1),
+            st.integers(0, 255),
+            st.sampled_from([2, 7, 14]).flatmap(lambda n: st.binary(min_size=n, max_size=n)),
+        ),
+        max_size=20,
+    )
+)
+def test_beast_scanner_unescapes_every_frame(frames: list[tuple[int, int, bytes]]) -> None:
+    # Bodies with and without 0x1a: the one-slice path and the byte-by-byte path agree.
+    data = b"".join(beast_frame(*f) for f in frames)
+    assert list(iter_beast_frames(data)) == frames
 
 
 def test_beast_sample(shared_data: Path) -> None:

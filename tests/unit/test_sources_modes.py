@@ -16,14 +16,18 @@ from pathlib import Path
 
 import orjson
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from streams.geo import haversine_m
 from streams.sources.mode_s import (
     EVICT_AFTER_S,
+    JUMP_SLACK_NM,
+    MAX_SPEED_KT,
     RECEIVER_MAX_RANGE_NM,
     ModeSDecoder,
+    _nl,
+    cpr_global_airborne,
 )
 from tests.support import modes_frames
 from tests.support.modes_frames import crc24
@@ -255,3 +259,69 @@ def test_agrees_with_rs1090_decoded_values(shared_data: Path) -> None:
     print(f"rs1090: {compared} positions and {velocities} velocities agree; {dec.counters}")
     assert compared > 6000 and velocities > 6000
     assert dec.counters["bad_crc"] == 0
+
+
+# -- the decoder's own arithmetic agrees with rs1090's --------------------------------------
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    lat=st.floats(-85.0, 85.0),
+    lon=st.floats(-180.0, 179.999),
+    latest_odd=st.booleans(),
+)
+def test_global_cpr_matches_rs1090s_pair_decode(lat: float, lon: float, latest_odd: bool) -> None:
+    import rs1090
+
+    even = rs1090.decode(position_msg("abc123", lat, lon, 30000, False))
+    odd = rs1090.decode(position_msg("abc123", lat, lon, 30000, True))
+    frames = [odd, even] if not latest_odd else [even, odd]
+    pair = rs1090.decode(
+        [position_msg("abc123", lat, lon, 30000, f is odd) for f in frames], [0.0, 1.0]
+    )
+    ours = cpr_global_airborne(
+        (even["lat_cpr"], even["lon_cpr"]), (odd["lat_cpr"], odd["lon_cpr"]), latest_odd
+    )
+    theirs = pair[1].get("latitude"), pair[1].get("longitude")
+    if theirs[0] is None:
+        assert ours is None
+        return
+    assert ours is not None
+    assert ours[0] == pytest.approx(theirs[0], abs=1e-9)
+    assert ours[1] == pytest.approx(theirs[1], abs=1e-9)
+    # and both are the encoded position, to CPR's resolution (~5 m)
+    assert haversine_m(lat, lon, *ours) < 10.0
+
+
+@pytest.mark.parametrize(
+    ("lat", "nl"), [(0.0, 59), (10.47, 59), (10.48, 58), (52.0, 36), (86.9, 2), (87.0, 2), (87.1, 1)]
+)
+def test_nl_function_at_known_latitudes(lat: float, nl: int) -> None:
+    assert _nl(lat) == nl == _nl(-lat) == modes_frames.cpr_nl(lat)
+
+
+def test_a_pair_straddling_a_longitude_zone_boundary_is_not_decoded() -> None:
+    # NL changes from 59 to 58 at 10.4705 N: even and odd fixes on either side of it.
+    even = modes_frames.cpr_encode(10.4704, 20.0, False)
+    odd = modes_frames.cpr_encode(10.4706, 20.0, True)
+    assert cpr_global_airborne(even, odd, latest_odd=True) is None
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    lat=st.floats(-80.0, 80.0),
+    lon=st.floats(-180.0, 180.0),
+    north=st.floats(-1.5, 1.5),
+    east=st.floats(-1.5, 1.5),
+    dt=st.floats(0.0, 300.0),
+)
+@example(lat=0.0, lon=0.0, north=0.9, east=0.9, dt=0.0)
+def test_plausibility_shortcut_never_accepts_what_the_distance_refuses(
+    lat: float, lon: float, north: float, east: float, dt: float
+) -> None:
+    # Jumps of up to 1.5 times the limit in each direction, as fractions of it.
+    dec = ModeSDecoder()
+    limit_nm = JUMP_SLACK_NM + MAX_SPEED_KT * dt / 3600.0
+    lat2, lon2 = lat + north * limit_nm / 60.0, lon + east * limit_nm / 60.0
+    exact = haversine_m(lat, lon, lat2, lon2) / 1852.0 <= limit_nm
+    assert dec._plausible((lat, lon, 0.0), lat2, lon2, dt) == exact
