@@ -91,8 +91,10 @@ async def test_live_page_shows_the_il62_entering_dprk_without_reload(tmp_path: P
                     await page.route("**/*", watch)
                     await page.add_init_script(WATCH)
                     await page.goto(base + "/")
-                    await page.wait_for_function(
-                        "document.getElementById('conn').textContent === 'live'", timeout=20_000
+                    # A locator wait, not wait_for_function: its predicate is compiled with
+                    # eval in the page, which the desk's CSP (script-src 'self') refuses.
+                    await playwright_api.expect(page.locator("#conn")).to_have_text(
+                        "live", timeout=20_000
                     )
                     navigations = []
                     page.on("framenavigated", lambda frame: navigations.append(frame.url))
