@@ -25,11 +25,21 @@ pytestmark = [pytest.mark.integration, pytest.mark.apache_kafka, pytest.mark.tim
 SHORT = Load(outage_s=8.0, stop_sessions=2.0)
 
 
-#: Known failures (xfail, so CI shows them without failing the suite): none now. Scenarios 1
-#: and 7 were here until issue 13's second session fixed what they found (offsets committed
-#: past buffered table writes; a zombie notifier's stale outbox writes; see
-#: docs/reliability.md).
-KNOWN: dict[str, str] = {}
+#: Known failures (xfail, not strict: CI shows XFAIL or XPASS without failing the suite).
+#: Both are open in issue 13 and described in docs/reliability.md; a run that passes shows
+#: XPASS. Scenarios 1 and 7 were here before, until issue 13's second session fixed what they
+#: found then (offsets committed past buffered table writes; a zombie notifier's stale
+#: outbox writes); each has since failed again, rarely, for a reason not yet found.
+KNOWN: dict[str, str] = {
+    "1-worker-sigkill": (
+        "1 run in 5 of make chaos (seed 1313): after the kill, the survivor's outbox table "
+        "recovery received no record for minutes, so 4 alerts x 2 channels were not sent"
+    ),
+    "7-zombie-notifier": (
+        "1 fresh-clone CI run in 3 (seed 380496): the notifier that kept events partition 3 "
+        "through the zombie's rejoin never delivered that partition's 2 queued alerts"
+    ),
+}
 
 
 #: Only in ``make chaos``: scenario 8 starts a three-node cluster of its own (10-20 s for three
