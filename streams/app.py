@@ -363,8 +363,9 @@ class TrackerApp:
             part.states[icao24] = state
             if result.persist:
                 self._persist(partition, state)
-            next_due = tracker.due_ts(state)
-            if next_due is not None:
+            if queue.queued_by(icao24, state.ts + tracker.min_due_delay_s):
+                pass  # its timer is queued no later than any time due_ts could give
+            elif (next_due := tracker.due_ts(state)) is not None:
                 queue.push(next_due, icao24)
         outcome = result.outcome
         self._outcome_counter(outcome).inc()
@@ -439,7 +440,9 @@ class TrackerApp:
         queue = part.queue
         advance = queue.advance
         push = queue.push
+        queued_by = queue.queued_by
         tracker = self.tracker
+        min_due_delay_s = tracker.min_due_delay_s
         step = tracker.step
         step_far = tracker.step_far
         due_ts = tracker.due_ts
@@ -520,8 +523,9 @@ class TrackerApp:
                         self._persist(partition, state)
                         if self._writes_since_ebb >= EBB_EVERY_WRITES:
                             await self._maybe_ebb()
-                    next_due = due_ts(state)
-                    if next_due is not None:
+                    if queued_by(icao24, state.ts + min_due_delay_s):
+                        pass  # its timer is queued no later than any time due_ts could give
+                    elif (next_due := due_ts(state)) is not None:
                         push(next_due, icao24)
                 outcome = result.outcome
                 counts[outcome] = counts.get(outcome, 0) + 1

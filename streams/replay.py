@@ -153,6 +153,8 @@ def evaluate(
     result = EvaluationResult(outcomes={o.value: 0 for o in Outcome})
     states: dict[str, AircraftState] = {}
     queue = DueQueue()
+    queued_by = queue.queued_by
+    min_due_delay_s = tracker.min_due_delay_s
     for item in items:
         if isinstance(item, BadLine):
             result.bad_lines.append(item)
@@ -164,8 +166,9 @@ def evaluate(
             states.pop(item.icao24, None)
         else:
             states[item.icao24] = step.state
-            due = tracker.due_ts(step.state)
-            if due is not None:
+            if queued_by(item.icao24, step.state.ts + min_due_delay_s):
+                pass  # its timer is queued no later than any time due_ts could give
+            elif (due := tracker.due_ts(step.state)) is not None:
                 queue.push(due, item.icao24)
         result.outcomes[step.outcome.value] += 1
         result.events.extend(step.events)

@@ -30,16 +30,21 @@ class DueQueue:
 
     A min-heap of ``(due_ts, icao24)``. Entries are not removed when an aircraft's due time
     changes; :meth:`advance` returns candidates and the caller re-checks
-    :meth:`Tracker.due_ts`, so stale entries cost one comparison each. An entry equal to one
-    already queued is not queued twice: it would pop in the same :meth:`advance`, next to its
-    twin, and add nothing (an aircraft watched near a zone had half its entries so: each
-    stale entry that popped queued its unchanged due time again).
+    :meth:`Tracker.due_ts` (and pushes the aircraft's current due time when it is later), so
+    stale entries cost one comparison each.
+
+    An aircraft that already has an entry at or before ``due_ts`` is not queued again: that
+    entry pops first, and the caller's re-check then queues the time due by then. So the
+    invariant callers rely on holds (every aircraft with a due time ``D`` has an entry at or
+    before ``D``), while an aircraft watched near a zone, whose signal-loss timer moves
+    later with every fix, takes one heap entry per timer period instead of one per fix.
     """
 
     def __init__(self) -> None:
         self._heap: list[tuple[float, str]] = []
-        #: The entries in the heap, to refuse an equal one.
-        self._queued: set[tuple[float, str]] = set()
+        #: Each aircraft's earliest entry in the heap (absent once that entry has popped; a
+        #: later entry of the same aircraft may remain, stale, until it pops in turn).
+        self._earliest: dict[str, float] = {}
         #: The highest event time seen (the watermark timers are fired against).
         self.watermark = -math.inf
 
@@ -48,11 +53,17 @@ class DueQueue:
 
     def push(self, due_ts: float, icao24: str) -> None:
         """Remember that ``icao24`` may need a tick at ``due_ts``."""
-        entry = (due_ts, icao24)
-        if entry in self._queued:
-            return
-        self._queued.add(entry)
-        heapq.heappush(self._heap, entry)
+        earliest = self._earliest.get(icao24)
+        if earliest is not None and earliest <= due_ts:
+            return  # that entry pops first; the re-check then queues what is due by then
+        self._earliest[icao24] = due_ts
+        heapq.heappush(self._heap, (due_ts, icao24))
+
+    def queued_by(self, icao24: str, ts: float) -> bool:
+        """True when ``icao24`` has an entry at or before ``ts``: a push of any due time from
+        ``ts`` on would add nothing (callers skip computing it; see Tracker.min_due_delay_s)."""
+        earliest = self._earliest.get(icao24)
+        return earliest is not None and earliest <= ts
 
     def advance(self, ts: float) -> Sequence[str]:
         """Raise the watermark to ``ts`` and return the aircraft whose timers may be due."""
@@ -62,11 +73,11 @@ class DueQueue:
         if not heap or heap[0][0] > self.watermark:
             return _NOTHING_DUE  # the usual case: no list built per position
         due: list[str] = []
-        queued = self._queued
+        earliest = self._earliest
         while heap and heap[0][0] <= self.watermark:
-            entry = heapq.heappop(heap)
-            queued.discard(entry)
-            icao24 = entry[1]
+            due_ts, icao24 = heapq.heappop(heap)
+            if earliest.get(icao24) == due_ts:
+                del earliest[icao24]
             if icao24 not in due:
                 due.append(icao24)
         return due
@@ -74,7 +85,7 @@ class DueQueue:
     def clear(self) -> None:
         """Forget every timer (e.g. when partitions are revoked)."""
         self._heap.clear()
-        self._queued.clear()
+        self._earliest.clear()
 
 
 def fire_due(

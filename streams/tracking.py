@@ -282,6 +282,11 @@ class Tracker:
             else None
         )
         self._few = len(self.zones) <= _FEW_ZONES
+        #: :meth:`due_ts`, when not None, is never earlier than ``state.ts`` plus this (an
+        #: exit confirms no sooner than ``exit_silence_s`` after the last fix, a silence is
+        #: news no sooner than ``signal_lost_s``): a caller whose timer queue already holds
+        #: an entry that early for the aircraft need not ask (see DueQueue.queued_by).
+        self.min_due_delay_s = min(self.policy.exit_silence_s, self.policy.signal_lost_s)
         #: The last hop measured by _implausible_at: (lat1, lon1, lat2, lon2, metres).
         self._last_hop: tuple[float, float, float, float, float] = (math.nan,) * 5
         # Watch rings for signal loss, built lazily (a geodesic buffer takes ~0.5 s for DPRK).

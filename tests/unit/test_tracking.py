@@ -275,6 +275,8 @@ def test_due_ts_shortcut_agrees_with_the_full_rule_on_world_traffic() -> None:
             state = states[report.icao24] = result.state
             full = tracker._due_ts_full(state)
             assert tracker.due_ts(state) == full, state
+            # The bound callers use to skip asking (DueQueue.queued_by).
+            assert full is None or full >= state.ts + tracker.min_due_delay_s, state
             checked += 1
             if full is not None:
                 timed += 1
