@@ -113,7 +113,7 @@ def _add_zones(p: argparse.ArgumentParser) -> None:
         "--zones",
         nargs="+",
         metavar="ZONE",
-        help="zones to watch: built-in ids (dprk) and/or GeoJSON files (default: dprk, "
+        help="zones to watch: built-in ids (dprk, zkkp) and/or GeoJSON files (default: dprk, "
         "or SKYFENCE_ZONES)",
     )
 
@@ -354,7 +354,7 @@ def build_parser() -> argparse.ArgumentParser:
         "export", help="print a zone as GeoJSON, e.g. `zones export dprk+50km` for an approach ring"
     )
     p.add_argument(
-        "zone", help="zone spec: dprk, dprk+50km, tz:Europe/Amsterdam, file.geojson[+10nm]"
+        "zone", help="zone spec: dprk, zkkp, dprk+50km, tz:Europe/Amsterdam, file.geojson[+10nm]"
     )
     return parser
 

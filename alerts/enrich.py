@@ -22,10 +22,10 @@ once the reloader has re-read it.
 uses for routing: country of registration, watchlist entries). Results are cached per event
 id (a few dozen), so an alert routed to three channels is enriched and drawn once.
 
-Local time: the zone's IANA time zone (``dprk`` -> ``Asia/Pyongyang``, ``tz:Area/City`` -> that
-zone, otherwise the time zone at the zone's representative point, looked up once), and the
-offset and abbreviation in force at the event's time (``KST``, UTC+09:00; the DPRK used
-UTC+08:30 from 2015 to 2018, which :mod:`zoneinfo` knows).
+Local time: the zone's IANA time zone (``dprk`` and ``zkkp`` -> ``Asia/Pyongyang``,
+``tz:Area/City`` -> that zone, otherwise the time zone at the zone's representative point,
+looked up once), and the offset and abbreviation in force at the event's time (``KST``,
+UTC+09:00; the DPRK used UTC+08:30 from 2015 to 2018, which :mod:`zoneinfo` knows).
 """
 
 from __future__ import annotations
@@ -56,12 +56,13 @@ __all__ = ["AircraftFacts", "Enricher", "load_watchlist", "open_enrichment", "zo
 log = logging.getLogger(__name__)
 
 #: Time zones of the built-in zones.
-_BUILTIN_TZ = {"dprk": "Asia/Pyongyang"}
+_BUILTIN_TZ = {"dprk": "Asia/Pyongyang", "zkkp": "Asia/Pyongyang"}
 #: Contexts and images remembered (by event id): enough for one event's fan-out and retries.
 _CACHE_SIZE = 64
 #: Map attribution when the zone gives none.
 _SHORT_ATTRIBUTION = {
-    "dprk": "Outline: timezone-boundary-builder, (c) OpenStreetMap contributors, ODbL"
+    "dprk": "Outline: timezone-boundary-builder, (c) OpenStreetMap contributors, ODbL",
+    "zkkp": "Outline: (c) VATSpy Data Project contributors, CC BY-SA 4.0 (approximate FIR)",
 }
 
 T = TypeVar("T")

@@ -11,6 +11,9 @@ Sources:
 - built-in ``dprk``: DPRK territorial airspace (land plus the 12 NM territorial sea), built at
   first use from the ``Asia/Pyongyang`` outline in the installed ``timezonefinder-data``
   package (OpenStreetMap contributors via timezone-boundary-builder, ODbL 1.0);
+- built-in ``zkkp``: the Pyongyang FIR, an approximation drawn by a flight-simulation network
+  (VATSpy Data Project, CC BY-SA 4.0), read from the packaged
+  ``streams/zone_data/zkkp_fir.geojson`` (provenance and licence notice beside it);
 - GeoJSON files: a FeatureCollection (or single Feature) of Polygon/MultiPolygon features, with
   optional ``properties`` ``id``, ``name``, ``floor_ft``, ``ceiling_ft``, ``antimeridian``.
 
@@ -30,6 +33,7 @@ Pure: imports the standard library, shapely and this package; reads files only w
 from __future__ import annotations
 
 import functools
+import importlib.resources
 import itertools
 import logging
 import math
@@ -56,6 +60,7 @@ __all__ = [
     "DPRK_ATTRIBUTION",
     "MAX_VERTICES",
     "MAX_ZONES_PER_FILE",
+    "ZKKP_ATTRIBUTION",
     "Crossing",
     "Zone",
     "ZoneIndex",
@@ -71,6 +76,17 @@ __all__ = [
 DPRK_ATTRIBUTION = (
     "DPRK airspace outline: Asia/Pyongyang time-zone boundary from timezone-boundary-builder "
     "(timezonefinder-data), data (c) OpenStreetMap contributors, ODbL 1.0"
+)
+
+#: Upstream commit of the built-in ZKKP outline (``streams/zone_data/zkkp_fir.geojson``).
+ZKKP_COMMIT = "9f8d09cbdf139063510823f82325ab79c740a4ca"
+
+#: Attribution required by CC BY-SA 4.0 for the built-in ZKKP outline (README, derived files).
+ZKKP_ATTRIBUTION = (
+    "Pyongyang FIR (ZKKP) outline: (c) VATSpy Data Project contributors "
+    f"(github.com/vatsimnetwork/vatspy-data-project, Boundaries.geojson at {ZKKP_COMMIT[:8]}), "
+    "CC BY-SA 4.0 (creativecommons.org/licenses/by-sa/4.0); a flight-simulation network's "
+    "approximation, not official chart data"
 )
 
 #: Attribution for zones built from any time-zone outline (``tz:`` specs).
@@ -90,6 +106,7 @@ MAX_ZONES_PER_FILE = 10_000
 #: Built-in zone ids and their descriptions.
 BUILTIN_ZONES: dict[str, str] = {
     "dprk": "DPRK territorial airspace: land plus the 12 NM territorial sea (Asia/Pyongyang outline)",
+    "zkkp": "Pyongyang FIR (ZKKP): the VATSpy Data Project's approximation (CC BY-SA 4.0)",
 }
 
 
@@ -854,16 +871,28 @@ def _as_multipolygon(geom: Any, what: str) -> MultiPolygon:
 @functools.cache
 def builtin_zone(zone_id: str) -> Zone:
     """Build (once per process) the built-in zone ``zone_id``; see :data:`BUILTIN_ZONES`."""
-    if zone_id != "dprk":
-        raise ZoneError(f"unknown built-in zone {zone_id!r}; known: {', '.join(BUILTIN_ZONES)}")
-    zone = timezone_zone("Asia/Pyongyang")
-    return Zone(
-        id="dprk",
-        name="DPRK airspace",
-        geometry=zone.geometry,
-        source="timezonefinder-data Asia/Pyongyang",
-        attribution=DPRK_ATTRIBUTION,
-    )
+    if zone_id == "dprk":
+        zone = timezone_zone("Asia/Pyongyang")
+        return Zone(
+            id="dprk",
+            name="DPRK airspace",
+            geometry=zone.geometry,
+            source="timezonefinder-data Asia/Pyongyang",
+            attribution=DPRK_ATTRIBUTION,
+        )
+    if zone_id == "zkkp":
+        # Packaged data, read through the GeoJSON loader (its checks and repairs apply).
+        data = importlib.resources.files("streams.zone_data") / "zkkp_fir.geojson"
+        with importlib.resources.as_file(data) as path:
+            (zone,) = load_geojson_zones(path)
+        return Zone(
+            id="zkkp",
+            name="Pyongyang FIR (ZKKP)",
+            geometry=zone.geometry,
+            source=f"VATSpy Data Project Boundaries.geojson ZKKP at {ZKKP_COMMIT[:8]}",
+            attribution=ZKKP_ATTRIBUTION,
+        )
+    raise ZoneError(f"unknown built-in zone {zone_id!r}; known: {', '.join(BUILTIN_ZONES)}")
 
 
 @functools.cache
@@ -1095,9 +1124,9 @@ _UNIT_M = {"km": 1000.0, "nm": 1852.0, "m": 1.0}
 
 
 def parse_zone_spec(spec: str, **limits: int) -> list[Zone]:
-    """Resolve one zone spec: ``dprk``, ``tz:Area/City``, ``tz:*`` (every time-zone outline,
-    ~450 zones), a GeoJSON path, each optionally followed by ``+DISTANCE`` (``km``, ``nm`` or
-    ``m``) for an approach ring."""
+    """Resolve one zone spec: ``dprk``, ``zkkp``, ``tz:Area/City``, ``tz:*`` (every time-zone
+    outline, ~450 zones), a GeoJSON path, each optionally followed by ``+DISTANCE`` (``km``,
+    ``nm`` or ``m``) for an approach ring."""
     match = _BUFFER_SPEC.match(spec)
     if match and not Path(spec).exists():
         distance_m = float(match["dist"]) * _UNIT_M[match["unit"]]

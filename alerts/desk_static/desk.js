@@ -217,6 +217,13 @@
           zones[f.properties.id] = true;
           var o = el("option", null, f.properties.name + " (" + f.properties.id + ")"); o.value = f.properties.id; sel.appendChild(o);
         });
+        // Each zone's attribution (the built-in outlines' licences ask for it), once each.
+        var credits = [];
+        state.zones.features.forEach(function (f) {
+          var c = f.properties.attribution;
+          if (c && credits.indexOf(c) < 0) { credits.push(c); }
+        });
+        $("zone-credit").textContent = credits.length ? " Zone outlines: " + credits.join("; ") + "." : "";
         if (state.zones.features.length && !loadState.fitted) { map.fitBounds(zoneLayer.getBounds().pad(0.6)); loadState.fitted = true; }
         events = state.events.slice();
         events.forEach(function (e) { addCountry(e.country); addWatchlists(e); });

@@ -88,19 +88,20 @@ def test_the_seed_is_unchanged_among_every_time_zone(every_tz: list) -> None:
     assert among == alone
 
 
-def test_overlapping_zones_each_raise_their_own_events(shared_data: Path) -> None:
-    # The seed's Il-62M RSD352 enters the Pyongyang FIR (the VATSIM approximation in the shared
-    # data, CC BY-SA 4.0, read at test time) and, inside it, DPRK territorial airspace.
-    zones = load_zones(["dprk", str(shared_data / "zkkp_fir.geojson")])
+def test_overlapping_zones_each_raise_their_own_events() -> None:
+    # The seed's Il-62M RSD352 enters the Pyongyang FIR (the built-in zkkp, VATSIM's
+    # approximation, CC BY-SA 4.0) and, inside it, DPRK territorial airspace.
+    zones = load_zones(["dprk", "zkkp"])
     items = [r for r in read_recording(SEED_SCENARIO) if isinstance(r, PositionReport)]
     events = evaluate(items, Tracker(zones)).events
     rsd = [e for e in events if e.icao24 == "1551e0" and e.type is EventType.ENTERED]
     by_zone = {e.zone: e for e in rsd}
     print(f"\nRSD352 entries: {[(e.zone, e.ts) for e in rsd]}")
-    assert set(by_zone) == {"dprk", "ZKKP"}
+    assert set(by_zone) == {"dprk", "zkkp"}
     # The same border (the Yalu mouth), drawn by two sources: the FIR approximation's 102
     # vertices put it 8.5 s after the 17,000-vertex territorial outline.
-    assert by_zone["ZKKP"].ts == pytest.approx(by_zone["dprk"].ts, abs=30.0)
-    assert by_zone["ZKKP"].ts != by_zone["dprk"].ts
-    assert by_zone["ZKKP"].zone_name == "ZKKP" and by_zone["dprk"].zone_name == "DPRK airspace"
-    assert by_zone["ZKKP"].event_id != by_zone["dprk"].event_id
+    assert by_zone["zkkp"].ts == pytest.approx(by_zone["dprk"].ts, abs=30.0)
+    assert by_zone["zkkp"].ts != by_zone["dprk"].ts
+    assert by_zone["zkkp"].zone_name == "Pyongyang FIR (ZKKP)"
+    assert by_zone["dprk"].zone_name == "DPRK airspace"
+    assert by_zone["zkkp"].event_id != by_zone["dprk"].event_id
