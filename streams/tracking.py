@@ -62,7 +62,6 @@ when to tick (:mod:`streams.scheduler`), geodesy (:mod:`streams.geo`), metrics.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -1186,5 +1185,8 @@ def _with_trail(result: StepResult) -> StepResult:
         trail = tuple((round(lat, 4), round(lon, 4)) for _, lat, lon in state.trail)
         if (state.lat, state.lon) != (state.trail[-1][1], state.trail[-1][2]):
             trail = (*trail, (round(state.lat, 4), round(state.lon, 4)))
-        result.events = [dataclasses.replace(e, trail=trail) for e in result.events]
+        for event in result.events:
+            # The step's own events, just built and seen by no one yet: set in place (a
+            # dataclasses.replace of a 25-field event cost ~5 us each near a border).
+            object.__setattr__(event, "trail", trail)
     return result

@@ -145,8 +145,10 @@ def run(quick: bool = False) -> dict[str, float]:
     seed = [r for r in read_recording(SEED_SCENARIO) if isinstance(r, PositionReport)]
     border = border_heavy_traffic(40 if quick else 120, 1_800.0)
     out: dict[str, float] = {
-        "evaluate_seed_same_run_positions_per_s": _throughput(seed, Tracker([dprk]), 2),
-        "evaluate_border_heavy_positions_per_s": _throughput(border, Tracker([dprk]), 2),
+        # Best of 5 each (under a second a run): a ratio of two best-of-2 figures swung by
+        # +-8% between runs on this shared 2-core machine.
+        "evaluate_seed_same_run_positions_per_s": _throughput(seed, Tracker([dprk]), 5),
+        "evaluate_border_heavy_positions_per_s": _throughput(border, Tracker([dprk]), 5),
     }
     out["border_heavy_vs_seed"] = (
         out["evaluate_border_heavy_positions_per_s"] / out["evaluate_seed_same_run_positions_per_s"]

@@ -284,3 +284,25 @@ def test_due_ts_shortcut_agrees_with_the_full_rule_on_world_traffic() -> None:
             elif not state.visits and not state.approach:
                 shortcut += 1
     assert checked > 100_000 and shortcut > 50_000 and timed > 100, (checked, shortcut, timed)
+
+
+def test_an_event_keeps_the_trail_it_was_returned_with() -> None:
+    """Each step gives its own new events their trail in place: an event already returned
+    (and perhaps queued or delivered) never changes when later fixes move the trail."""
+    from streams.replay import read_recording
+    from streams.zones import builtin_zone
+    from tests.conftest import SEED_SCENARIO
+
+    tracker = Tracker([builtin_zone("dprk")])
+    states: dict[str, AircraftState] = {}
+    seen: list[tuple[object, tuple]] = []
+    for report in read_recording(SEED_SCENARIO):
+        if not isinstance(report, PositionReport):
+            continue
+        result = tracker.step(states.get(report.icao24), report)
+        if result.state is not None:
+            states[report.icao24] = result.state
+        seen.extend((event, event.trail) for event in result.events)
+    assert len(seen) > 10 and any(len(trail) >= 2 for _, trail in seen)
+    assert len({id(event) for event, _ in seen}) == len(seen)  # no event object reused
+    assert all(event.trail == trail for event, trail in seen)
