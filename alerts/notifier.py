@@ -288,6 +288,9 @@ class Notifier:
         self.mutes: Callable[[AirspaceEvent, float], bool] | None = None
         #: Events read (including duplicates and undecodable ones) and alerts delivered.
         self.read = 0
+        #: Events whose handling finished (routed and queued, or set aside): with
+        #: :attr:`read`, tells a caller that nothing read is still on its way to a queue.
+        self.handled = 0
         self.delivered = 0
         self.dead = 0
         self.held = 0
@@ -416,6 +419,18 @@ class Notifier:
         """Decode, route and queue one event; returns it, or None when undecodable (or left
         to the partition's new owner, see :meth:`_ours`)."""
         self.read += 1
+        try:
+            return await self._handle(value, partition)
+        finally:
+            self.handled += 1
+
+    def idle(self) -> bool:
+        """Whether every event read so far is handled and every queued alert sent (or given
+        up): what a caller waits for before a graceful stop that must not leave alerts
+        ``pending`` (tests, a replay's end)."""
+        return self.handled >= self.read and all(w.pending == 0 for w in self.workers.values())
+
+    async def _handle(self, value: bytes | None, partition: int) -> AirspaceEvent | None:
         metrics = self.metrics
         if not await self._ours(partition):
             self.skipped += 1

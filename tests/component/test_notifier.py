@@ -634,3 +634,31 @@ async def test_a_short_stall_during_a_rebalance_still_handles_the_event() -> Non
     assert notifier.skipped == 0 and clock.now_s >= T0 + 20.0 + 12.0
     assert late.event_id in {e.event_id for e in notifier.entries()}
     await notifier.close()
+
+
+async def test_idle_only_once_every_read_event_is_handled_and_sent() -> None:
+    """What a caller waits for before a graceful stop (a stop leaves queued alerts pending):
+    ``read`` counts an event as it arrives, ``handled`` once it is queued, and the workers
+    must have sent it."""
+    clock = VirtualClock(T0)
+    channel = ListChannel()
+    notifier, _registry = _notifier([channel], clock)
+    await notifier.start()
+    gate = asyncio.Event()
+    original = notifier._handle
+
+    async def slow_handle(value: bytes | None, partition: int) -> Any:
+        await gate.wait()  # the event is read, not yet queued
+        return await original(value, partition)
+
+    notifier._handle = slow_handle  # type: ignore[method-assign]
+    assert notifier.idle()
+    task = asyncio.create_task(notifier.handle(encode_event(_event()), 0))
+    await asyncio.sleep(0)
+    assert notifier.read == 1 and notifier.handled == 0 and not notifier.idle()
+    gate.set()
+    await task
+    assert notifier.handled == 1
+    assert await notifier.drain(5)
+    assert notifier.idle() and channel.events == _delivered([_event()])
+    await notifier.close()

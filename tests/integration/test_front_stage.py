@@ -108,17 +108,19 @@ class Front:
 
 async def _wait_done(pipeline: Pipeline, partitions: int, timeout_s: float) -> None:
     """Until every positions partition got the forwarded end-of-stream watermark (it follows
-    every position in its partition) and the notifier has read every event."""
+    every position in its partition) and the notifier has read every event..."""
     deadline = time.monotonic() + timeout_s
     bundle, notifier = pipeline.bundle, pipeline.notifier
 
     def watermarks() -> int:  # applied, or refused as ahead of a quiet partition's positions
         return bundle.watermarks
 
-    while not (watermarks() >= partitions and notifier.read >= bundle.emitted):
+    # ...and has handled what it read and sent what it queued (a stop leaves queued alerts
+    # pending for the next start: the channel would miss them).
+    while not (watermarks() >= partitions and notifier.read >= bundle.emitted and notifier.idle()):
         assert time.monotonic() < deadline, (
             f"not drained: {bundle.handled} handled, {watermarks()} watermarks, "
-            f"notifier read {notifier.read}/{bundle.emitted}"
+            f"notifier read {notifier.read}/{bundle.emitted}, handled {notifier.handled}"
         )
         await asyncio.sleep(0.1)
 
