@@ -71,7 +71,7 @@ from streams.kafka_auth import faust_credentials
 from streams.metrics import TrackerMetrics
 from streams.models import AirspaceEvent, PositionReport, Watermark
 from streams.offset_watch import OffsetResetWatch
-from streams.scheduler import DueQueue, fire_due, tick_due
+from streams.scheduler import DueQueue, fire_due, schedule, tick_due
 from streams.state_codec import decode_state, encode_state
 from streams.tracking import EMERGENCY_SQUAWKS, AircraftState, Outcome, Tracker
 
@@ -243,9 +243,7 @@ class TrackerApp:
             if owner != partition:
                 continue
             part.states[state.icao24] = state
-            due = self.tracker.due_ts(state)
-            if due is not None:
-                part.queue.push(due, state.icao24)
+            schedule(self.tracker, part.queue, state.icao24, state)
             part.queue.watermark = max(part.queue.watermark, state.ts)
             part.latest_position_ts = max(part.latest_position_ts, state.ts)
 
@@ -363,10 +361,7 @@ class TrackerApp:
             part.states[icao24] = state
             if result.persist:
                 self._persist(partition, state)
-            if queue.queued_by(icao24, state.ts + tracker.min_due_delay_s):
-                pass  # its timer is queued no later than any time due_ts could give
-            elif (next_due := tracker.due_ts(state)) is not None:
-                queue.push(next_due, icao24)
+            schedule(tracker, queue, icao24, state)
         outcome = result.outcome
         self._outcome_counter(outcome).inc()
         if outcome is Outcome.ACCEPTED:
@@ -439,13 +434,9 @@ class TrackerApp:
         states = part.states
         queue = part.queue
         advance = queue.advance
-        push = queue.push
-        queued_by = queue.queued_by
         tracker = self.tracker
-        min_due_delay_s = tracker.min_due_delay_s
         step = tracker.step
         step_far = tracker.step_far
-        due_ts = tracker.due_ts
         owners = self.owners
         n_partitions = self.settings.partitions
         accepted = Outcome.ACCEPTED
@@ -523,10 +514,7 @@ class TrackerApp:
                         self._persist(partition, state)
                         if self._writes_since_ebb >= EBB_EVERY_WRITES:
                             await self._maybe_ebb()
-                    if queued_by(icao24, state.ts + min_due_delay_s):
-                        pass  # its timer is queued no later than any time due_ts could give
-                    elif (next_due := due_ts(state)) is not None:
-                        push(next_due, icao24)
+                    schedule(tracker, queue, icao24, state)
                 outcome = result.outcome
                 counts[outcome] = counts.get(outcome, 0) + 1
                 if outcome is accepted and oldest_accepted_ts is None:

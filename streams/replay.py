@@ -27,7 +27,7 @@ from typing import IO
 from streams.codec import MESSAGE_MAX_BYTES, decode_position
 from streams.errors import DecodeError
 from streams.models import AirspaceEvent, BadLine, PositionReport
-from streams.scheduler import DueQueue, fire_due
+from streams.scheduler import DueQueue, fire_due, schedule
 from streams.tracking import AircraftState, Outcome, Tracker
 
 __all__ = [
@@ -153,8 +153,6 @@ def evaluate(
     result = EvaluationResult(outcomes={o.value: 0 for o in Outcome})
     states: dict[str, AircraftState] = {}
     queue = DueQueue()
-    queued_by = queue.queued_by
-    min_due_delay_s = tracker.min_due_delay_s
     for item in items:
         if isinstance(item, BadLine):
             result.bad_lines.append(item)
@@ -166,10 +164,7 @@ def evaluate(
             states.pop(item.icao24, None)
         else:
             states[item.icao24] = step.state
-            if queued_by(item.icao24, step.state.ts + min_due_delay_s):
-                pass  # its timer is queued no later than any time due_ts could give
-            elif (due := tracker.due_ts(step.state)) is not None:
-                queue.push(due, item.icao24)
+            schedule(tracker, queue, item.icao24, step.state)
         result.outcomes[step.outcome.value] += 1
         result.events.extend(step.events)
     if final_watermark is not None:

@@ -18,7 +18,7 @@ from collections.abc import Iterator, Sequence
 
 from streams.tracking import AircraftState, StepResult, Tracker
 
-__all__ = ["DueQueue", "fire_due", "tick_due"]
+__all__ = ["DueQueue", "fire_due", "schedule", "tick_due"]
 
 
 #: What :meth:`DueQueue.advance` returns when no timer is due (shared, immutable).
@@ -86,6 +86,17 @@ class DueQueue:
         """Forget every timer (e.g. when partitions are revoked)."""
         self._heap.clear()
         self._earliest.clear()
+
+
+def schedule(tracker: Tracker, queue: DueQueue, icao24: str, state: AircraftState) -> None:
+    """Queue ``state``'s next timer after a step, if it has one. When the aircraft already
+    has an entry no later than the earliest time :meth:`Tracker.due_ts` could give
+    (``state.ts + tracker.min_due_delay_s``), nothing is asked: that entry pops first."""
+    if queue.queued_by(icao24, state.ts + tracker.min_due_delay_s):
+        return
+    due = tracker.due_ts(state)
+    if due is not None:
+        queue.push(due, icao24)
 
 
 def fire_due(
