@@ -778,18 +778,11 @@ class Tracker:
                     )  # fmt: skip
         velocity = self._velocity(None, report)
         state.heading_known = velocity is not None
-        near = self.is_near(report.lat, report.lon)
-        if near:
+        if self.is_near(report.lat, report.lon):
             state.trail = ((report.ts, report.lat, report.lon),)
-        if velocity is not None and near:
+        if velocity is not None and self.is_near(report.lat, report.lon):
             events.extend(self._approaches(state, report, velocity, report.vrate_fpm))
-        # Far from every zone, a first fix is not written: the far checkpoint writes it
-        # ``checkpoint_far_s`` later, and coming near writes it at once. A restart before
-        # that starts the aircraft afresh, at least ``near_margin_deg`` from every zone's box
-        # (more than the approach horizon at 700 kt), where no event depends on that fix.
-        # Most of the world's aircraft are first seen far from every zone; a table write
-        # costs a single-position message a quarter of the worker's rate (issue 18).
-        return StepResult(state, events, Outcome.ACCEPTED, near or bool(state.visits))
+        return StepResult(state, events, Outcome.ACCEPTED, True)
 
     def _approaches(
         self,

@@ -390,11 +390,7 @@ async def recovery(bootstrap: str, *, session_timeout_s: float, aircraft: int = 
     fleet = make_fleet(aircraft, seed=2)
     first_part = WORK / f"recovery-{run}-a.jsonl"
     second_part = WORK / f"recovery-{run}-b.jsonl"
-    # Three seconds of traffic, then one 10 minutes on: aircraft first seen far from every
-    # zone are written to the table by the far checkpoint (checkpoint_far_s, 600 s), not
-    # at their first fix, so the table holds all 20,000 when the worker restarts.
     lines = [line for second in fleet.seconds(T0, 3) for line in second]
-    lines += fleet.second(T0 + 600)
     first_part.write_bytes(b"\n".join(lines) + b"\n")
     await ensure_topics(bootstrap, _settings(bootstrap, prefix))
     await _skyfence_replay(bootstrap, prefix, first_part)
@@ -411,7 +407,7 @@ async def recovery(bootstrap: str, *, session_timeout_s: float, aircraft: int = 
         out["startup_fresh_table_s"] = (first - child.spawned_t) if first else None
     finally:
         await child.stop()
-    later = fleet.second(T0 + 601)
+    later = fleet.second(T0 + 3)
     second_part.write_bytes(b"\n".join(later) + b"\n")
     await _skyfence_replay(bootstrap, prefix, second_part)
     child = await _worker(bootstrap, app_id, prefix, session_timeout_s)
