@@ -80,6 +80,20 @@ combined channel per run).
   acknowledged by Kafka (`OutboxStore.written`), so a crash or a freeze re-sends at most
   the one alert in flight per channel, not also the one before it (the first session's 4
   duplicates = 2 alerts x 2 channels). Tests in `tests/component/test_notifier.py`.
+- **Rebalance storm (scenario 6): signal_lost/signal_regained around every fix.** A
+  fresh-clone CI run (seed 271241) and 2 of 3 local reruns of it delivered 50-66 alerts
+  more than the 30 expected, all `signal_lost` and `signal_regained` of aircraft near the
+  zone. The tracker's table restore raised each partition's watermark to its newest
+  restored state; under at-least-once the table is ahead of the committed offsets, so each
+  position handled again met a watermark ahead of it, and every aircraft not written since
+  lost its signal before each fix and regained it after. The restore now leaves the
+  watermark to the replayed positions (`TrackerApp._rebuild`). `python -m
+  tests.chaos.crashsim --rewind N` handles N positions again after each cut, and
+  `tests/component/test_crash_replay.py` does so at four cuts (one failed before the fix);
+  the seed then passed 3 of 3 reruns. What remains: an aircraft whose state was swept as
+  expired between the committed offset and the crash is started afresh when its old fixes
+  are handled again (crashsim cut 24246 with 2,000 positions rewound, 15 hours of event
+  time; no run has an uncommitted window that long).
 - **Not fixed: a table recovery that never ends (scenario 1, run 2 of seed 1313, second
   session).** After the kill, the survivor's notifier app went through two rebalances
   (generation 2, then 3 when the killed worker's session expired); in generation 3 Faust's
